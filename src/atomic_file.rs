@@ -1,0 +1,136 @@
+//! Replacing a file atomically: readers (mysqld starting up, an operator's
+//! `cat`) see the old bytes or the new ones, never a half-written file, and a
+//! full disk leaves the old file as it was.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Outcome of [`write_if_changed`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    Unchanged,
+    Replaced,
+    Created,
+}
+
+/// Reads `path`, or None if it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes `content` to `path` via a temporary file in the same folder,
+/// fsync and rename, keeping the old file's mode and owner. Does nothing
+/// when the file already holds exactly these bytes.
+pub fn write_if_changed(path: &Path, content: &[u8]) -> Result<Written> {
+    let old = fs::metadata(path).ok();
+    if old.is_some() && read_optional(path)?.as_deref() == Some(content) {
+        return Ok(Written::Unchanged);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.replikit-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+
+    let result = write_temp(&tmp, content, old.as_ref()).and_then(|()| {
+        fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    // The rename itself lives in the directory: sync it so it survives a crash.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(if old.is_some() {
+        Written::Replaced
+    } else {
+        Written::Created
+    })
+}
+
+fn write_temp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<()> {
+    let mode = old.map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Some(m) = old {
+        // Keep ownership so a file the operator gave to mysql stays readable by it.
+        let _ = std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid()));
+        let _ = file.set_permissions(fs::Permissions::from_mode(mode));
+    }
+    file.write_all(content)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot sync {}", tmp.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("replikit-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn creates_replaces_and_skips_identical_content() {
+        let dir = scratch("basic");
+        let path = dir.join("a.cnf");
+        assert_eq!(write_if_changed(&path, b"one").unwrap(), Written::Created);
+        assert_eq!(write_if_changed(&path, b"one").unwrap(), Written::Unchanged);
+        assert_eq!(write_if_changed(&path, b"two").unwrap(), Written::Replaced);
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file is left behind");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn keeps_the_mode_of_the_file_it_replaces() {
+        let dir = scratch("mode");
+        let path = dir.join("a.cnf");
+        fs::write(&path, b"old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_if_changed(&path, b"new").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn missing_folder_fails_and_creates_nothing() {
+        let dir = scratch("missing");
+        let err = write_if_changed(&dir.join("nope/a.cnf"), b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
+        assert!(!dir.join("nope").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,58 @@
+//! The default job: decide the server-id, hand it to the server, run the
+//! hooks, then supervise the command until it exits.
+
+use std::ffi::OsString;
+
+use crate::exit_code::{self, Fatal, OrExit};
+use crate::identity;
+use crate::option_file;
+use crate::settings::{self, Settings, Via};
+use crate::supervisor::Supervisor;
+
+pub fn run(settings: &Settings) -> Result<i32, Fatal> {
+    let mut supervisor = Supervisor::start().or_exit(exit_code::OS_ERROR)?;
+    log::info!(
+        "starting as {}; role inputs: {}",
+        if supervisor.is_pid1() {
+            "PID 1"
+        } else {
+            "subreaper"
+        },
+        settings::role_inputs(|k| std::env::var(k).ok())
+    );
+    let result = prepare_and_run(settings, &mut supervisor);
+    supervisor.finish(settings.grace);
+    result
+}
+
+fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i32, Fatal> {
+    let mut command = settings.command.clone();
+    if settings.via == Via::Off {
+        log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
+    } else {
+        let facts = identity::gather(&settings.identity.hosts_file).or_exit(exit_code::OS_ERROR)?;
+        let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
+        log::info!("{id}");
+        if settings.via == Via::File {
+            let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
+            log::info!("option file {}: {written:?}", settings.cnf.display());
+        } else {
+            command.push(format!("--server-id={}", id.server_id).into());
+            command.push(format!("--report-host={}", id.report_host).into());
+            log::info!("server-id passed as arguments (REPLIKIT_SERVER_ID_VIA=arg)");
+        }
+    }
+    for hook in &settings.hooks {
+        log::info!("running hook {hook:?}");
+        let argv: Vec<OsString> = hook.iter().map(OsString::from).collect();
+        let code = supervisor.run(&argv)?;
+        if code != 0 {
+            log::error!("hook {hook:?} failed with exit code {code}; not starting {command:?}");
+            return Ok(code);
+        }
+    }
+    log::info!("running {command:?}");
+    let code = supervisor.run(&command)?;
+    log::info!("{:?} exited with code {code}", command[0]);
+    Ok(code)
+}

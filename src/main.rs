@@ -1,0 +1,89 @@
+//! replikit: dispatch only. See README.md for what each part does.
+
+mod address;
+mod atomic_file;
+mod cli;
+mod entrypoint;
+mod exit_code;
+mod hosts;
+mod identity;
+mod logging;
+mod mycnf;
+mod option_file;
+mod prehook;
+mod proc_tree;
+mod server_id;
+mod settings;
+mod supervisor;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use exit_code::{Fatal, OrExit};
+use settings::Settings;
+
+fn main() {
+    logging::init();
+    let code = match dispatch(std::env::args_os().collect()) {
+        Ok(code) => code,
+        Err(fatal) => {
+            eprintln!("replikit: error: {fatal}");
+            fatal.code
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
+    let invoked_as = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("replikit");
+    if invoked_as == prehook::APPLET {
+        let (tasks, command) = prehook::parse_applet_args(&args[1..]).or_exit(exit_code::USAGE)?;
+        let mut cli = parse_cli(vec![OsString::from("replikit")])?;
+        cli.options.pre = tasks;
+        let settings =
+            Settings::from_options(&cli.options, Some(command)).or_exit(exit_code::USAGE)?;
+        return entrypoint::run(&settings);
+    }
+    let (options, command) = cli::split_command(&args);
+    let cli = parse_cli(options)?;
+    match cli.subcommand {
+        Some(Command::ServerId) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            let facts =
+                identity::gather(&settings.identity.hosts_file).or_exit(exit_code::OS_ERROR)?;
+            let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
+            println!("{id}");
+            Ok(0)
+        }
+        None => {
+            let settings =
+                Settings::from_options(&cli.options, command).or_exit(exit_code::USAGE)?;
+            entrypoint::run(&settings)
+        }
+    }
+}
+
+/// clap's errors span several lines; ours are one line each.
+fn parse_cli(args: Vec<OsString>) -> Result<Cli, Fatal> {
+    Cli::try_parse_from(args).map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or("invalid arguments");
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        Fatal::new(
+            exit_code::USAGE,
+            anyhow::anyhow!("{first}; see replikit --help"),
+        )
+    })
+}

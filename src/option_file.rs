@@ -1,0 +1,59 @@
+//! Putting the identity into the server's option file: the pure editor
+//! (`mycnf`) plus an atomic write (`atomic_file`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::atomic_file::{self, Written};
+use crate::identity::Identity;
+use crate::mycnf;
+
+/// What a new file starts with, so whoever opens it knows where it came from.
+const HEADER: &str = "# Written by replikit on every container start.\n\
+# server-id and report-host are replaced each time; other lines are kept.\n";
+
+pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
+    // Edit what a symlink points at (a ConfigMap-style link stays a link).
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)
+                .with_context(|| format!("REPLIKIT_CNF: {} is a dangling symlink; fix it or point REPLIKIT_CNF elsewhere", path.display()))?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "REPLIKIT_CNF: folder {} does not exist; create it or point REPLIKIT_CNF at a writable file",
+            dir.display()
+        );
+    }
+    let original = atomic_file::read_optional(path)
+        .context("REPLIKIT_CNF")?
+        .unwrap_or_else(|| HEADER.as_bytes().to_vec());
+    let id = identity.server_id.to_string();
+    let edit = mycnf::set_options(
+        &original,
+        "mysqld",
+        &[("server-id", &id), ("report-host", &identity.report_host)],
+    );
+    if edit.removed_duplicates > 0 {
+        log::info!(
+            "removed {} duplicate server-id/report-host lines from {}",
+            edit.removed_duplicates,
+            path.display()
+        );
+    }
+    atomic_file::write_if_changed(path, &edit.content).with_context(|| {
+        format!(
+            "REPLIKIT_CNF: cannot write {}; make the folder writable, set REPLIKIT_CNF, or use REPLIKIT_SERVER_ID_VIA=arg",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,280 @@
+//! PID-1 duties: start a command, pass every signal on to it, reap every
+//! zombie, and clean up what the command leaves behind.
+//!
+//! Signals are blocked and read from a signalfd rather than caught by
+//! handlers. A blocked signal is queued even for PID 1 of a namespace (the
+//! kernel drops signals to a namespace init only when their disposition is
+//! the default and they are not blocked), and there is no async-signal
+//! safety to get wrong. The child must then clear the blocked mask itself,
+//! or it would never see SIGTERM: that happens in `prepare_child`.
+
+use std::ffi::OsString;
+use std::io::ErrorKind;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::exit_code::{self, Fatal};
+use crate::proc_tree;
+
+/// Signals that only make sense for the process that faulted: never blocked,
+/// never forwarded, so a bug in replikit still crashes loudly.
+const SYNCHRONOUS: [i32; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// How long to wait for processes to disappear after SIGKILL. PID 1 exiting
+/// kills the rest of the namespace anyway; this only keeps the log honest.
+const AFTER_KILL: Duration = Duration::from_secs(2);
+
+pub struct Supervisor {
+    signals: SignalFd,
+    pid1: bool,
+}
+
+/// Every catchable signal except the synchronous ones; includes SIGCHLD,
+/// which we read to know when to reap.
+fn blocked_signals() -> SigSet {
+    // SAFETY: sigemptyset/sigaddset only write into the local set; glibc
+    // refuses its two internal real-time signals, which is what we want.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP && !SYNCHRONOUS.contains(&sig) {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        SigSet::from_sigset_t_unchecked(set)
+    }
+}
+
+impl Supervisor {
+    /// Blocks signals and becomes a subreaper when not PID 1. Call before
+    /// starting any child, so no signal sent in between is lost.
+    pub fn start() -> Result<Supervisor> {
+        let pid1 = std::process::id() == 1;
+        if !pid1 {
+            nix::sys::prctl::set_child_subreaper(true)
+                .context("cannot become a child subreaper")?;
+        }
+        let set = blocked_signals();
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("cannot block signals")?;
+        let signals = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .context("cannot create a signalfd")?;
+        Ok(Supervisor { signals, pid1 })
+    }
+
+    pub fn is_pid1(&self) -> bool {
+        self.pid1
+    }
+
+    /// Runs `argv` until it exits, forwarding signals to it and reaping any
+    /// orphan meanwhile. Returns its exit code (128+N for signal N).
+    pub fn run(&mut self, argv: &[OsString]) -> Result<i32, Fatal> {
+        let child = spawn(argv)?;
+        log::debug!("started {:?} as pid {child}", argv);
+        loop {
+            let signals = self
+                .wait_for_signals(None)
+                .map_err(|e| Fatal::new(exit_code::OS_ERROR, e))?;
+            for sig in signals {
+                if sig == libc::SIGCHLD {
+                    continue;
+                }
+                log::debug!("forwarding signal {sig} to pid {child}");
+                // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
+                unsafe { libc::kill(child.as_raw(), sig) };
+            }
+            // Reap after every wake-up: SIGCHLDs coalesce, so one may stand for many.
+            if let Some(code) = self
+                .reap()
+                .exited
+                .iter()
+                .find(|(p, _)| *p == child)
+                .map(|(_, c)| *c)
+            {
+                return Ok(code);
+            }
+        }
+    }
+
+    /// After the main command: SIGTERM whatever is left, SIGKILL it after
+    /// `grace`, and reap it all.
+    pub fn finish(&mut self, grace: Duration) {
+        if !self.reap().children_left {
+            return;
+        }
+        self.signal_remaining(libc::SIGTERM);
+        log::info!("command exited; sent SIGTERM to remaining processes, SIGKILL in {grace:?}");
+        if self.wait_until_no_children(grace) {
+            return;
+        }
+        self.signal_remaining(libc::SIGKILL);
+        log::warn!(
+            "processes still running {grace:?} after SIGTERM (REPLIKIT_GRACE); sent SIGKILL"
+        );
+        if !self.wait_until_no_children(AFTER_KILL) {
+            log::warn!("some processes survived SIGKILL for {AFTER_KILL:?}; exiting anyway");
+        }
+    }
+
+    fn wait_until_no_children(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if !self.reap().children_left {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            if let Err(e) = self.wait_for_signals(Some(deadline - now)) {
+                log::warn!("{e:#}");
+                return false;
+            }
+        }
+    }
+
+    /// Signals every process we are responsible for. As PID 1 that is the
+    /// whole namespace (`kill(-1)` never reaches PID 1 itself); as a
+    /// subreaper it is our descendants, found through /proc.
+    fn signal_remaining(&self, sig: i32) {
+        if self.pid1 {
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(-1, sig) };
+            return;
+        }
+        let Some(processes) = proc_tree::snapshot() else {
+            log::warn!(
+                "/proc is not this pid namespace's; cannot find leftover processes to signal"
+            );
+            return;
+        };
+        for pid in proc_tree::descendants(&processes, std::process::id() as i32) {
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// Waits for signals (forever when `timeout` is None) and returns them.
+    fn wait_for_signals(&mut self, timeout: Option<Duration>) -> Result<Vec<i32>> {
+        let timeout = match timeout {
+            // Round up, so a sub-millisecond remainder does not spin.
+            Some(t) => {
+                PollTimeout::try_from(t + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("cannot wait for signals"),
+        }
+        let mut got = Vec::new();
+        while let Some(info) = self
+            .signals
+            .read_signal()
+            .context("cannot read the signalfd")?
+        {
+            got.push(info.ssi_signo as i32);
+        }
+        Ok(got)
+    }
+
+    /// Reaps every child that has exited.
+    fn reap(&self) -> Reaped {
+        let mut reaped = Reaped {
+            exited: Vec::new(),
+            children_left: false,
+        };
+        loop {
+            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    log::trace!("reaped pid {pid}: exit {code}");
+                    reaped.exited.push((pid, code));
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    log::trace!("reaped pid {pid}: signal {sig}");
+                    reaped
+                        .exited
+                        .push((pid, exit_code::from_signal(sig as i32)));
+                }
+                Ok(WaitStatus::StillAlive) => {
+                    reaped.children_left = true;
+                    return reaped;
+                }
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return reaped, // ECHILD: nobody left
+            }
+        }
+    }
+}
+
+struct Reaped {
+    exited: Vec<(Pid, i32)>,
+    children_left: bool,
+}
+
+fn spawn(argv: &[OsString]) -> Result<Pid, Fatal> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| Fatal::new(exit_code::USAGE, anyhow::anyhow!("empty command")))?;
+    let rtmax = libc::SIGRTMAX();
+    let mut command = Command::new(program);
+    command.args(args);
+    // SAFETY: prepare_child only makes async-signal-safe calls.
+    unsafe {
+        command.pre_exec(move || {
+            prepare_child(rtmax);
+            Ok(())
+        });
+    }
+    match command.spawn() {
+        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Fatal::new(
+            exit_code::NOT_FOUND,
+            anyhow::anyhow!("command not found: {program:?}; check the command and PATH"),
+        )),
+        Err(e) => Err(Fatal::new(
+            exit_code::NOT_EXECUTABLE,
+            anyhow::anyhow!("cannot execute {program:?}: {e}; check that it is an executable file"),
+        )),
+    }
+}
+
+/// Runs in the child between fork and exec: give it its own process group
+/// and the terminal (so Ctrl-C under `docker run -it` reaches it), default
+/// signal dispositions, and an empty signal mask.
+fn prepare_child(rtmax: i32) {
+    // SAFETY: all of these are async-signal-safe. tcsetpgrp from a
+    // background group would raise SIGTTOU, which is still blocked here.
+    unsafe {
+        libc::setpgid(0, 0);
+        if libc::isatty(libc::STDIN_FILENO) == 1 {
+            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+        }
+        for sig in 1..=rtmax {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
