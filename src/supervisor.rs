@@ -122,13 +122,16 @@ impl Supervisor {
         self.signal_remaining(libc::SIGTERM);
         log::info!("command exited; sent SIGTERM to remaining processes, SIGKILL in {grace:?}");
         if self.wait_until_no_children(grace) {
+            log::info!("all remaining processes have exited");
             return;
         }
         self.signal_remaining(libc::SIGKILL);
         log::warn!(
             "processes still running {grace:?} after SIGTERM (REPLIKIT_GRACE); sent SIGKILL"
         );
-        if !self.wait_until_no_children(AFTER_KILL) {
+        if self.wait_until_no_children(AFTER_KILL) {
+            log::info!("all remaining processes have exited");
+        } else {
             log::warn!("some processes survived SIGKILL for {AFTER_KILL:?}; exiting anyway");
         }
     }

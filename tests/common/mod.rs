@@ -1,0 +1,121 @@
+//! Shared helpers for tests that run the real replikit binary on real
+//! processes. They need root (for PID namespaces and mounts): without it they
+//! fail loudly instead of passing without testing anything.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test: the static release build when `scripts/test`
+/// runs us (REPLIKIT_BIN), else cargo's debug build.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("REPLIKIT_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_replikit")),
+    }
+}
+
+pub fn require_root() {
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "these tests need root (PID namespaces, mounts); run them as root, e.g. via scripts/test"
+    );
+}
+
+pub fn require_tool(name: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{name} is not installed; run scripts/install-test-deps"
+    );
+}
+
+/// A fresh directory, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "replikit-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// replikit as PID 1 of a new PID namespace with its own /proc, as in a
+/// container. The option file goes to `cnf` so no test touches /etc.
+pub fn pid1(cnf: &Path) -> Command {
+    require_root();
+    require_tool("unshare");
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--mount-proc"])
+        .arg(bin())
+        .arg("--cnf")
+        .arg(cnf);
+    c.env("REPLIKIT_LOG", "debug");
+    c
+}
+
+/// replikit as an ordinary child of the test (it becomes a subreaper).
+pub fn subreaper(cnf: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--cnf").arg(cnf);
+    c.env("REPLIKIT_LOG", "debug");
+    c
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes. The limit is
+/// a safety net for a broken build, not a performance assertion.
+pub fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < limit,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The pids of the direct children of `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; only a reaped process is gone.
+    Path::new(&format!("/proc/{pid}")).exists()
+}
