@@ -35,7 +35,12 @@ pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
         );
     }
     let original = atomic_file::read_optional(path)
-        .context("REPLIKIT_CNF")?
+        .with_context(|| {
+            format!(
+                "REPLIKIT_CNF: {} must be a readable file; point REPLIKIT_CNF at one",
+                path.display()
+            )
+        })?
         .unwrap_or_else(|| HEADER.as_bytes().to_vec());
     let id = identity.server_id.to_string();
     let edit = mycnf::set_options(

@@ -119,3 +119,44 @@ pub fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; only a reaped process is gone.
     Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// A private host: new network, UTS, mount and PID namespaces, with hostname
+/// `hostname` and empty bridges (standing in for Docker's interfaces; this kernel may lack the dummy module) holding `addrs` (`"d0=10.0.1.5/24"`), in
+/// that order. `setup`/`after` are shell lines run around replikit inside
+/// the namespaces (the mounts they make vanish with them). replikit's args
+/// follow; its exit code is the command's.
+pub fn host(hostname: &str, addrs: &[&str], setup: &str, after: &str) -> Command {
+    require_root();
+    require_tool("unshare");
+    require_tool("ip");
+    let mut script = String::from("set -e\nhostname \"$H\"\nip link set lo up\n");
+    for spec in addrs {
+        let (dev, addr) = spec.split_once('=').expect("DEV=ADDR/PREFIX");
+        script += &format!(
+            "ip link show {dev} >/dev/null 2>&1 || ip link add {dev} type bridge\n\
+             ip addr add {addr} dev {dev} nodad 2>/dev/null || ip addr add {addr} dev {dev}\n\
+             ip link set {dev} up\n"
+        );
+    }
+    script += setup;
+    script += "\nset +e\n\"$@\"\nrc=$?\n";
+    script += after;
+    script += "\nexit $rc\n";
+    let mut c = Command::new("unshare");
+    c.args([
+        "--net",
+        "--uts",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+    ])
+    .arg(script)
+    .arg("sh")
+    .arg(bin())
+    .env("H", hostname)
+    .env("REPLIKIT_LOG", "info");
+    c
+}

@@ -1,0 +1,262 @@
+//! Bad input, table-driven: each case must exit with the documented code,
+//! print exactly one error line naming the setting or file at fault, never
+//! start the command, and leave the option file exactly as it was.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+const ORIGINAL: &str = "[mysqld]\nserver-id=1\n";
+
+struct Case {
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    /// Extra arguments; `--` and the command are added unless `raw`.
+    args: &'static [&'static str],
+    raw: bool,
+    hostname: &'static str,
+    /// Shell run inside the private host before replikit; `$M` is the folder
+    /// holding the option file `$M/r.cnf`.
+    setup: &'static str,
+    code: i32,
+    names: &'static str,
+}
+
+const fn case(
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    code: i32,
+    names: &'static str,
+) -> Case {
+    Case {
+        name,
+        env,
+        args: &[],
+        raw: false,
+        hostname: "db",
+        setup: "",
+        code,
+        names,
+    }
+}
+
+const CASES: &[Case] = &[
+    case(
+        "id zero",
+        &[("REPLIKIT_SERVER_ID", "0")],
+        64,
+        "REPLIKIT_SERVER_ID",
+    ),
+    case(
+        "id negative",
+        &[("REPLIKIT_SERVER_ID", "-1")],
+        64,
+        "REPLIKIT_SERVER_ID",
+    ),
+    case(
+        "id too large",
+        &[("REPLIKIT_SERVER_ID", "4294967296")],
+        64,
+        "REPLIKIT_SERVER_ID",
+    ),
+    case(
+        "id not a number",
+        &[("REPLIKIT_SERVER_ID", "abc")],
+        64,
+        "REPLIKIT_SERVER_ID",
+    ),
+    case(
+        "unknown rule",
+        &[("REPLIKIT_SERVER_ID_RULE", "random")],
+        64,
+        "REPLIKIT_SERVER_ID_RULE",
+    ),
+    case(
+        "octets gives zero",
+        &[
+            ("REPLIKIT_SERVER_ID_RULE", "octets"),
+            ("REPLIKIT_SUBNET", "10.1.0.0/16"),
+        ],
+        64,
+        "REPLIKIT_SERVER_ID_RULE",
+    ),
+    case(
+        "ordinal without -N",
+        &[("REPLIKIT_SERVER_ID_RULE", "ordinal")],
+        64,
+        "REPLIKIT_SERVER_ID_RULE",
+    ),
+    case(
+        "offset not a number",
+        &[("REPLIKIT_ORDINAL_OFFSET", "ten")],
+        64,
+        "REPLIKIT_ORDINAL_OFFSET",
+    ),
+    case(
+        "subnet malformed",
+        &[("REPLIKIT_SUBNET", "10.1.0.0")],
+        64,
+        "REPLIKIT_SUBNET",
+    ),
+    case(
+        "subnet prefix too long",
+        &[("REPLIKIT_SUBNET", "10.1.0.0/33")],
+        64,
+        "REPLIKIT_SUBNET",
+    ),
+    case(
+        "subnet matches nothing",
+        &[("REPLIKIT_SUBNET", "192.168.77.0/24")],
+        64,
+        "REPLIKIT_SUBNET",
+    ),
+    case(
+        "unknown via",
+        &[("REPLIKIT_SERVER_ID_VIA", "env")],
+        64,
+        "REPLIKIT_SERVER_ID_VIA",
+    ),
+    case(
+        "bad grace",
+        &[("REPLIKIT_GRACE", "soon")],
+        64,
+        "REPLIKIT_GRACE",
+    ),
+    case(
+        "bad report host",
+        &[("REPLIKIT_REPORT_HOST", "a b")],
+        64,
+        "REPLIKIT_REPORT_HOST",
+    ),
+    case(
+        "unterminated hook",
+        &[("REPLIKIT_PRE", "echo 'x")],
+        64,
+        "REPLIKIT_PRE",
+    ),
+    case(
+        "cnf folder missing",
+        &[("REPLIKIT_CNF", "/nonexistent-replikit/r.cnf")],
+        73,
+        "REPLIKIT_CNF",
+    ),
+    case(
+        "cnf is a folder",
+        &[("REPLIKIT_CNF", "/tmp")],
+        73,
+        "REPLIKIT_CNF",
+    ),
+    Case {
+        setup: "mount -o remount,ro \"$M\"",
+        ..case("cnf folder read-only", &[], 73, "REPLIKIT_CNF")
+    },
+    Case {
+        // The old file is small; the disk is then filled, so the longer new
+        // file cannot be written.
+        setup: "dd if=/dev/zero of=\"$M/fill\" bs=4k 2>/dev/null || true",
+        ..case(
+            "disk full",
+            &[(
+                "REPLIKIT_REPORT_HOST",
+                "a-rather-long-report-host-name-that-needs-room",
+            )],
+            73,
+            "REPLIKIT_CNF",
+        )
+    },
+    Case {
+        args: &["--"],
+        raw: true,
+        ..case("empty command after --", &[], 64, "no command after --")
+    },
+    Case {
+        args: &["--no-such-flag", "--", "true"],
+        raw: true,
+        ..case("unknown flag", &[], 64, "--no-such-flag")
+    },
+    Case {
+        setup: "ip addr flush dev d0",
+        ..case("no network at all", &[], 64, "REPLIKIT_SERVER_ID")
+    },
+];
+
+#[test]
+fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
+    let mut failures = Vec::new();
+    for c in CASES {
+        let s = Scratch::new("bad");
+        let m = s.path("m");
+        fs::create_dir(&m).unwrap();
+        let setup = format!(
+            "mount -t tmpfs -o size=64k tmpfs \"$M\"\nprintf '{}' > \"$M/r.cnf\"\n{}",
+            ORIGINAL.replace('\n', "\\n"),
+            c.setup
+        );
+        let after = "cp \"$M/r.cnf\" \"$D/after.cnf\" 2>/dev/null; ls -A \"$M\" > \"$D/after.ls\"";
+        let mut cmd = host(c.hostname, &["d0=10.1.0.0/16"], &setup, after);
+        cmd.env("M", &m)
+            .env("D", &s.0)
+            .env("REPLIKIT_CNF", m.join("r.cnf"));
+        cmd.env("MYSQL_ROOT_PASSWORD", "hunter2-secret");
+        for (k, v) in c.env {
+            cmd.env(k, v);
+        }
+        cmd.args(c.args);
+        if !c.raw {
+            cmd.args(["--", "sh", "-c", "touch \"$D/started\""]);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("replikit: error:"))
+            .collect();
+        let mut problems = Vec::new();
+        if out.status.code() != Some(c.code) {
+            problems.push(format!("exit {:?}, want {}", out.status.code(), c.code));
+        }
+        if errors.len() != 1 || !errors[0].contains(c.names) {
+            problems.push(format!(
+                "want one error line naming {}, got {errors:?}",
+                c.names
+            ));
+        }
+        if s.path("started").exists() {
+            problems.push("the command started".into());
+        }
+        if s.read("after.cnf") != ORIGINAL {
+            problems.push(format!("option file changed: {:?}", s.read("after.cnf")));
+        }
+        let leftovers: Vec<String> = s
+            .read("after.ls")
+            .lines()
+            .filter(|f| *f != "r.cnf" && *f != "fill")
+            .map(String::from)
+            .collect();
+        if !leftovers.is_empty() {
+            problems.push(format!("partial files left: {leftovers:?}"));
+        }
+        if err.contains("hunter2-secret") {
+            problems.push("a secret was printed".into());
+        }
+        if std::env::var_os("SHOW").is_some() {
+            eprintln!("{}: {}", c.name, errors.join(" / "));
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n  stderr: {err}",
+                c.name,
+                problems.join("; ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}

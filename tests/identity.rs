@@ -1,0 +1,233 @@
+//! The server-id end to end: real interfaces (dummy links in a private
+//! network namespace), a real hostname, a real option file.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::process::Output;
+
+use common::*;
+
+fn server_id(hostname: &str, addrs: &[&str], env: &[(&str, &str)]) -> Output {
+    let s = Scratch::new("sid");
+    fs::write(s.path("hosts"), "127.0.0.1 localhost\n").unwrap();
+    let mut cmd = host(hostname, addrs, "", "");
+    cmd.arg("server-id")
+        .env("REPLIKIT_HOSTS_FILE", s.path("hosts"));
+    cmd.arg("--cnf").arg(s.path("r.cnf"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!s.path("r.cnf").exists(), "server-id must change nothing");
+    out
+}
+
+fn line(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_ip_rule_is_collision_free_where_the_seed_rule_collides() {
+    let a = line(&server_id("a", &["d0=10.0.1.5/24"], &[]));
+    let b = line(&server_id("b", &["d0=10.1.1.5/24"], &[]));
+    assert!(
+        a.starts_with("server-id=167772421 address=10.0.1.5 interface=d0 rule=ip"),
+        "{a}"
+    );
+    assert!(
+        b.starts_with("server-id=167837957 address=10.1.1.5 interface=d0 rule=ip"),
+        "{b}"
+    );
+    let octets = [("REPLIKIT_SERVER_ID_RULE", "octets")];
+    let a = line(&server_id("a", &["d0=10.0.1.5/24"], &octets));
+    let b = line(&server_id("b", &["d0=10.1.1.5/24"], &octets));
+    assert!(
+        a.starts_with("server-id=261 ") && b.starts_with("server-id=261 "),
+        "{a} / {b}"
+    );
+}
+
+#[test]
+fn swarm_like_interfaces_choose_by_subnet_then_hostname_then_order() {
+    let ifs = ["d0=10.0.1.5/24", "d1=172.18.0.3/16"];
+    let first = line(&server_id("task1", &ifs, &[]));
+    assert!(first.contains("address=10.0.1.5 interface=d0"), "{first}");
+    assert!(first.contains("first non-loopback"), "{first}");
+    let by_subnet = line(&server_id(
+        "task1",
+        &ifs,
+        &[("REPLIKIT_SUBNET", "172.18.0.0/16")],
+    ));
+    assert!(
+        by_subnet.contains("address=172.18.0.3 interface=d1"),
+        "{by_subnet}"
+    );
+
+    let s = Scratch::new("hosts");
+    fs::write(s.path("hosts"), "127.0.0.1 localhost\n172.18.0.3 task1\n").unwrap();
+    let out = host("task1", &ifs, "", "")
+        .arg("server-id")
+        .env("REPLIKIT_HOSTS_FILE", s.path("hosts"))
+        .output()
+        .unwrap();
+    let by_host = line(&out);
+    assert!(by_host.contains("address=172.18.0.3"), "{by_host}");
+    assert!(by_host.contains("hostname task1 maps to it"), "{by_host}");
+}
+
+#[test]
+fn ordinal_explicit_and_ipv6_rules() {
+    let ord = line(&server_id(
+        "mysql-3",
+        &["d0=10.244.0.9/24"],
+        &[("REPLIKIT_SERVER_ID_RULE", "ordinal")],
+    ));
+    assert!(
+        ord.starts_with("server-id=103 ") && ord.contains("rule=ordinal"),
+        "{ord}"
+    );
+    let explicit = line(&server_id(
+        "x",
+        &["d0=10.0.0.9/24"],
+        &[("REPLIKIT_SERVER_ID", "77")],
+    ));
+    assert!(
+        explicit.starts_with("server-id=77 ") && explicit.contains("rule=explicit"),
+        "{explicit}"
+    );
+    let v6 = line(&server_id("x", &["d0=fd00::1:2/64"], &[]));
+    assert!(v6.starts_with("server-id=65538 address=fd00::1:2"), "{v6}");
+    assert!(v6.contains("no usable IPv4"), "{v6}");
+}
+
+/// The seed's mysqld.cnf after three starts of add-server-id.sh.
+const SEED_CNF: &str = "[mysqld]\npid-file\t= /var/run/mysqld/mysqld.pid\n\
+    socket\t\t= /var/run/mysqld/mysqld.sock\ndatadir\t\t= /var/lib/mysql\n\
+    # Disabling symbolic-links is recommended\nsymbolic-links=0\nlog-bin\n\
+    server-id=261\nserver-id=261\nserver-id=261\n";
+
+#[test]
+fn the_option_file_is_edited_in_place_and_identical_on_every_start() {
+    let s = Scratch::new("cnf");
+    let cnf = s.path("mysqld.cnf");
+    fs::write(&cnf, SEED_CNF).unwrap();
+    let mut snapshots = Vec::new();
+    for _ in 0..5 {
+        let out = host("db", &["d0=10.0.1.5/24"], "", "")
+            .arg("--cnf")
+            .arg(&cnf)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        snapshots.push((fs::read(&cnf).unwrap(), fs::metadata(&cnf).unwrap().ino()));
+    }
+    let want = SEED_CNF.replace(
+        "server-id=261\nserver-id=261\nserver-id=261\n",
+        "server-id=167772421\n",
+    ) + "report-host = 10.0.1.5\n";
+    assert_eq!(String::from_utf8_lossy(&snapshots[0].0), want);
+    assert!(
+        snapshots.windows(2).all(|w| w[0] == w[1]),
+        "later starts rewrote the file"
+    );
+    assert_eq!(
+        fs::read_dir(&s.0).unwrap().count(),
+        1,
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn the_default_file_is_created_with_a_header() {
+    let s = Scratch::new("newcnf");
+    let out = host("db", &["d0=10.0.1.5/24"], "", "")
+        .arg("--cnf")
+        .arg(s.path("replikit.cnf"))
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = s.read("replikit.cnf");
+    assert!(text.starts_with("# Written by replikit"), "{text}");
+    assert!(
+        text.ends_with("[mysqld]\nserver-id = 167772421\nreport-host = 10.0.1.5\n"),
+        "{text}"
+    );
+    let log = stderr(&out);
+    for want in [
+        "role inputs: MYSQL_MASTER=unset",
+        "server-id=167772421",
+        "option file",
+        "Created",
+    ] {
+        assert!(log.contains(want), "start-up log lacks {want:?}: {log}");
+    }
+}
+
+#[test]
+fn a_symlinked_option_file_is_edited_through_the_link() {
+    let s = Scratch::new("link");
+    fs::write(s.path("real.cnf"), "[mysqld]\nuser=mysql\n").unwrap();
+    std::os::unix::fs::symlink(s.path("real.cnf"), s.path("link.cnf")).unwrap();
+    let out = host("db", &["d0=10.0.1.5/24"], "", "")
+        .arg("--cnf")
+        .arg(s.path("link.cnf"))
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(fs::symlink_metadata(s.path("link.cnf"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(s.read("real.cnf").contains("server-id = 167772421"));
+}
+
+#[test]
+fn via_arg_passes_the_id_to_the_command_and_writes_nothing() {
+    let s = Scratch::new("viaarg");
+    let out = host("db", &["d0=10.0.1.5/24"], "", "")
+        .arg("--cnf")
+        .arg(s.path("r.cnf"))
+        .env("REPLIKIT_SERVER_ID_VIA", "arg")
+        .env("D", &s.0)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$@\" > \"$D/args\"",
+            "sh",
+            "mysqld",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        s.read("args"),
+        "mysqld --server-id=167772421 --report-host=10.0.1.5\n"
+    );
+    assert!(!s.path("r.cnf").exists());
+
+    let off = host("db", &[], "", "")
+        .arg("--cnf")
+        .arg(s.path("r.cnf"))
+        .env("REPLIKIT_SERVER_ID_VIA", "off")
+        .env("D", &s.0)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$@\" > \"$D/args\"",
+            "sh",
+            "mysqld",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(off.status.code(), Some(0), "{}", stderr(&off));
+    assert_eq!(s.read("args"), "mysqld\n");
+    assert!(!s.path("r.cnf").exists());
+}

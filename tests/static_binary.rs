@@ -1,0 +1,75 @@
+//! The shipped artifact: a fully static binary that never goes through
+//! glibc's NSS (which would dlopen modules and crash a static binary).
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// The static build that `scripts/test` makes and points REPLIKIT_BIN at.
+fn static_bin() -> std::path::PathBuf {
+    assert!(
+        std::env::var_os("REPLIKIT_BIN").is_some(),
+        "REPLIKIT_BIN is not set: run scripts/test, which builds the static binary and tests it"
+    );
+    bin()
+}
+
+#[test]
+fn the_binary_is_fully_static() {
+    let b = static_bin();
+    require_tool("file");
+    let file = Command::new("file").arg(&b).output().unwrap();
+    let file = String::from_utf8_lossy(&file.stdout);
+    assert!(
+        file.contains("static-pie linked") || file.contains("statically linked"),
+        "{file}"
+    );
+    let ldd = Command::new("ldd").arg(&b).output().unwrap();
+    let ldd =
+        String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
+    assert!(
+        ldd.contains("statically linked") || ldd.contains("not a dynamic executable"),
+        "{ldd}"
+    );
+}
+
+#[test]
+fn no_nss_code_is_linked_in() {
+    // glibc's NSS loader carries these strings; a static binary that links
+    // getaddrinfo, getpwnam or getgrnam contains them.
+    let bytes = std::fs::read(static_bin()).unwrap();
+    for needle in [&b"libnss_"[..], b"nsswitch.conf"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{} found in the binary",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+#[test]
+fn no_nss_file_or_module_is_opened_at_run_time() {
+    let b = static_bin();
+    require_tool("strace");
+    let s = Scratch::new("strace");
+    let trace = Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(s.path("trace"))
+        .arg(&b)
+        .arg("--cnf")
+        .arg(s.path("r.cnf"))
+        .args(["--pre", "true", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(trace.status.code(), Some(0), "{}", stderr(&trace));
+    let log = s.read("trace");
+    assert!(log.contains("openat"), "strace saw no open at all: {log}");
+    for bad in ["libnss", "nsswitch.conf", "passwd", "group"] {
+        assert!(
+            !log.lines().any(|l| l.contains(bad)),
+            "opened {bad}:\n{log}"
+        );
+    }
+}
