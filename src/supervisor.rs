@@ -44,6 +44,10 @@ const AFTER_KILL: Duration = Duration::from_secs(2);
 pub struct Supervisor {
     signals: SignalFd,
     pid1: bool,
+    /// Signals we inherited as ignored. exec resets caught signals to the
+    /// default by itself, but keeps ignored ones ignored: only these need a
+    /// reset in the child.
+    inherited_ignored: Vec<i32>,
 }
 
 /// Every catchable signal except the synchronous ones; includes SIGCHLD,
@@ -76,7 +80,11 @@ impl Supervisor {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("cannot block signals")?;
         let signals = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .context("cannot create a signalfd")?;
-        Ok(Supervisor { signals, pid1 })
+        Ok(Supervisor {
+            signals,
+            pid1,
+            inherited_ignored: ignored_signals(),
+        })
     }
 
     pub fn is_pid1(&self) -> bool {
@@ -86,7 +94,7 @@ impl Supervisor {
     /// Runs `argv` until it exits, forwarding signals to it and reaping any
     /// orphan meanwhile. Returns its exit code (128+N for signal N).
     pub fn run(&mut self, argv: &[OsString]) -> Result<i32, Fatal> {
-        let child = spawn(argv)?;
+        let child = spawn(argv, &self.inherited_ignored)?;
         log::debug!("started {:?} as pid {child}", argv);
         loop {
             let signals = self
@@ -233,17 +241,31 @@ struct Reaped {
     children_left: bool,
 }
 
-fn spawn(argv: &[OsString]) -> Result<Pid, Fatal> {
+/// Signals whose disposition is SIG_IGN right now (Rust's runtime ignores
+/// SIGPIPE; a parent such as `nohup` may have ignored others).
+fn ignored_signals() -> Vec<i32> {
+    (1..=libc::SIGRTMAX())
+        .filter(|&sig| {
+            // SAFETY: a query only (null new action) into a local struct.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+            }
+        })
+        .collect()
+}
+
+fn spawn(argv: &[OsString], ignored: &[i32]) -> Result<Pid, Fatal> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Fatal::new(exit_code::USAGE, anyhow::anyhow!("empty command")))?;
-    let rtmax = libc::SIGRTMAX();
+    let ignored = ignored.to_vec();
     let mut command = Command::new(program);
     command.args(args);
     // SAFETY: prepare_child only makes async-signal-safe calls.
     unsafe {
         command.pre_exec(move || {
-            prepare_child(rtmax);
+            prepare_child(&ignored);
             Ok(())
         });
     }
@@ -263,7 +285,7 @@ fn spawn(argv: &[OsString]) -> Result<Pid, Fatal> {
 /// Runs in the child between fork and exec: give it its own process group
 /// and the terminal (so Ctrl-C under `docker run -it` reaches it), default
 /// signal dispositions, and an empty signal mask.
-fn prepare_child(rtmax: i32) {
+fn prepare_child(ignored: &[i32]) {
     // SAFETY: all of these are async-signal-safe. tcsetpgrp from a
     // background group would raise SIGTTOU, which is still blocked here.
     unsafe {
@@ -271,10 +293,8 @@ fn prepare_child(rtmax: i32) {
         if libc::isatty(libc::STDIN_FILENO) == 1 {
             libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
         }
-        for sig in 1..=rtmax {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
+        for &sig in ignored {
+            libc::signal(sig, libc::SIG_DFL);
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);

@@ -457,3 +457,30 @@ while :; do sleep 0.05; done
     assert_eq!(s.read("int"), "got-int\n");
     assert_eq!(code, 7);
 }
+
+#[test]
+fn the_child_starts_with_no_blocked_or_ignored_signals() {
+    let s = Scratch::new("mask");
+    let mut cmd = pid1(&s.path("r.cnf"));
+    cmd.args(["--", "cat", "/proc/self/status"]);
+    // Like `nohup`: replikit itself inherits ignored signals.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = String::from_utf8_lossy(&out.stdout);
+    // Signals 32 and 33 belong to glibc (thread cancellation, setxid); no
+    // libc program can change them, so an environment that ignores them
+    // passes that on to everyone. Every other signal must be clean.
+    let glibc_internal = (1u64 << 31) | (1u64 << 32);
+    for field in ["SigBlk", "SigIgn"] {
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(mask & !glibc_internal, 0, "{line}");
+    }
+}
