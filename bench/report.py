@@ -30,6 +30,20 @@ print("""
 - `tini`: `tini-static -s` (subreaper mode, as replikit runs here). `seed-chain`: the seed's
   `add-server-id.sh` (bash, `hostname -i`, `expr`, append) followed by `exec`.
 """)
+unchanged = start["replikit-unchanged"]["mean"] - base
+created = start["replikit-create"]["mean"] - base
+print("## Targets (issue #2)\n")
+print("| target | measured | met |")
+print("|---|---|---|")
+for label, value, limit in [
+    ("replikit overhead / tini, file unchanged (<= 1.5)", unchanged / tini, 1.5),
+    ("replikit overhead / tini, file created (<= 1.5)", created / tini, 1.5),
+    ("replikit overhead / seed chain, file created (<= 0.2)", created / seed, 0.2),
+]:
+    print(f"| {label} | {value:.2f} | {'yes' if value <= limit else 'NO'} |")
+kib = int(rss["replikit"])
+print(f"| replikit idle RSS (<= 1536 KiB) | {kib} KiB | {'yes' if kib <= 1536 else 'NO'} |")
+print()
 print("## Idle memory while supervising `sleep`\n")
 print("| supervisor | VmRSS KiB | / tini |")
 print("|---|---|---|")

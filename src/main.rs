@@ -14,6 +14,7 @@ mod prehook;
 mod proc_tree;
 mod server_id;
 mod settings;
+mod spawn;
 mod supervisor;
 
 use std::ffi::OsString;

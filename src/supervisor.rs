@@ -5,14 +5,12 @@
 //! handlers. A blocked signal is queued even for PID 1 of a namespace (the
 //! kernel drops signals to a namespace init only when their disposition is
 //! the default and they are not blocked), and there is no async-signal
-//! safety to get wrong. The child must then clear the blocked mask itself,
-//! or it would never see SIGTERM: that happens in `prepare_child`.
+//! safety to get wrong. The child must then start with an empty mask, or it
+//! would never see SIGTERM: `spawn` sees to that.
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -25,6 +23,7 @@ use nix::unistd::Pid;
 
 use crate::exit_code::{self, Fatal};
 use crate::proc_tree;
+use crate::spawn;
 
 /// Signals that only make sense for the process that faulted: never blocked,
 /// never forwarded, so a bug in replikit still crashes loudly.
@@ -249,28 +248,17 @@ fn ignored_signals() -> Vec<i32> {
             // SAFETY: a query only (null new action) into a local struct.
             unsafe {
                 let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+                libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN
             }
         })
         .collect()
 }
 
 fn spawn(argv: &[OsString], ignored: &[i32]) -> Result<Pid, Fatal> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| Fatal::new(exit_code::USAGE, anyhow::anyhow!("empty command")))?;
-    let ignored = ignored.to_vec();
-    let mut command = Command::new(program);
-    command.args(args);
-    // SAFETY: prepare_child only makes async-signal-safe calls.
-    unsafe {
-        command.pre_exec(move || {
-            prepare_child(&ignored);
-            Ok(())
-        });
-    }
-    match command.spawn() {
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
+    let program = argv.first().cloned().unwrap_or_default();
+    match spawn::spawn(argv, ignored) {
+        Ok(pid) => Ok(Pid::from_raw(pid)),
         Err(e) if e.kind() == ErrorKind::NotFound => Err(Fatal::new(
             exit_code::NOT_FOUND,
             anyhow::anyhow!("command not found: {program:?}; check the command and PATH"),
@@ -279,25 +267,5 @@ fn spawn(argv: &[OsString], ignored: &[i32]) -> Result<Pid, Fatal> {
             exit_code::NOT_EXECUTABLE,
             anyhow::anyhow!("cannot execute {program:?}: {e}; check that it is an executable file"),
         )),
-    }
-}
-
-/// Runs in the child between fork and exec: give it its own process group
-/// and the terminal (so Ctrl-C under `docker run -it` reaches it), default
-/// signal dispositions, and an empty signal mask.
-fn prepare_child(ignored: &[i32]) {
-    // SAFETY: all of these are async-signal-safe. tcsetpgrp from a
-    // background group would raise SIGTTOU, which is still blocked here.
-    unsafe {
-        libc::setpgid(0, 0);
-        if libc::isatty(libc::STDIN_FILENO) == 1 {
-            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
-        }
-        for &sig in ignored {
-            libc::signal(sig, libc::SIG_DFL);
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
 }

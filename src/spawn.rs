@@ -1,0 +1,93 @@
+//! Starting a child the way a PID 1 must: empty signal mask, ignored signals
+//! back to their defaults, its own process group, and the terminal when we
+//! have one. glibc's posix_spawn does all of that in the child before exec
+//! (with every signal blocked meanwhile, so taking the terminal cannot stop
+//! it with SIGTTOU) and uses vfork, which is cheaper than fork for PID 1.
+
+use std::ffi::{CString, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+
+extern "C" {
+    static environ: *const *mut libc::c_char;
+}
+
+/// Spawns `argv` (searching PATH for argv[0]) and returns its pid. The error
+/// is the exec error: NotFound, PermissionDenied, ...
+pub fn spawn(argv: &[OsString], reset_to_default: &[i32]) -> io::Result<libc::pid_t> {
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| {
+            CString::new(a.as_bytes()).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte")
+            })
+        })
+        .collect::<io::Result<_>>()?;
+    let Some(program) = args.first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    };
+    let mut pointers: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr() as *mut _).collect();
+    pointers.push(std::ptr::null_mut());
+
+    // SAFETY: attr and actions are initialised before use and destroyed on
+    // every path; all pointers outlive the call.
+    unsafe {
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        check(libc::posix_spawnattr_init(&mut attr))?;
+        let result = (|| {
+            check(libc::posix_spawn_file_actions_init(&mut actions))?;
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            let mut defaults: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut defaults);
+            for &sig in reset_to_default {
+                libc::sigaddset(&mut defaults, sig);
+            }
+            let flags = libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETPGROUP;
+            check(libc::posix_spawnattr_setflags(
+                &mut attr,
+                flags as libc::c_short,
+            ))?;
+            check(libc::posix_spawnattr_setsigmask(&mut attr, &empty))?;
+            check(libc::posix_spawnattr_setsigdefault(&mut attr, &defaults))?;
+            check(libc::posix_spawnattr_setpgroup(&mut attr, 0))?;
+            if has_controlling_terminal() {
+                // Ctrl-C under `docker run -it` then goes to the child's group.
+                check(libc::posix_spawn_file_actions_addtcsetpgrp_np(
+                    &mut actions,
+                    libc::STDIN_FILENO,
+                ))?;
+            }
+            let mut pid: libc::pid_t = 0;
+            check(libc::posix_spawnp(
+                &mut pid,
+                program.as_ptr(),
+                &actions,
+                &attr,
+                pointers.as_ptr(),
+                environ,
+            ))?;
+            Ok(pid)
+        })();
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        libc::posix_spawnattr_destroy(&mut attr);
+        result
+    }
+}
+
+/// Whether stdin is a terminal that is our controlling terminal (only then
+/// can the child be made its foreground process group).
+fn has_controlling_terminal() -> bool {
+    // SAFETY: plain queries on fd 0.
+    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 && libc::tcgetpgrp(libc::STDIN_FILENO) >= 0 }
+}
+
+fn check(code: libc::c_int) -> io::Result<()> {
+    match code {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
