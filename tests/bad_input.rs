@@ -207,7 +207,7 @@ fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
         if !c.raw {
             cmd.args(["--", "sh", "-c", "touch \"$D/started\""]);
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.bounded();
         let err = stderr(&out);
         let errors: Vec<&str> = err
             .lines()

@@ -19,7 +19,7 @@ fn server_id(hostname: &str, addrs: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    let out = cmd.bounded();
     assert!(!s.path("r.cnf").exists(), "server-id must change nothing");
     out
 }
@@ -71,8 +71,7 @@ fn swarm_like_interfaces_choose_by_subnet_then_hostname_then_order() {
     let out = host("task1", &ifs, "", "")
         .arg("server-id")
         .env("REPLIKIT_HOSTS_FILE", s.path("hosts"))
-        .output()
-        .unwrap();
+        .bounded();
     let by_host = line(&out);
     assert!(by_host.contains("address=172.18.0.3"), "{by_host}");
     assert!(by_host.contains("hostname task1 maps to it"), "{by_host}");
@@ -120,8 +119,7 @@ fn the_option_file_is_edited_in_place_and_identical_on_every_start() {
             .arg("--cnf")
             .arg(&cnf)
             .args(["--", "true"])
-            .output()
-            .unwrap();
+            .bounded();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         snapshots.push((fs::read(&cnf).unwrap(), fs::metadata(&cnf).unwrap().ino()));
     }
@@ -148,8 +146,7 @@ fn the_default_file_is_created_with_a_header() {
         .arg("--cnf")
         .arg(s.path("replikit.cnf"))
         .args(["--", "true"])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = s.read("replikit.cnf");
     assert!(text.starts_with("# Written by replikit"), "{text}");
@@ -177,8 +174,7 @@ fn a_symlinked_option_file_is_edited_through_the_link() {
         .arg("--cnf")
         .arg(s.path("link.cnf"))
         .args(["--", "true"])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(fs::symlink_metadata(s.path("link.cnf"))
         .unwrap()
@@ -203,8 +199,7 @@ fn via_arg_passes_the_id_to_the_command_and_writes_nothing() {
             "sh",
             "mysqld",
         ])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         s.read("args"),
@@ -225,8 +220,7 @@ fn via_arg_passes_the_id_to_the_command_and_writes_nothing() {
             "sh",
             "mysqld",
         ])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(off.status.code(), Some(0), "{}", stderr(&off));
     assert_eq!(s.read("args"), "mysqld\n");
     assert!(!s.path("r.cnf").exists());

@@ -61,8 +61,7 @@ fn no_nss_file_or_module_is_opened_at_run_time() {
         .arg("--cnf")
         .arg(s.path("r.cnf"))
         .args(["--pre", "true", "--", "true"])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(trace.status.code(), Some(0), "{}", stderr(&trace));
     let log = s.read("trace");
     assert!(log.contains("openat"), "strace saw no open at all: {log}");

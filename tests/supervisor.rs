@@ -165,8 +165,7 @@ fn exit_codes_pass_through() {
         let s = Scratch::new("exit");
         let out = pid1(&s.path("r.cnf"))
             .args(["--", "sh", "-c", &format!("exit {code}")])
-            .output()
-            .unwrap();
+            .bounded();
         assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
     }
 }
@@ -184,11 +183,7 @@ fn missing_and_non_executable_commands_give_127_and_126() {
         (s.0.clone().into_os_string(), 126, "cannot execute"),
     ];
     for (command, want, text) in cases {
-        let out = pid1(&s.path("r.cnf"))
-            .arg("--")
-            .arg(&command)
-            .output()
-            .unwrap();
+        let out = pid1(&s.path("r.cnf")).arg("--").arg(&command).bounded();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(want), "{command:?}: {err}");
         let errors: Vec<&str> = err
@@ -222,8 +217,7 @@ fn hundred_orphans_leave_no_zombie_as_pid1() {
     let out = pid1(&s.path("r.cnf"))
         .env("D", &s.0)
         .args(["--", "bash", "-c", ORPHANS])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(s.read("report"), "orphans 100\nzombies 0\n");
 }
@@ -234,8 +228,7 @@ fn hundred_orphans_leave_no_zombie_as_subreaper() {
     let out = subreaper(&s.path("r.cnf"))
         .env("D", &s.0)
         .args(["--", "bash", "-c", ORPHANS])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(s.read("report"), "orphans 100\nzombies 0\n");
     assert!(stderr(&out).contains("starting as subreaper"));
@@ -257,8 +250,7 @@ fn check_leftovers(mut cmd: Command, s: &Scratch, host_pids: bool) {
         .env("D", &s.0)
         .env("REPLIKIT_GRACE", "1s")
         .args(["--", "sh", "-c", LEFTOVERS])
-        .output()
-        .unwrap();
+        .bounded();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{err}");
     let log = s.read("log");
@@ -293,8 +285,7 @@ fn hooks_run_in_order_before_the_command() {
         .args(["--pre", "sh -c 'echo one >> \"$D/order\"'"])
         .args(["--pre", "sh -c 'echo \"two $0\" >> \"$D/order\"' '$HOME'"])
         .args(["--", "sh", "-c", "echo main >> \"$D/order\""])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // No $VAR expansion in tasks: '$HOME' arrives literally.
     assert_eq!(s.read("order"), "one\ntwo $HOME\nmain\n");
@@ -310,8 +301,7 @@ fn hooks_from_the_environment_one_per_line() {
             "sh -c 'echo a >> \"$D/order\"'\nsh -c 'echo b >> \"$D/order\"'",
         )
         .args(["--", "sh", "-c", "echo main >> \"$D/order\""])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(s.read("order"), "a\nb\nmain\n");
 }
@@ -324,8 +314,7 @@ fn a_failing_hook_stops_everything_with_its_code() {
         .args(["--pre", "sh -c 'echo first >> \"$D/order\"; exit 3'"])
         .args(["--pre", "sh -c 'echo second >> \"$D/order\"'"])
         .args(["--", "sh", "-c", "echo main >> \"$D/order\""])
-        .output()
-        .unwrap();
+        .bounded();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert_eq!(s.read("order"), "first\n");
@@ -333,8 +322,7 @@ fn a_failing_hook_stops_everything_with_its_code() {
 
     let missing = pid1(&s.path("r.cnf"))
         .args(["--pre", "no-such-hook-anywhere", "--", "true"])
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
 }
 
@@ -354,8 +342,7 @@ fn prehook_applet_speaks_entrykits_syntax() {
         .args(["sh", "-c", "echo main >> \"$D/order\"; exit 9"])
         .env("D", &s.0)
         .env("REPLIKIT_CNF", s.path("r.cnf"))
-        .output()
-        .unwrap();
+        .bounded();
     assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     assert_eq!(s.read("order"), "one\ntwo\nmain\n");
     assert!(
@@ -363,10 +350,7 @@ fn prehook_applet_speaks_entrykits_syntax() {
         "the applet also sets the server-id"
     );
 
-    let bad = Command::new(&link)
-        .arg("task-without-dashes")
-        .output()
-        .unwrap();
+    let bad = Command::new(&link).arg("task-without-dashes").bounded();
     assert_eq!(bad.status.code(), Some(64));
     assert!(
         stderr(&bad).contains("prehook: no -- found"),
@@ -395,7 +379,7 @@ fn no_secret_reaches_any_argv_or_log() {
         for (k, v) in secrets {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.bounded();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{err}");
         let argv = s.read("argv");
@@ -470,7 +454,7 @@ fn the_child_starts_with_no_blocked_or_ignored_signals() {
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
+    let out = cmd.bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let status = String::from_utf8_lossy(&out.stdout);
     // Signals 32 and 33 belong to glibc (thread cancellation, setxid); no
