@@ -27,13 +27,14 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 }
 
 /// Writes `content` to `path` via a temporary file in the same folder,
-/// fsync and rename, keeping the old file's mode and owner. Does nothing
-/// when the file already holds exactly these bytes.
-pub fn write_if_changed(path: &Path, content: &[u8]) -> Result<Written> {
-    let old = fs::metadata(path).ok();
-    if old.is_some() && read_optional(path)?.as_deref() == Some(content) {
+/// fsync and rename, keeping the old file's mode and owner. `current` is what
+/// the caller has just read from `path` (None: no file); when it already
+/// equals `content`, nothing is written.
+pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> Result<Written> {
+    if current == Some(content) {
         return Ok(Written::Unchanged);
     }
+    let old = fs::metadata(path).ok();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -102,9 +103,19 @@ mod tests {
     fn creates_replaces_and_skips_identical_content() {
         let dir = scratch("basic");
         let path = dir.join("a.cnf");
-        assert_eq!(write_if_changed(&path, b"one").unwrap(), Written::Created);
-        assert_eq!(write_if_changed(&path, b"one").unwrap(), Written::Unchanged);
-        assert_eq!(write_if_changed(&path, b"two").unwrap(), Written::Replaced);
+        assert_eq!(
+            write_if_changed(&path, None, b"one").unwrap(),
+            Written::Created
+        );
+        let now = read_optional(&path).unwrap();
+        assert_eq!(
+            write_if_changed(&path, now.as_deref(), b"one").unwrap(),
+            Written::Unchanged
+        );
+        assert_eq!(
+            write_if_changed(&path, now.as_deref(), b"two").unwrap(),
+            Written::Replaced
+        );
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 1, "no temp file is left behind");
@@ -117,7 +128,7 @@ mod tests {
         let path = dir.join("a.cnf");
         fs::write(&path, b"old").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        write_if_changed(&path, b"new").unwrap();
+        write_if_changed(&path, Some(b"old"), b"new").unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o600
@@ -128,7 +139,7 @@ mod tests {
     #[test]
     fn missing_folder_fails_and_creates_nothing() {
         let dir = scratch("missing");
-        let err = write_if_changed(&dir.join("nope/a.cnf"), b"x").unwrap_err();
+        let err = write_if_changed(&dir.join("nope/a.cnf"), None, b"x").unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
         assert!(!dir.join("nope").exists());
         fs::remove_dir_all(dir).unwrap();

@@ -34,17 +34,16 @@ pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
             dir.display()
         );
     }
-    let original = atomic_file::read_optional(path)
-        .with_context(|| {
-            format!(
-                "REPLIKIT_CNF: {} must be a readable file; point REPLIKIT_CNF at one",
-                path.display()
-            )
-        })?
-        .unwrap_or_else(|| HEADER.as_bytes().to_vec());
+    let current = atomic_file::read_optional(path).with_context(|| {
+        format!(
+            "REPLIKIT_CNF: {} must be a readable file; point REPLIKIT_CNF at one",
+            path.display()
+        )
+    })?;
+    let original = current.as_deref().unwrap_or(HEADER.as_bytes());
     let id = identity.server_id.to_string();
     let edit = mycnf::set_options(
-        &original,
+        original,
         "mysqld",
         &[("server-id", &id), ("report-host", &identity.report_host)],
     );
@@ -55,7 +54,7 @@ pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
             path.display()
         );
     }
-    atomic_file::write_if_changed(path, &edit.content).with_context(|| {
+    atomic_file::write_if_changed(path, current.as_deref(), &edit.content).with_context(|| {
         format!(
             "REPLIKIT_CNF: cannot write {}; make the folder writable, set REPLIKIT_CNF, or use REPLIKIT_SERVER_ID_VIA=arg",
             path.display()

@@ -33,7 +33,7 @@ impl Image {
         for dir in ["bin", "etc/mysql/conf.d", "tmp"] {
             std::fs::create_dir_all(root.join(dir)).unwrap();
         }
-        std::fs::copy(bin(), root.join("bin/replikit")).unwrap();
+        std::fs::copy(static_bin(), root.join("bin/replikit")).unwrap();
         assert!(
             std::path::Path::new("/bin/busybox").exists(),
             "busybox-static is not installed; run scripts/install-test-deps"

@@ -7,15 +7,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The static build that `scripts/test` makes and points REPLIKIT_BIN at.
-fn static_bin() -> std::path::PathBuf {
-    assert!(
-        std::env::var_os("REPLIKIT_BIN").is_some(),
-        "REPLIKIT_BIN is not set: run scripts/test, which builds the static binary and tests it"
-    );
-    bin()
-}
-
 #[test]
 fn the_binary_is_fully_static() {
     let b = static_bin();

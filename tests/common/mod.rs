@@ -20,6 +20,17 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// The static release build, which `scripts/test` builds and points
+/// REPLIKIT_BIN at. Tests of the shipped artifact (and containers, which have
+/// no dynamic loader for cargo's debug build) need it.
+pub fn static_bin() -> PathBuf {
+    assert!(
+        std::env::var_os("REPLIKIT_BIN").is_some(),
+        "REPLIKIT_BIN is not set: run scripts/test, which builds the static binary and tests it"
+    );
+    bin()
+}
+
 pub fn require_root() {
     assert!(
         unsafe { libc::geteuid() } == 0,
