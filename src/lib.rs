@@ -1,0 +1,93 @@
+//! replikit: a PID-1 entrypoint for MySQL/MariaDB containers. `run` is the
+//! whole program; src/main.rs only starts it. See README.md for the parts.
+
+mod address;
+mod atomic_file;
+mod cli;
+mod entrypoint;
+mod exit_code;
+mod hosts;
+mod identity;
+mod logging;
+mod mycnf;
+mod option_file;
+mod prehook;
+mod proc_tree;
+mod server_id;
+mod settings;
+mod spawn;
+mod supervisor;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use exit_code::{Fatal, OrExit};
+use settings::Settings;
+
+/// Runs replikit with these arguments and returns its exit code.
+pub fn run(args: Vec<OsString>) -> i32 {
+    logging::init();
+    match dispatch(args) {
+        Ok(code) => code,
+        Err(fatal) => {
+            // Never panic over a closed stderr: that would abort PID 1.
+            let _ = writeln!(std::io::stderr(), "replikit: error: {fatal}");
+            fatal.code
+        }
+    }
+}
+
+fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
+    let invoked_as = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("replikit");
+    if invoked_as == prehook::APPLET {
+        let (tasks, command) = prehook::parse_applet_args(&args[1..]).or_exit(exit_code::USAGE)?;
+        let mut cli = parse_cli(vec![OsString::from("replikit")])?;
+        cli.options.pre = tasks;
+        let settings =
+            Settings::from_options(&cli.options, Some(command)).or_exit(exit_code::USAGE)?;
+        return entrypoint::run(&settings);
+    }
+    let (options, command) = cli::split_command(&args);
+    let cli = parse_cli(options)?;
+    match cli.subcommand {
+        Some(Command::ServerId) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            let facts =
+                identity::gather(&settings.identity.hosts_file).or_exit(exit_code::OS_ERROR)?;
+            let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
+            println!("{id}");
+            Ok(0)
+        }
+        None => {
+            let settings =
+                Settings::from_options(&cli.options, command).or_exit(exit_code::USAGE)?;
+            entrypoint::run(&settings)
+        }
+    }
+}
+
+/// clap's errors span several lines; ours are one line each.
+fn parse_cli(args: Vec<OsString>) -> Result<Cli, Fatal> {
+    Cli::try_parse_from(args).map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or("invalid arguments");
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        Fatal::new(
+            exit_code::USAGE,
+            anyhow::anyhow!("{first}; see replikit --help"),
+        )
+    })
+}
