@@ -467,3 +467,26 @@ fn the_child_starts_with_no_blocked_or_ignored_signals() {
         assert_eq!(mask & !glibc_internal, 0, "{line}");
     }
 }
+
+#[test]
+fn closed_standard_fds_are_reopened_on_dev_null() {
+    let s = Scratch::new("fds");
+    let mut cmd = pid1(&s.path("r.cnf"));
+    cmd.env("D", &s.0).args([
+        "--",
+        "sh",
+        "-c",
+        "a=$(readlink /proc/$$/fd/0); b=$(readlink /proc/$$/fd/1); echo \"$a $b\" > \"$D/fds\"",
+    ]);
+    // replikit itself starts with stdin and stdout closed.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::close(0);
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = cmd.bounded();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(s.read("fds"), "/dev/null /dev/null\n");
+}
