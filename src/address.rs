@@ -31,6 +31,10 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    pub fn is_ipv6(&self) -> bool {
+        self.network.is_ipv6()
+    }
+
     pub fn contains(&self, addr: IpAddr) -> bool {
         match (self.network, addr) {
             (IpAddr::V4(net), IpAddr::V4(a)) => {
@@ -102,7 +106,8 @@ pub struct Chosen {
     pub reason: Reason,
 }
 
-fn is_usable(addr: IpAddr) -> bool {
+/// Neither loopback, link-local nor unspecified.
+pub fn is_usable(addr: IpAddr) -> bool {
     match addr {
         IpAddr::V4(a) => !a.is_loopback() && !a.is_link_local() && !a.is_unspecified(),
         // fe80::/10 is link-local; is_unicast_link_local is not stable on our MSRV.

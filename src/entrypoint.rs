@@ -30,7 +30,11 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
     if settings.via == Via::Off {
         log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
     } else {
-        let facts = identity::gather(&settings.identity.hosts_file).or_exit(exit_code::OS_ERROR)?;
+        let facts = identity::gather(
+            &settings.identity.hosts_file,
+            settings.identity.subnet.is_some_and(|n| n.is_ipv6()),
+        )
+        .or_exit(exit_code::OS_ERROR)?;
         let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
         log::info!("{id}");
         if settings.via == Via::File {

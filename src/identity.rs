@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use crate::address::{self, Chosen, InterfaceAddr};
 use crate::atomic_file;
 use crate::hosts;
+use crate::interfaces;
 use crate::server_id::{self, Rule};
 use crate::settings::IdentitySettings;
 
@@ -21,29 +22,12 @@ pub struct HostFacts {
     pub hosts_addrs: Vec<IpAddr>,
 }
 
-pub fn gather(hosts_file: &Path) -> Result<HostFacts> {
+pub fn gather(hosts_file: &Path, subnet_is_ipv6: bool) -> Result<HostFacts> {
     let hostname = nix::unistd::gethostname()
         .context("cannot read the hostname")?
         .to_string_lossy()
         .into_owned();
-    // glibc's getifaddrs straight through nix: if-addrs adds an
-    // if_nametoindex (a socket and an ioctl) per address, which cost 0.07 ms
-    // of a start-up budget of about 0.4 ms (see docs/benchmarks.md).
-    let interfaces = nix::ifaddrs::getifaddrs()
-        .context("cannot list network interfaces")?
-        .filter_map(|i| {
-            let a = i.address?;
-            let addr = match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
-                (Some(v4), _) => IpAddr::V4(v4.ip()),
-                (_, Some(v6)) => IpAddr::V6(v6.ip()),
-                _ => return None,
-            };
-            Some(InterfaceAddr {
-                interface: i.interface_name,
-                addr,
-            })
-        })
-        .collect();
+    let mut interfaces = interfaces::ipv4()?;
     let hosts_addrs = match atomic_file::read_optional(hosts_file) {
         Ok(Some(bytes)) => hosts::addresses_of(&String::from_utf8_lossy(&bytes), &hostname),
         Ok(None) => Vec::new(),
@@ -52,6 +36,14 @@ pub fn gather(hosts_file: &Path) -> Result<HostFacts> {
             Vec::new()
         }
     };
+    // IPv6 matters only for an IPv6 subnet, an IPv6 hosts entry, or a host
+    // without a usable IPv4 address; reading it costs a /proc file.
+    let wants_ipv6 = subnet_is_ipv6
+        || hosts_addrs.iter().any(IpAddr::is_ipv6)
+        || !interfaces.iter().any(|i| address::is_usable(i.addr));
+    if wants_ipv6 {
+        interfaces.extend(interfaces::ipv6());
+    }
     Ok(HostFacts {
         hostname,
         interfaces,

@@ -8,6 +8,7 @@ mod entrypoint;
 mod exit_code;
 mod hosts;
 mod identity;
+mod interfaces;
 mod logging;
 mod mycnf;
 mod option_file;
@@ -60,8 +61,11 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
     match cli.subcommand {
         Some(Command::ServerId) => {
             let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
-            let facts =
-                identity::gather(&settings.identity.hosts_file).or_exit(exit_code::OS_ERROR)?;
+            let facts = identity::gather(
+                &settings.identity.hosts_file,
+                settings.identity.subnet.is_some_and(|n| n.is_ipv6()),
+            )
+            .or_exit(exit_code::OS_ERROR)?;
             let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
             println!("{id}");
             Ok(0)
