@@ -50,14 +50,21 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         .unwrap_or("replikit");
     if invoked_as == prehook::APPLET {
         let (tasks, command) = prehook::parse_applet_args(&args[1..]).or_exit(exit_code::USAGE)?;
-        let mut cli = parse_cli(vec![OsString::from("replikit")])?;
-        cli.options.pre = tasks;
-        let settings =
-            Settings::from_options(&cli.options, Some(command)).or_exit(exit_code::USAGE)?;
+        let mut options = options_from_env()?;
+        options.pre = tasks;
+        let settings = Settings::from_options(&options, Some(command)).or_exit(exit_code::USAGE)?;
         return entrypoint::run(&settings);
     }
-    let (options, command) = cli::split_command(&args);
-    let cli = parse_cli(options)?;
+    let (flags, command) = cli::split_command(&args);
+    // Container starts pass no flags: skip building clap's parser.
+    let cli = if flags.len() <= 1 {
+        Cli {
+            subcommand: None,
+            options: options_from_env()?,
+        }
+    } else {
+        parse_cli(flags)?
+    };
     match cli.subcommand {
         Some(Command::ServerId) => {
             let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
@@ -76,6 +83,11 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
             entrypoint::run(&settings)
         }
     }
+}
+
+fn options_from_env() -> Result<cli::Options, Fatal> {
+    cli::Options::from_env(|name| std::env::var_os(name))
+        .map_err(|e| Fatal::new(exit_code::USAGE, anyhow::anyhow!(e)))
 }
 
 /// clap's errors span several lines; ours are one line each.
