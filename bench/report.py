@@ -27,8 +27,11 @@ for name, r in start.items():
     print(f"| {name} | {r['median']*1e3:.3f} | {r['mean']*1e3:.3f} | {r['stddev']*1e3:.3f} | {over*1e3:.3f} "
           f"| {over/tini:.2f} | {over/seed:.2f} |")
 print("""
-- `replikit-create`: computes the server-id and creates the option file each run.
+- `replikit-create`: computes the server-id and creates the option file each run
+  (settings from the environment, as in a container).
 - `replikit-unchanged`: the file already holds the same bytes (every restart after the first).
+- `-flags`: the same settings as command-line flags, which costs building clap's parser;
+  `supervise-only-flags` leaves the server-id alone (`--server-id-via off`).
 - `tini`: `tini-static -s` (subreaper mode, as replikit runs here). `seed-chain`: the seed's
   `add-server-id.sh` (bash, `hostname -i`, `expr`, append) followed by `exec`.
 """)
@@ -61,12 +64,14 @@ print("""
 ## Reading these numbers
 
 - Every command here creates two processes (the supervisor, then `/bin/true`), so
-  process creation dominates; tini's own work is tiny. `replikit-supervise-only`
-  (`REPLIKIT_SERVER_ID_VIA=off`) isolates supervision; the step to
-  `replikit-unchanged` is the server-id work (one SIOCGIFCONF, the hosts file,
-  reading the option file); the step to `replikit-create` is the two fsyncs of
-  the atomic write (here about 0.8 ms for the file and 0.24 ms for the folder,
-  by `strace -T`), paid once per new container, not on restarts.
+  process creation dominates; tini's own work is tiny.
+- `replikit-supervise-only-flags` isolates supervision (plus clap); the step to
+  `replikit-unchanged-flags` is the server-id work (one SIOCGIFCONF, the hosts
+  file, reading the option file); `replikit-unchanged` is the same start without
+  flags, as in a container, where clap's parser (about 70 us) is never built.
+- The step to `replikit-create` is the two fsyncs of the atomic write (here about
+  0.8 ms for the file and 0.24 ms for the folder, by `strace -T`). It is paid once
+  per new container, not on restarts, and the issue requires the fsync.
 - Idle RSS follows binary size: the kernel maps file pages around each fault, so
   nearly the whole static binary is resident for every supervisor here.
 - Most of the binary is glibc (about 0.6 MiB of code, as in tini-static) and
