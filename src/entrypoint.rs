@@ -47,16 +47,65 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
         }
     }
     for hook in &settings.hooks {
-        log::info!("running hook {hook:?}");
+        log::info!("running hook {}", for_log(hook));
         let argv: Vec<OsString> = hook.iter().map(OsString::from).collect();
         let code = supervisor.run(&argv)?;
         if code != 0 {
-            log::error!("hook {hook:?} failed with exit code {code}; not starting {command:?}");
+            log::error!(
+                "hook {} failed with exit code {code}; not starting {}",
+                for_log(hook),
+                for_log(&command)
+            );
             return Ok(code);
         }
     }
-    log::info!("running {command:?}");
+    log::info!("running {}", for_log(&command));
     let code = supervisor.run(&command)?;
     log::info!("{:?} exited with code {code}", command[0]);
     Ok(code)
+}
+
+/// A command line for the log. Values of password-like options are hidden:
+/// an operator may have put one on the command line, but our log must not
+/// repeat it.
+fn for_log<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| {
+            let a = a.as_ref().to_string_lossy();
+            match a.split_once('=') {
+                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                _ => a.into_owned(),
+            }
+        })
+        .collect();
+    format!("{words:?}")
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token"]
+        .iter()
+        .any(|w| key.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_like_values_are_hidden_in_logged_commands() {
+        let argv = [
+            "mysqld",
+            "--server-id=5",
+            "--password=hunter2",
+            "-pX",
+            "MYSQL_ROOT_PASSWORD=s",
+            "--api-token=t",
+        ];
+        assert_eq!(
+            for_log(&argv),
+            r#"["mysqld", "--server-id=5", "--password=***", "-pX", "MYSQL_ROOT_PASSWORD=***", "--api-token=***"]"#
+        );
+    }
 }

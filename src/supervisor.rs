@@ -94,7 +94,7 @@ impl Supervisor {
     /// orphan meanwhile. Returns its exit code (128+N for signal N).
     pub fn run(&mut self, argv: &[OsString]) -> Result<i32, Fatal> {
         let child = spawn(argv, &self.inherited_ignored)?;
-        log::debug!("started {:?} as pid {child}", argv);
+        log::debug!("started pid {child}");
         loop {
             let signals = self
                 .wait_for_signals(None)
