@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

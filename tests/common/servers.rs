@@ -1,0 +1,217 @@
+//! Real database servers for the tests: MariaDB 10.11, MariaDB 11.8 and
+//! MySQL 9.7, each from its own Debian root filesystem (built by
+//! `scripts/rootfs`), run with chroot in private mount and PID namespaces and
+//! listening on a 127.0.0.1 port. No image registry is needed, nothing is
+//! installed on the host, and the kernel ends every server when its test
+//! lets go of it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::{children_of, require_root, require_tool, wait_for, Bounded};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb1011,
+    MariaDb118,
+    MySql97,
+}
+
+impl Flavor {
+    pub const ALL: [Flavor; 3] = [Flavor::MariaDb1011, Flavor::MariaDb118, Flavor::MySql97];
+
+    fn rootfs_name(self) -> &'static str {
+        match self {
+            Flavor::MariaDb1011 => "bookworm-mariadb",
+            Flavor::MariaDb118 => "trixie-mariadb",
+            Flavor::MySql97 => "sid-mysql",
+        }
+    }
+
+    /// What `SELECT VERSION()` starts with.
+    pub fn version_prefix(self) -> &'static str {
+        match self {
+            Flavor::MariaDb1011 => "10.11.",
+            Flavor::MariaDb118 => "11.8.",
+            Flavor::MySql97 => "9.7.",
+        }
+    }
+
+    fn is_mysql(self) -> bool {
+        self == Flavor::MySql97
+    }
+
+    fn server(self) -> &'static str {
+        if self.is_mysql() {
+            "mysqld"
+        } else {
+            "mariadbd"
+        }
+    }
+
+    fn client(self) -> &'static str {
+        if self.is_mysql() {
+            "mysql"
+        } else {
+            "mariadb"
+        }
+    }
+
+    pub fn rootfs(self) -> PathBuf {
+        let dir = std::env::var_os("REPLIKIT_ROOTFS_DIR").map_or_else(
+            || PathBuf::from("/var/cache/replikit-rootfs"),
+            PathBuf::from,
+        );
+        let root = dir.join(self.rootfs_name());
+        assert!(
+            root.join(".complete").exists(),
+            "{} is missing: run scripts/rootfs {} (scripts/test does)",
+            root.display(),
+            self.rootfs_name()
+        );
+        root
+    }
+}
+
+/// A running server. Dropping it kills the server and removes its datadir.
+pub struct Server {
+    pub flavor: Flavor,
+    pub port: u16,
+    root: PathBuf,
+    /// The server's folder as seen inside the root filesystem.
+    dir: String,
+    unshare: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `sh -c script` inside the root filesystem with /dev and /proc mounted,
+/// as PID 1 of a new PID namespace that dies with the returned process.
+fn in_root(root: &PathBuf, script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--pid", "--fork", "--kill-child", "sh", "-c"])
+        .arg(format!(
+            "mount --bind /dev \"$R/dev\" && mount -t proc proc \"$R/proc\" && exec chroot \"$R\" sh -c '{}'",
+            script.replace('\'', "'\\''")
+        ))
+        .env("R", root);
+    c
+}
+
+impl Server {
+    /// Initialises a datadir and starts a server on a free port; returns
+    /// once it answers queries.
+    pub fn start(flavor: Flavor) -> Server {
+        require_root();
+        require_tool("unshare");
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let root = flavor.rootfs();
+        let dir = format!(
+            "/srv/rk-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let host_dir = root.join(dir.trim_start_matches('/'));
+        let _ = std::fs::remove_dir_all(&host_dir);
+        std::fs::create_dir_all(&host_dir).unwrap();
+        let init = if flavor.is_mysql() {
+            format!("mysqld --no-defaults --initialize-insecure --user=root --datadir={dir}/data")
+        } else {
+            format!(
+                "mariadb-install-db --no-defaults --force --user=root --auth-root-authentication-method=normal \
+                 --skip-test-db --datadir={dir}/data"
+            )
+        };
+        let out = in_root(&root, &format!("{init} > {dir}/init.log 2>&1")).bounded();
+        assert!(
+            out.status.success(),
+            "initialising {flavor:?} failed: {}",
+            std::fs::read_to_string(host_dir.join("init.log")).unwrap_or_default()
+        );
+
+        let port = free_port();
+        let mut args = format!(
+            "exec {} --no-defaults --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
+             --socket={dir}/sock --pid-file={dir}/pid --log-error={dir}/error.log --skip-name-resolve",
+            flavor.server()
+        );
+        if flavor.is_mysql() {
+            args += " --mysqlx=OFF";
+        }
+        let child = in_root(&root, &args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            flavor,
+            port,
+            root,
+            dir,
+            unshare: Some(child),
+        };
+        wait_for(
+            Duration::from_secs(60),
+            &format!("{flavor:?} on port {port} to answer"),
+            || server.try_sql("SELECT 1").is_ok(),
+        );
+        server
+    }
+
+    fn try_sql(&self, query: &str) -> Result<String, String> {
+        let out = Command::new("chroot")
+            .arg(&self.root)
+            .arg(self.flavor.client())
+            .arg(format!("--socket={}/sock", self.dir))
+            .args(["-uroot", "-N", "-B", "-e", query])
+            .bounded();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Runs SQL as root over the server's socket; the output without
+    /// headers, one row a line, columns separated by tabs.
+    pub fn sql(&self, query: &str) -> String {
+        self.try_sql(query)
+            .unwrap_or_else(|e| panic!("{:?} on port {}: {query}: {e}", self.flavor, self.port))
+    }
+
+    /// Sends SIGTERM (what `docker stop` sends) and returns the exit code.
+    pub fn stop(mut self) -> i32 {
+        let mut child = self.unshare.take().unwrap();
+        let server_pid = children_of(child.id())
+            .first()
+            .copied()
+            .expect("server process");
+        unsafe { libc::kill(server_pid as i32, libc::SIGTERM) };
+        let mut code = None;
+        wait_for(Duration::from_secs(60), "the server to stop", || {
+            code = child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
+            code.is_some()
+        });
+        code.unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.unshare.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(self.root.join(self.dir.trim_start_matches('/')));
+    }
+}
