@@ -4,6 +4,7 @@
 mod address;
 mod atomic_file;
 mod cli;
+pub mod db;
 mod entrypoint;
 mod exit_code;
 mod hosts;

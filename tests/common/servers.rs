@@ -168,12 +168,14 @@ impl Server {
         server
     }
 
-    fn try_sql(&self, query: &str) -> Result<String, String> {
+    fn client(&self, flags: &[&str], query: &str) -> Result<String, String> {
         let out = Command::new("chroot")
             .arg(&self.root)
             .arg(self.flavor.client())
             .arg(format!("--socket={}/sock", self.dir))
-            .args(["-uroot", "-N", "-B", "-e", query])
+            .arg("-uroot")
+            .args(flags)
+            .args(["-e", query])
             .bounded();
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
@@ -182,11 +184,50 @@ impl Server {
         }
     }
 
+    fn try_sql(&self, query: &str) -> Result<String, String> {
+        self.client(&["-N", "-B"], query)
+    }
+
     /// Runs SQL as root over the server's socket; the output without
     /// headers, one row a line, columns separated by tabs.
     pub fn sql(&self, query: &str) -> String {
         self.try_sql(query)
             .unwrap_or_else(|e| panic!("{:?} on port {}: {query}: {e}", self.flavor, self.port))
+    }
+
+    /// Like `sql`, but an error is returned (the server's message) rather
+    /// than failing the test.
+    pub fn sql_result(&self, query: &str) -> Result<String, String> {
+        self.try_sql(query)
+    }
+
+    /// The one value a query returns, unescaped (`--raw`): what the server
+    /// holds, byte for byte.
+    pub fn raw_value(&self, query: &str) -> String {
+        self.client(&["-N", "-B", "--raw"], query)
+            .unwrap_or_else(|e| panic!("{:?}: {query}: {e}", self.flavor))
+    }
+
+    /// Rows of a query as column name -> value (no value may hold a tab or
+    /// a newline).
+    pub fn rows(&self, query: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        let text = self
+            .client(&["-B", "--raw"], query)
+            .unwrap_or_else(|e| panic!("{:?}: {query}: {e}", self.flavor));
+        let mut lines = text.lines();
+        let Some(header) = lines.next() else {
+            return Vec::new();
+        };
+        let names: Vec<&str> = header.split('\t').collect();
+        lines
+            .map(|l| {
+                names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .zip(l.split('\t').map(String::from))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Sends SIGTERM (what `docker stop` sends) and returns the exit code.

@@ -1,0 +1,463 @@
+//! Which server we talk to, and the statements it accepts. MySQL renamed
+//! its replication statements in 8.0.22/8.0.23/8.2 and removed the old ones
+//! in 8.4; MariaDB kept CHANGE MASTER TO and added REPLICA aliases in 10.5.
+//! The table is in ../shared/DESIGN.md; tests/dialect.rs runs every
+//! statement here on real servers.
+
+use std::fmt;
+
+use anyhow::{anyhow, bail, Result};
+
+use super::sql::quote;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    MySql,
+    MariaDb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Release(pub u32, pub u32, pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerVersion {
+    pub product: Product,
+    pub release: Release,
+}
+
+impl ServerVersion {
+    /// Parses `SELECT VERSION()`: `9.7.4-2`, `8.0.36-log`,
+    /// `10.11.18-MariaDB-0+deb12u1`, and MariaDB's old `5.5.5-10.6.4-MariaDB`.
+    pub fn parse(version: &str) -> Result<ServerVersion> {
+        let mariadb = version.contains("MariaDB");
+        let text = match version.strip_prefix("5.5.5-") {
+            Some(rest) if mariadb => rest,
+            _ => version,
+        };
+        let numbers = text.split(['-', '+', ' ']).next().unwrap_or_default();
+        let parts: Vec<u32> = numbers
+            .split('.')
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| anyhow!("server version {version:?} is not like 8.0.36"))
+            })
+            .collect::<Result<_>>()?;
+        let [major, minor, patch] = parts[..] else {
+            bail!("server version {version:?} is not like 8.0.36");
+        };
+        Ok(ServerVersion {
+            product: if mariadb {
+                Product::MariaDb
+            } else {
+                Product::MySql
+            },
+            release: Release(major, minor, patch),
+        })
+    }
+
+    fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
+        self.release >= Release(major, minor, patch)
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Release(a, b, c) = self.release;
+        let name = match self.product {
+            Product::MySql => "MySQL",
+            Product::MariaDb => "MariaDB",
+        };
+        write!(f, "{name} {a}.{b}.{c}")
+    }
+}
+
+/// Where a replica starts reading the source's binary log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position<'a> {
+    /// GTID auto-positioning (MySQL `*_AUTO_POSITION=1`, MariaDB
+    /// `MASTER_USE_GTID=slave_pos`).
+    Gtid,
+    /// Binlog coordinates read from the source.
+    File { file: &'a str, pos: u64 },
+}
+
+/// Everything CHANGE REPLICATION SOURCE TO / CHANGE MASTER TO needs.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceSpec<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub position: Position<'a>,
+    /// Replicate over TLS.
+    pub ssl: bool,
+}
+
+/// The statements one server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    pub version: ServerVersion,
+}
+
+impl Dialect {
+    /// The dialect of a supported server: MySQL 5.7 or later, MariaDB 10.0
+    /// or later.
+    pub fn new(version: ServerVersion) -> Result<Dialect> {
+        let supported = match version.product {
+            Product::MySql => version.at_least(5, 7, 0),
+            Product::MariaDb => version.at_least(10, 0, 0),
+        };
+        if !supported {
+            bail!("{version} is too old: replikit needs MySQL 5.7+ or MariaDB 10.0+");
+        }
+        Ok(Dialect { version })
+    }
+
+    fn mysql(&self) -> bool {
+        self.version.product == Product::MySql
+    }
+
+    /// MySQL 8.0.23+ speaks SOURCE, not MASTER, in CHANGE ... TO.
+    fn source_words(&self) -> bool {
+        self.mysql() && self.version.at_least(8, 0, 23)
+    }
+
+    /// START/STOP REPLICA and SHOW REPLICA STATUS exist (MySQL 8.0.22,
+    /// MariaDB 10.5.1) and, on MySQL 8.4+, are the only forms.
+    fn replica_words(&self) -> bool {
+        match self.version.product {
+            Product::MySql => self.version.at_least(8, 0, 22),
+            Product::MariaDb => self.version.at_least(10, 5, 1),
+        }
+    }
+
+    /// The current binary log file and position.
+    pub fn binlog_status(&self) -> &'static str {
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 2, 0) => "SHOW BINARY LOG STATUS",
+            Product::MariaDb if self.version.at_least(10, 5, 2) => "SHOW BINLOG STATUS",
+            _ => "SHOW MASTER STATUS",
+        }
+    }
+
+    pub fn replica_status(&self) -> &'static str {
+        if self.replica_words() {
+            "SHOW REPLICA STATUS"
+        } else {
+            "SHOW SLAVE STATUS"
+        }
+    }
+
+    pub fn start_replica(&self) -> &'static str {
+        if self.replica_words() {
+            "START REPLICA"
+        } else {
+            "START SLAVE"
+        }
+    }
+
+    pub fn stop_replica(&self) -> &'static str {
+        if self.replica_words() {
+            "STOP REPLICA"
+        } else {
+            "STOP SLAVE"
+        }
+    }
+
+    /// Makes the server refuse writes. `read_only` does not stop users with
+    /// SUPER, so MySQL gets `super_read_only` (which implies read_only).
+    pub fn set_read_only(&self) -> &'static str {
+        if self.mysql() {
+            "SET GLOBAL super_read_only = ON"
+        } else {
+            "SET GLOBAL read_only = ON"
+        }
+    }
+
+    /// The column of the replica status that names the source host.
+    pub fn source_host_column(&self) -> &'static str {
+        // MySQL renamed the columns with the statements, in 8.0.22.
+        if self.mysql() && self.replica_words() {
+            "Source_Host"
+        } else {
+            "Master_Host"
+        }
+    }
+
+    /// CHANGE REPLICATION SOURCE TO (MySQL 8.0.23+) or CHANGE MASTER TO,
+    /// with every value quoted. MySQL refuses a line feed in any of these
+    /// values (error 1525) and its error message repeats the value, so that
+    /// is refused here first, without repeating it.
+    pub fn change_source(&self, s: &SourceSpec) -> Result<String> {
+        if self.mysql() {
+            let file = match s.position {
+                Position::File { file, .. } => file,
+                Position::Gtid => "",
+            };
+            for (what, value) in [
+                ("host", s.host),
+                ("user", s.user),
+                ("password", s.password),
+                ("binlog file", file),
+            ] {
+                if value.contains('\n') {
+                    bail!("the replication {what} contains a line feed, which {} does not accept; choose one without", self.version);
+                }
+            }
+        }
+        let (verb, word) = if self.source_words() {
+            ("CHANGE REPLICATION SOURCE TO", "SOURCE")
+        } else {
+            ("CHANGE MASTER TO", "MASTER")
+        };
+        let mut options = vec![
+            format!("{word}_HOST = {}", quote(s.host)),
+            format!("{word}_PORT = {}", s.port),
+            format!("{word}_USER = {}", quote(s.user)),
+            format!("{word}_PASSWORD = {}", quote(s.password)),
+        ];
+        match (s.position, self.version.product) {
+            (Position::Gtid, Product::MySql) => options.push(format!("{word}_AUTO_POSITION = 1")),
+            (Position::Gtid, Product::MariaDb) => {
+                options.push("MASTER_USE_GTID = slave_pos".into())
+            }
+            (Position::File { file, pos }, product) => {
+                if product == Product::MariaDb {
+                    options.push("MASTER_USE_GTID = no".into());
+                }
+                if product == Product::MySql {
+                    options.push(format!("{word}_AUTO_POSITION = 0"));
+                }
+                options.push(format!("{word}_LOG_FILE = {}", quote(file)));
+                options.push(format!("{word}_LOG_POS = {pos}"));
+            }
+        }
+        options.push(format!("{word}_SSL = {}", u8::from(s.ssl)));
+        // caching_sha2_password (MySQL 8's default) over plain TCP needs the
+        // server's RSA key; 5.7 and MariaDB have no such option.
+        if self.mysql() && self.version.at_least(8, 0, 4) && !s.ssl {
+            options.push(format!("GET_{word}_PUBLIC_KEY = 1"));
+        }
+        Ok(format!("{verb} {}", options.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dialect(v: &str) -> Dialect {
+        Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn versions_parse() {
+        let cases = [
+            ("9.7.4-2", Product::MySql, Release(9, 7, 4)),
+            ("8.0.36-log", Product::MySql, Release(8, 0, 36)),
+            ("5.7.44", Product::MySql, Release(5, 7, 44)),
+            (
+                "10.11.18-MariaDB-0+deb12u1",
+                Product::MariaDb,
+                Release(10, 11, 18),
+            ),
+            (
+                "11.8.6-MariaDB-0+deb13u1 from Debian",
+                Product::MariaDb,
+                Release(11, 8, 6),
+            ),
+            ("5.5.5-10.6.4-MariaDB", Product::MariaDb, Release(10, 6, 4)),
+        ];
+        for (text, product, release) in cases {
+            assert_eq!(
+                ServerVersion::parse(text).unwrap(),
+                ServerVersion { product, release },
+                "{text}"
+            );
+        }
+        for bad in ["", "nine", "8.0", "8.0.x", "8.0.1.2"] {
+            assert!(ServerVersion::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn too_old_servers_are_refused_by_name() {
+        let err = Dialect::new(ServerVersion::parse("5.6.51").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MySQL 5.6.51 is too old"), "{err}");
+        assert!(Dialect::new(ServerVersion::parse("5.5.5-5.5.68-MariaDB").unwrap()).is_err());
+    }
+
+    /// One row per line of the DESIGN.md table.
+    #[test]
+    fn statement_table() {
+        let rows = [
+            // version, binlog status, replica status, start, host column
+            (
+                "5.7.44",
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+                "START SLAVE",
+                "Master_Host",
+            ),
+            (
+                "8.0.21",
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+                "START SLAVE",
+                "Master_Host",
+            ),
+            (
+                "8.0.22",
+                "SHOW MASTER STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "8.0.23",
+                "SHOW MASTER STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "8.1.0",
+                "SHOW MASTER STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "8.2.0",
+                "SHOW BINARY LOG STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "8.4.3",
+                "SHOW BINARY LOG STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "9.7.4-2",
+                "SHOW BINARY LOG STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Source_Host",
+            ),
+            (
+                "10.4.34-MariaDB",
+                "SHOW MASTER STATUS",
+                "SHOW SLAVE STATUS",
+                "START SLAVE",
+                "Master_Host",
+            ),
+            (
+                "10.5.1-MariaDB",
+                "SHOW MASTER STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Master_Host",
+            ),
+            (
+                "10.11.18-MariaDB",
+                "SHOW BINLOG STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Master_Host",
+            ),
+            (
+                "11.8.6-MariaDB",
+                "SHOW BINLOG STATUS",
+                "SHOW REPLICA STATUS",
+                "START REPLICA",
+                "Master_Host",
+            ),
+        ];
+        for (v, binlog, status, start, column) in rows {
+            let d = dialect(v);
+            assert_eq!(
+                (
+                    d.binlog_status(),
+                    d.replica_status(),
+                    d.start_replica(),
+                    d.source_host_column()
+                ),
+                (binlog, status, start, column),
+                "{v}"
+            );
+            assert_eq!(d.stop_replica(), start.replace("START", "STOP"), "{v}");
+        }
+    }
+
+    #[test]
+    fn change_source_per_flavor() {
+        let gtid = SourceSpec {
+            host: "db1",
+            port: 3306,
+            user: "repl",
+            password: "p'w",
+            position: Position::Gtid,
+            ssl: false,
+        };
+        let file = SourceSpec {
+            position: Position::File {
+                file: "bin.000002",
+                pos: 157,
+            },
+            ..gtid
+        };
+        let cases = [
+            ("9.7.4", gtid, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
+            ("8.0.23", file, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = 'bin.000002', SOURCE_LOG_POS = 157, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
+            ("8.0.22", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1"),
+            ("5.7.44", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_SSL = 0"),
+            ("10.11.18-MariaDB", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = slave_pos, MASTER_SSL = 0"),
+            ("11.8.6-MariaDB", file, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_LOG_FILE = 'bin.000002', MASTER_LOG_POS = 157, MASTER_SSL = 0"),
+        ];
+        for (v, spec, want) in cases {
+            assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");
+        }
+        let tls = SourceSpec { ssl: true, ..gtid };
+        assert!(dialect("9.7.4")
+            .change_source(&tls)
+            .unwrap()
+            .ends_with("SOURCE_SSL = 1"));
+    }
+
+    #[test]
+    fn line_feeds_are_refused_on_mysql_without_repeating_the_secret() {
+        let spec = SourceSpec {
+            host: "db1",
+            port: 3306,
+            user: "repl",
+            password: "top\nsecret",
+            position: Position::Gtid,
+            ssl: false,
+        };
+        let err = dialect("9.7.4")
+            .change_source(&spec)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("password contains a line feed"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        assert!(dialect("11.8.6-MariaDB").change_source(&spec).is_ok());
+    }
+
+    #[test]
+    fn read_only_uses_super_read_only_on_mysql() {
+        assert_eq!(
+            dialect("8.4.3").set_read_only(),
+            "SET GLOBAL super_read_only = ON"
+        );
+        assert_eq!(
+            dialect("10.11.18-MariaDB").set_read_only(),
+            "SET GLOBAL read_only = ON"
+        );
+    }
+}
