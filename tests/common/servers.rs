@@ -230,6 +230,13 @@ impl Server {
             .collect()
     }
 
+    /// The server's unix socket, as a path on the host.
+    pub fn socket(&self) -> PathBuf {
+        self.root
+            .join(self.dir.trim_start_matches('/'))
+            .join("sock")
+    }
+
     /// Sends SIGTERM (what `docker stop` sends) and returns the exit code.
     pub fn stop(mut self) -> i32 {
         let mut child = self.unshare.take().unwrap();

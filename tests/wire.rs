@@ -1,0 +1,102 @@
+//! replikit's own socket client (`src/db/wire.rs`) against real servers of
+//! every flavor: log-in with the plugins they use (mysql_native_password,
+//! caching_sha2_password's full and fast paths, unix_socket), result sets
+//! with NULLs, many rows and large values, server errors, and passwords that
+//! need quoting.
+
+mod common;
+
+use std::time::Duration;
+
+use common::servers::{Flavor, Server};
+use replikit::db::sql::quote;
+use replikit::db::wire::{Conn, ServerError};
+
+const T: Duration = Duration::from_secs(10);
+
+fn check(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let mut root = Conn::connect(&server.socket(), "root", "", T).unwrap();
+    // MariaDB 10.x greets with its old "5.5.5-" prefix.
+    let version = root.server_version.trim_start_matches("5.5.5-");
+    assert!(
+        version.starts_with(flavor.version_prefix()),
+        "{}",
+        root.server_version
+    );
+
+    let rows = root.query("SELECT NULL AS n, 'x' AS s, 42 AS i").unwrap();
+    assert_eq!(rows.columns, ["n", "s", "i"]);
+    assert_eq!(
+        rows.rows,
+        vec![vec![None, Some("x".to_string()), Some("42".to_string())]]
+    );
+    assert_eq!(rows.get(0, "s"), Some("x"));
+    assert_eq!(rows.get(0, "n"), None);
+
+    let many = root.query("SELECT seq FROM (WITH RECURSIVE c(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM c WHERE seq < 1000) SELECT seq FROM c) t").unwrap();
+    assert_eq!(many.rows.len(), 1000);
+    assert_eq!(many.rows[999][0].as_deref(), Some("1000"));
+    let big = root.query("SELECT REPEAT('a', 100000) AS a").unwrap();
+    assert_eq!(big.get(0, "a").map(str::len), Some(100_000));
+
+    let err = root.query("SELECT * FROM nowhere.nothing").unwrap_err();
+    let err = err.downcast_ref::<ServerError>().expect("a server error");
+    assert!(err.code == 1049 || err.code == 1146, "{err}");
+    // The connection is still usable after an error.
+    assert_eq!(
+        root.query("SELECT 1 AS one").unwrap().get(0, "one"),
+        Some("1")
+    );
+    assert!(root.query("CREATE DATABASE wired").unwrap().rows.is_empty());
+
+    // A password that needs quoting, with the flavor's default plugin
+    // (caching_sha2_password on MySQL, mysql_native_password on MariaDB).
+    let password = "p'w\\ \"비밀\" 🔑";
+    root.query(&format!(
+        "CREATE USER 'mon'@'localhost' IDENTIFIED BY {}",
+        quote(password)
+    ))
+    .unwrap();
+    root.query("GRANT PROCESS ON *.* TO 'mon'@'localhost'")
+        .unwrap();
+    for attempt in ["first log-in", "second log-in"] {
+        let mut mon = Conn::connect(&server.socket(), "mon", password, T)
+            .unwrap_or_else(|e| panic!("{flavor:?} {attempt}: {e:#}"));
+        assert_eq!(
+            mon.query("SELECT CURRENT_USER() AS u").unwrap().get(0, "u"),
+            Some("mon@localhost")
+        );
+    }
+    let denied = Conn::connect(&server.socket(), "mon", "wrong", T)
+        .err()
+        .expect("a wrong password is refused");
+    assert!(format!("{denied:#}").contains("1045"), "{denied:#}");
+
+    if flavor != Flavor::MySql97 {
+        // A unix_socket user (MariaDB's default for root in its own
+        // packages) logs in on who we are, with no password.
+        root.query("ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket")
+            .unwrap();
+        let mut again = Conn::connect(&server.socket(), "root", "", T).unwrap();
+        assert_eq!(
+            again.query("SELECT 2 AS two").unwrap().get(0, "two"),
+            Some("2")
+        );
+    }
+}
+
+#[test]
+fn mariadb_10_11() {
+    check(Flavor::MariaDb1011);
+}
+
+#[test]
+fn mariadb_11_8() {
+    check(Flavor::MariaDb118);
+}
+
+#[test]
+fn mysql_9_7() {
+    check(Flavor::MySql97);
+}
