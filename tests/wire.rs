@@ -9,13 +9,34 @@ mod common;
 use std::time::Duration;
 
 use common::servers::{Flavor, Server};
+use replikit::db::flavor::ServerVersion;
 use replikit::db::sql::quote;
-use replikit::db::wire::{Conn, ServerError};
+use replikit::db::wire::{probe, Conn, ServerError};
 
 const T: Duration = Duration::from_secs(10);
 
 fn check(flavor: Flavor) {
     let server = Server::start(flavor);
+    // Without credentials: the TCP greeting gives flavor and version. MySQL
+    // greets only hosts that some account may connect from; others get
+    // error 1130 instead, which still shows that the server is up.
+    let addr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    if flavor == Flavor::MySql97 {
+        let refused = probe(addr, T).unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("server error 1130"),
+            "{refused:#}"
+        );
+        server.sql("CREATE USER 'any'@'127.0.0.1'");
+    }
+    let greeting = probe(addr, T).unwrap();
+    let version = ServerVersion::parse(&greeting).unwrap();
+    assert_eq!(
+        ServerVersion::parse(&server.sql("SELECT VERSION()")).unwrap(),
+        version,
+        "{greeting}"
+    );
+
     let mut root = Conn::connect(&server.socket(), "root", "", T).unwrap();
     // MariaDB 10.x greets with its old "5.5.5-" prefix.
     let version = root.server_version.trim_start_matches("5.5.5-");
@@ -99,4 +120,18 @@ fn mariadb_11_8() {
 #[test]
 fn mysql_9_7() {
     check(Flavor::MySql97);
+}
+
+#[test]
+fn probing_a_port_without_a_server_fails_with_the_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = probe(format!("127.0.0.1:{port}").parse().unwrap(), T).unwrap_err();
+    assert!(
+        format!("{err:#}").contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{err:#}"
+    );
 }

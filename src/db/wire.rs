@@ -258,6 +258,32 @@ impl Conn {
     }
 }
 
+/// Reads the greeting a server sends to anyone who connects, without
+/// logging in, and returns its version string. This is how a replica can
+/// wait for its source and learn its flavor and version before holding any
+/// credentials for it.
+pub fn probe(addr: std::net::SocketAddr, timeout: Duration) -> Result<String> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut header = [0u8; 4];
+    stream
+        .read_exact(&mut header)
+        .with_context(|| format!("{addr} sent no greeting"))?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+    let mut payload = vec![0u8; len];
+    stream
+        .read_exact(&mut payload)
+        .with_context(|| format!("{addr} sent a short greeting"))?;
+    if payload.first() == Some(&0xff) {
+        // For example "Host is blocked" or "Too many connections".
+        return Err(anyhow::Error::new(parse_error(&payload)).context(format!("{addr} refused us")));
+    }
+    Ok(parse_greeting(&payload)
+        .with_context(|| format!("{addr} is not a MySQL or MariaDB server"))?
+        .server_version)
+}
+
 struct Greeting {
     server_version: String,
     capabilities: u32,
