@@ -15,6 +15,7 @@ mod mycnf;
 mod option_file;
 mod prehook;
 mod proc_tree;
+pub mod role;
 mod server_id;
 mod settings;
 mod spawn;

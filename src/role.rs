@@ -1,0 +1,534 @@
+//! Which role this node plays and the replication settings that go with it,
+//! from the seed's environment contract and the names of the two best-known
+//! images (pure: the environment and files come in as functions). Issue #3
+//! wires this into start-up; tests here cover the contract.
+//!
+//! - `MYSQL_MASTER` set and non-empty: the primary.
+//! - Otherwise a replica of `MYSQL_MASTER_HOST` (port `MYSQL_MASTER_PORT`,
+//!   default 3306).
+//! - `REPLIKIT_ROLE=primary|replica|standalone` overrides both.
+//!
+//! Every secret may come from `NAME_FILE` instead (the official images'
+//! convention). Two names given for one setting with different values are
+//! an error, and no error ever repeats a secret.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+
+/// Largest secret file we read: a password, not a log file.
+pub const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Primary(Primary),
+    Replica(Replica),
+    Standalone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Primary {
+    /// The replication account the primary creates for its replicas.
+    pub replication: Option<Credentials>,
+    pub root_password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub source_host: String,
+    pub source_port: u16,
+    pub replication: Option<Credentials>,
+    /// The seed's mode: the replica logs in to the source as root to create
+    /// the replication account itself.
+    pub root_password: Option<String>,
+}
+
+/// One setting and the names it may be given under, seed name first.
+struct Setting {
+    names: &'static [&'static str],
+    secret: bool,
+}
+
+const ROLE: Setting = Setting {
+    names: &["REPLIKIT_ROLE"],
+    secret: false,
+};
+const MASTER: Setting = Setting {
+    names: &["MYSQL_MASTER"],
+    secret: false,
+};
+const BITNAMI_MODE: Setting = Setting {
+    names: &["MYSQL_REPLICATION_MODE"],
+    secret: false,
+};
+const SOURCE_HOST: Setting = Setting {
+    names: &["MYSQL_MASTER_HOST", "MARIADB_MASTER_HOST"],
+    secret: false,
+};
+const SOURCE_PORT: Setting = Setting {
+    names: &[
+        "MYSQL_MASTER_PORT",
+        "MARIADB_MASTER_PORT",
+        "MYSQL_MASTER_PORT_NUMBER",
+    ],
+    secret: false,
+};
+const REPL_USER: Setting = Setting {
+    names: &[
+        "MYSQL_REPL_USER",
+        "MARIADB_REPLICATION_USER",
+        "MYSQL_REPLICATION_USER",
+    ],
+    secret: false,
+};
+const REPL_PASSWORD: Setting = Setting {
+    names: &[
+        "MYSQL_REPL_PASSWORD",
+        "MARIADB_REPLICATION_PASSWORD",
+        "MYSQL_REPLICATION_PASSWORD",
+    ],
+    secret: true,
+};
+const ROOT_PASSWORD: Setting = Setting {
+    names: &[
+        "MYSQL_ROOT_PASSWORD",
+        "MARIADB_ROOT_PASSWORD",
+        "MYSQL_MASTER_ROOT_PASSWORD",
+    ],
+    secret: true,
+};
+
+/// Reads settings from the environment (`env`) and secret files (`file`).
+pub struct Inputs<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub file: &'a dyn Fn(&Path) -> Result<String>,
+}
+
+impl Inputs<'_> {
+    /// The value of a setting from any of its names (and, for secrets,
+    /// their `_FILE` forms); an error when two of them disagree.
+    fn get(&self, s: &Setting) -> Result<Option<String>> {
+        let mut found: Option<(String, String)> = None;
+        for name in s.names {
+            let mut candidates = vec![(name.to_string(), (self.env)(name))];
+            if s.secret {
+                let file_var = format!("{name}_FILE");
+                let from_file = match (self.env)(&file_var) {
+                    Some(path) => Some(self.read_secret(&file_var, Path::new(&path))?),
+                    None => None,
+                };
+                candidates.push((file_var, from_file));
+            }
+            for (source, value) in candidates {
+                let Some(value) = value else { continue };
+                match &found {
+                    Some((first, v)) if *v != value => {
+                        bail!("{first} and {source} are both set and differ; set only one of them")
+                    }
+                    Some(_) => {}
+                    None => found = Some((source, value)),
+                }
+            }
+        }
+        Ok(found.map(|(_, v)| v))
+    }
+
+    fn read_secret(&self, var: &str, path: &Path) -> Result<String> {
+        let text = (self.file)(path).map_err(|e| {
+            anyhow!(
+                "{var}: cannot read {}: {e:#}; point it at a readable file",
+                path.display()
+            )
+        })?;
+        // As the official images' `$(< file)`: trailing newlines are not part of it.
+        Ok(text.trim_end_matches(['\n', '\r']).to_string())
+    }
+}
+
+/// Reads a secret file of at most MAX_SECRET_FILE bytes.
+pub fn read_secret_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    let read = file.take(MAX_SECRET_FILE + 1).read_to_string(&mut text)?;
+    if read as u64 > MAX_SECRET_FILE {
+        bail!("larger than {MAX_SECRET_FILE} bytes, which no password is");
+    }
+    Ok(text)
+}
+
+pub fn resolve(inputs: &Inputs) -> Result<Role> {
+    let role = inputs.get(&ROLE)?;
+    let master = inputs.get(&MASTER)?.filter(|v| !v.is_empty());
+    let bitnami = inputs.get(&BITNAMI_MODE)?;
+    let host = inputs.get(&SOURCE_HOST)?.filter(|v| !v.is_empty());
+    let wanted = match (role.as_deref(), bitnami.as_deref()) {
+        (Some("primary"), _) => "primary",
+        (Some("replica"), _) => "replica",
+        (Some("standalone"), _) => "standalone",
+        (Some(other), _) => {
+            bail!("REPLIKIT_ROLE={other:?} is not a role; use primary, replica or standalone")
+        }
+        (None, Some("master")) => "primary",
+        (None, Some("slave")) => "replica",
+        (None, Some(other)) => {
+            bail!("MYSQL_REPLICATION_MODE={other:?} is not a mode; use master or slave")
+        }
+        (None, None) if master.is_some() => "primary",
+        (None, None) if host.is_some() => "replica",
+        (None, None) => bail!(
+            "no role: set MYSQL_MASTER=1 on the primary, MYSQL_MASTER_HOST=<primary> on replicas, \
+             or REPLIKIT_ROLE=standalone"
+        ),
+    };
+    let replication = credentials(inputs)?;
+    let root_password = inputs.get(&ROOT_PASSWORD)?;
+    Ok(match wanted {
+        "primary" => Role::Primary(Primary {
+            replication,
+            root_password,
+        }),
+        "replica" => {
+            let source_host = host.ok_or_else(|| {
+                anyhow!("this node is a replica but MYSQL_MASTER_HOST is not set; set it to the primary's host name")
+            })?;
+            let source_port = match inputs.get(&SOURCE_PORT)? {
+                None => 3306,
+                Some(p) => p.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    anyhow!("MYSQL_MASTER_PORT={p:?} is not a port; use 1..=65535")
+                })?,
+            };
+            if replication.is_none() && root_password.is_none() {
+                bail!("this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD (or MYSQL_ROOT_PASSWORD for the seed's mode)");
+            }
+            Role::Replica(Replica {
+                source_host,
+                source_port,
+                replication,
+                root_password,
+            })
+        }
+        _ => Role::Standalone,
+    })
+}
+
+fn credentials(inputs: &Inputs) -> Result<Option<Credentials>> {
+    match (inputs.get(&REPL_USER)?, inputs.get(&REPL_PASSWORD)?) {
+        (Some(user), Some(password)) if !user.is_empty() => {
+            Ok(Some(Credentials { user, password }))
+        }
+        (None, None) => Ok(None),
+        (Some(u), None) if !u.is_empty() => {
+            bail!("MYSQL_REPL_USER is set but MYSQL_REPL_PASSWORD is not; set both")
+        }
+        (None, Some(_)) => bail!("MYSQL_REPL_PASSWORD is set but MYSQL_REPL_USER is not; set both"),
+        _ => bail!("MYSQL_REPL_USER is empty; give the replication account a name"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "s3cr3t-'\\\"비밀🔑";
+
+    fn run(env: &[(&str, &str)], files: &[(&str, &str)]) -> Result<Role> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let files: HashMap<String, String> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let get = move |k: &str| env.get(k).cloned();
+        let file = move |p: &Path| {
+            files
+                .get(p.to_str().unwrap())
+                .cloned()
+                .ok_or_else(|| anyhow!("No such file or directory (os error 2)"))
+        };
+        resolve(&Inputs {
+            env: &get,
+            file: &file,
+        })
+    }
+
+    fn creds(user: &str, password: &str) -> Option<Credentials> {
+        Some(Credentials {
+            user: user.into(),
+            password: password.into(),
+        })
+    }
+
+    #[test]
+    fn the_seed_contract() {
+        let primary = run(
+            &[
+                ("MYSQL_MASTER", "true"),
+                ("MYSQL_REPL_USER", "repl"),
+                ("MYSQL_REPL_PASSWORD", "pw"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            primary,
+            Role::Primary(Primary {
+                replication: creds("repl", "pw"),
+                root_password: None
+            })
+        );
+        let replica = run(
+            &[
+                ("MYSQL_MASTER_HOST", "mysql_master"),
+                ("MYSQL_REPL_USER", "repl"),
+                ("MYSQL_REPL_PASSWORD", "pw"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            replica,
+            Role::Replica(Replica {
+                source_host: "mysql_master".into(),
+                source_port: 3306,
+                replication: creds("repl", "pw"),
+                root_password: None
+            })
+        );
+        // The seed's mode: only the root password.
+        let seed = run(
+            &[
+                ("MYSQL_MASTER_HOST", "m"),
+                ("MYSQL_ROOT_PASSWORD", "rootpw"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            matches!(seed, Role::Replica(Replica { replication: None, root_password: Some(ref p), .. }) if p == "rootpw")
+        );
+    }
+
+    #[test]
+    fn overrides_and_aliases() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("REPLIKIT_ROLE", "standalone"), ("MYSQL_MASTER", "1")],
+                "standalone",
+            ),
+            (&[("REPLIKIT_ROLE", "primary")], "primary"),
+            (
+                &[
+                    ("MYSQL_MASTER", ""),
+                    ("MYSQL_MASTER_HOST", "m"),
+                    ("MYSQL_ROOT_PASSWORD", "x"),
+                ],
+                "replica",
+            ),
+            (&[("MYSQL_REPLICATION_MODE", "master")], "primary"),
+            (
+                &[
+                    ("MYSQL_REPLICATION_MODE", "slave"),
+                    ("MYSQL_MASTER_HOST", "m"),
+                    ("MYSQL_REPLICATION_USER", "u"),
+                    ("MYSQL_REPLICATION_PASSWORD", "p"),
+                ],
+                "replica",
+            ),
+            (
+                &[
+                    ("MARIADB_MASTER_HOST", "m"),
+                    ("MARIADB_REPLICATION_USER", "u"),
+                    ("MARIADB_REPLICATION_PASSWORD", "p"),
+                ],
+                "replica",
+            ),
+        ];
+        for (env, want) in cases {
+            let got = match run(env, &[]).unwrap() {
+                Role::Primary(_) => "primary",
+                Role::Replica(_) => "replica",
+                Role::Standalone => "standalone",
+            };
+            assert_eq!(got, *want, "{env:?}");
+        }
+        let port = run(
+            &[
+                ("MARIADB_MASTER_HOST", "m"),
+                ("MARIADB_MASTER_PORT", "3307"),
+                ("MYSQL_ROOT_PASSWORD", "x"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(
+            port,
+            Role::Replica(Replica {
+                source_port: 3307,
+                ..
+            })
+        ));
+        let same = run(
+            &[
+                ("MYSQL_MASTER_HOST", "m"),
+                ("MARIADB_MASTER_HOST", "m"),
+                ("MYSQL_ROOT_PASSWORD", "x"),
+            ],
+            &[],
+        );
+        assert!(same.is_ok(), "the same value under two names is fine");
+    }
+
+    #[test]
+    fn secrets_from_files_lose_their_trailing_newline() {
+        let role = run(
+            &[
+                ("MYSQL_MASTER", "1"),
+                ("MYSQL_REPL_USER", "repl"),
+                ("MYSQL_REPL_PASSWORD_FILE", "/run/secrets/repl"),
+            ],
+            &[("/run/secrets/repl", &format!("{SECRET}\n"))],
+        )
+        .unwrap();
+        assert_eq!(
+            role,
+            Role::Primary(Primary {
+                replication: creds("repl", SECRET),
+                root_password: None
+            })
+        );
+    }
+
+    /// Each bad input: the error names the setting, says what to do, is one
+    /// line, and never contains the secret.
+    #[test]
+    fn bad_inputs() {
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: &[(Pairs, Pairs, &str)] = &[
+            (&[], &[], "no role"),
+            (&[("REPLIKIT_ROLE", "leader")], &[], "REPLIKIT_ROLE"),
+            (
+                &[("MYSQL_REPLICATION_MODE", "boss")],
+                &[],
+                "MYSQL_REPLICATION_MODE",
+            ),
+            (
+                &[
+                    ("REPLIKIT_ROLE", "replica"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                ],
+                &[],
+                "MYSQL_MASTER_HOST is not set",
+            ),
+            (&[("MYSQL_MASTER_HOST", "m")], &[], "no credentials"),
+            (
+                &[
+                    ("MYSQL_MASTER_HOST", "m"),
+                    ("MYSQL_MASTER_PORT", "70000"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                ],
+                &[],
+                "MYSQL_MASTER_PORT",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER_HOST", "m"),
+                    ("MYSQL_MASTER_PORT", "0"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                ],
+                &[],
+                "MYSQL_MASTER_PORT",
+            ),
+            (
+                &[("MYSQL_MASTER", "1"), ("MYSQL_REPL_USER", "u")],
+                &[],
+                "MYSQL_REPL_PASSWORD is not",
+            ),
+            (
+                &[("MYSQL_MASTER", "1"), ("MYSQL_REPL_PASSWORD", SECRET)],
+                &[],
+                "MYSQL_REPL_USER is not",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER", "1"),
+                    ("MYSQL_REPL_USER", ""),
+                    ("MYSQL_REPL_PASSWORD", SECRET),
+                ],
+                &[],
+                "MYSQL_REPL_USER is empty",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER_HOST", "a"),
+                    ("MARIADB_MASTER_HOST", "b"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                ],
+                &[],
+                "MYSQL_MASTER_HOST and MARIADB_MASTER_HOST",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER", "1"),
+                    ("MYSQL_REPL_USER", "u"),
+                    ("MYSQL_REPL_PASSWORD", SECRET),
+                    ("MARIADB_REPLICATION_PASSWORD", "other"),
+                ],
+                &[],
+                "MYSQL_REPL_PASSWORD and MARIADB_REPLICATION_PASSWORD",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER", "1"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                    ("MYSQL_ROOT_PASSWORD_FILE", "/s"),
+                ],
+                &[("/s", "different")],
+                "MYSQL_ROOT_PASSWORD and MYSQL_ROOT_PASSWORD_FILE",
+            ),
+            (
+                &[
+                    ("MYSQL_MASTER", "1"),
+                    ("MYSQL_ROOT_PASSWORD_FILE", "/missing"),
+                ],
+                &[],
+                "MYSQL_ROOT_PASSWORD_FILE: cannot read /missing",
+            ),
+        ];
+        for (env, files, want) in cases {
+            let err = format!("{:#}", run(env, files).unwrap_err());
+            assert!(err.contains(want), "{env:?}: {err}");
+            assert!(
+                !err.contains(SECRET) && !err.contains("different"),
+                "secret in: {err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_files_are_size_limited() {
+        let dir = std::env::temp_dir().join(format!("replikit-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'x'; MAX_SECRET_FILE as usize + 1]).unwrap();
+        assert!(read_secret_file(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than"));
+        let ok = dir.join("ok");
+        std::fs::write(&ok, "pw\n").unwrap();
+        assert_eq!(read_secret_file(&ok).unwrap(), "pw\n");
+        assert!(read_secret_file(&dir.join("none")).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
