@@ -17,7 +17,8 @@ pub const DEFAULT_COMMAND: [&str; 2] = ["docker-entrypoint.sh", "mysqld"];
     override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
-                  127 not found; 64 bad setting; 71 system error; 73 option file not writable."
+                  127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \
+                  73 option file not writable."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,10 @@ pub enum Command {
     /// Print the server-id this node would use, the address it came from and
     /// the rule that chose it. Changes nothing.
     ServerId,
+    /// Set up replication for this node's role once, against the server
+    /// already running, and exit: 0 when done (from
+    /// /docker-entrypoint-initdb.d or a Kubernetes Job, as in the seeds).
+    Prepare(PrepareOptions),
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]
@@ -134,6 +139,32 @@ pub struct Options {
         hide_env_values = true
     )]
     pub pre: Vec<String>,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct PrepareOptions {
+    /// The local server's unix socket.
+    #[arg(
+        long,
+        env = "REPLIKIT_SOCKET",
+        default_value = "/run/mysqld/mysqld.sock",
+        hide_env_values = true
+    )]
+    pub socket: OsString,
+
+    /// On the primary: the hosts replicas connect from, as an account host
+    /// pattern (default: the seed's a.b.%.% from this node's address).
+    #[arg(long, env = "REPLIKIT_REPL_HOST", hide_env_values = true)]
+    pub repl_host: Option<String>,
+
+    /// Give up after this long (e.g. 60, 90s).
+    #[arg(
+        long,
+        env = "REPLIKIT_PREPARE_TIMEOUT",
+        default_value = "60s",
+        hide_env_values = true
+    )]
+    pub timeout: String,
 }
 
 impl Options {

@@ -6,6 +6,8 @@ use std::fmt;
 
 /// A setting, argument or secret is invalid (EX_USAGE).
 pub const USAGE: i32 = 64;
+/// Replication could not be set up (EX_UNAVAILABLE).
+pub const REPLICATION: i32 = 69;
 /// A system call replikit needs failed: signals, fork (EX_OSERR).
 pub const OS_ERROR: i32 = 71;
 /// The option file could not be written (EX_CANTCREAT).

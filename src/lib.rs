@@ -15,6 +15,7 @@ mod mycnf;
 mod option_file;
 mod prehook;
 mod proc_tree;
+pub mod replication;
 pub mod role;
 mod server_id;
 mod settings;
@@ -79,12 +80,52 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
             println!("{id}");
             Ok(0)
         }
+        Some(Command::Prepare(prepare)) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            let line = prepare_replication(&settings, &prepare)?;
+            println!("{line}");
+            Ok(0)
+        }
         None => {
             let settings =
                 Settings::from_options(&cli.options, command).or_exit(exit_code::USAGE)?;
             entrypoint::run(&settings)
         }
     }
+}
+
+/// `replikit prepare`: the role from the environment, then its set-up.
+fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<String, Fatal> {
+    let env = |name: &str| std::env::var(name).ok();
+    let inputs = role::Inputs {
+        env: &env,
+        file: &role::read_secret_file,
+    };
+    let role = role::resolve(&inputs).or_exit(exit_code::USAGE)?;
+    let timeout = settings::parse_duration(&o.timeout)
+        .map_err(|e| anyhow::anyhow!("REPLIKIT_PREPARE_TIMEOUT (--timeout): {e:#}"))
+        .or_exit(exit_code::USAGE)?;
+    let repl_host = match &o.repl_host {
+        Some(h) => h.clone(),
+        None => {
+            let facts = identity::gather(&settings.identity.hosts_file, false)
+                .or_exit(exit_code::OS_ERROR)?;
+            let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
+            match id.address.map(|a| a.addr) {
+                Some(std::net::IpAddr::V4(v4)) => {
+                    let [a, b, _, _] = v4.octets();
+                    format!("{a}.{b}.%.%")
+                }
+                _ => "%".to_string(),
+            }
+        }
+    };
+    let local = replication::Local {
+        socket: Path::new(&o.socket),
+        repl_host: &repl_host,
+        deadline: std::time::Instant::now() + timeout,
+    };
+    replication::set_up(&role, &local).or_exit(exit_code::REPLICATION)
 }
 
 fn options_from_env() -> Result<cli::Options, Fatal> {

@@ -184,11 +184,42 @@ impl Dialect {
         }
     }
 
+    /// Names of the replica status columns replikit reads, in this order:
+    /// source host, source port, I/O thread, SQL thread.
+    pub fn status_columns(&self) -> [&'static str; 4] {
+        if self.mysql() && self.replica_words() {
+            [
+                "Source_Host",
+                "Source_Port",
+                "Replica_IO_Running",
+                "Replica_SQL_Running",
+            ]
+        } else {
+            [
+                "Master_Host",
+                "Master_Port",
+                "Slave_IO_Running",
+                "Slave_SQL_Running",
+            ]
+        }
+    }
+
     /// CHANGE REPLICATION SOURCE TO (MySQL 8.0.23+) or CHANGE MASTER TO,
     /// with every value quoted. MySQL refuses a line feed in any of these
     /// values (error 1525) and its error message repeats the value, so that
     /// is refused here first, without repeating it.
     pub fn change_source(&self, s: &SourceSpec) -> Result<String> {
+        // Longer passwords are refused by MySQL (error 3056), and MariaDB's
+        // limit is 96; better said before than after.
+        let max = if self.mysql() { 32 } else { 96 };
+        // Both keep replication settings in utf8mb3: a 4-byte character
+        // (an emoji) comes out different and the log-in fails, silently.
+        if s.password.chars().any(|c| u32::from(c) > 0xffff) {
+            bail!("the replication password has a character outside the Basic Multilingual Plane (such as an emoji), which {} cannot store; choose another", self.version);
+        }
+        if s.password.len() > max {
+            bail!("the replication password is longer than {max} bytes, which {} does not accept; choose a shorter one", self.version);
+        }
         if self.mysql() {
             let file = match s.position {
                 Position::File { file, .. } => file,
@@ -447,6 +478,45 @@ mod tests {
         assert!(err.contains("password contains a line feed"), "{err}");
         assert!(!err.contains("secret"), "{err}");
         assert!(dialect("11.8.6-MariaDB").change_source(&spec).is_ok());
+    }
+
+    #[test]
+    fn passwords_over_the_servers_limit_are_refused_first() {
+        let spec = |password| SourceSpec {
+            host: "db1",
+            port: 3306,
+            user: "repl",
+            password,
+            position: Position::Gtid,
+            ssl: false,
+        };
+        let (p32, p33, p96, p97, ko11) = (
+            "p".repeat(32),
+            "p".repeat(33),
+            "p".repeat(96),
+            "p".repeat(97),
+            "가".repeat(11),
+        );
+        let mysql = dialect("9.7.4");
+        assert!(mysql.change_source(&spec(&p32)).is_ok());
+        let err = mysql.change_source(&spec(&p33)).unwrap_err().to_string();
+        assert!(
+            err.contains("longer than 32 bytes") && !err.contains("ppp"),
+            "{err}"
+        );
+        // Bytes, not characters: 11 Korean syllables are 33 bytes.
+        assert!(mysql.change_source(&spec(&ko11)).is_err());
+        let mariadb = dialect("11.8.6-MariaDB");
+        assert!(mariadb.change_source(&spec(&p96)).is_ok());
+        assert!(mariadb.change_source(&spec(&p97)).is_err());
+        for d in [mysql, mariadb] {
+            assert!(d.change_source(&spec("비밀")).is_ok());
+            let err = d.change_source(&spec("key🔑")).unwrap_err().to_string();
+            assert!(
+                err.contains("such as an emoji") && !err.contains("key"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

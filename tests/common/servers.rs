@@ -111,6 +111,25 @@ impl Server {
     /// Initialises a datadir and starts a server on a free port; returns
     /// once it answers queries.
     pub fn start(flavor: Flavor) -> Server {
+        Server::start_with(flavor, "")
+    }
+
+    /// A server ready to be a replication source or replica: binary log on,
+    /// GTIDs on (MySQL needs them switched on), server-id from its port.
+    pub fn start_replicating(flavor: Flavor) -> Server {
+        let mysql = if flavor.is_mysql() {
+            " --gtid-mode=ON --enforce-gtid-consistency=ON"
+        } else {
+            ""
+        };
+        Server::start_with(
+            flavor,
+            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql}"),
+        )
+    }
+
+    /// Starts with extra server options (`PORT` stands for the port).
+    pub fn start_with(flavor: Flavor, extra: &str) -> Server {
         require_root();
         require_tool("unshare");
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -146,6 +165,10 @@ impl Server {
         );
         if flavor.is_mysql() {
             args += " --mysqlx=OFF";
+        }
+        if !extra.is_empty() {
+            args += " ";
+            args += &extra.replace("PORT", &port.to_string());
         }
         let child = in_root(&root, &args)
             .stdin(Stdio::null())

@@ -1,0 +1,348 @@
+//! Replication set-up on this node's own server, for its role: the primary
+//! creates the replication account; a replica waits for its source and
+//! points its server at it, once, and leaves a working set-up alone.
+//!
+//! Everything here talks to the local server over its socket (`db::wire`);
+//! the source is only probed for its greeting (`db::wire::probe`), since
+//! the replica's own server logs in to it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::db::flavor::{Dialect, Position, ServerVersion, SourceSpec};
+use crate::db::sql::{quote, SESSION_SQL_MODE};
+use crate::db::wire::{self, Conn, Rows};
+use crate::role::{Credentials, Primary, Replica, Role};
+
+/// Waits between attempts start here and double up to `MAX_WAIT`.
+const FIRST_WAIT: Duration = Duration::from_millis(50);
+const MAX_WAIT: Duration = Duration::from_secs(1);
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// What the replica's current set-up means for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Not a replica yet: configure and start.
+    Configure,
+    /// Configured for this source but stopped without an error: start.
+    Start,
+    /// Replicating (or connecting) from this source: nothing to do.
+    LeaveAlone,
+    /// Stopped on an error: report it, change nothing.
+    Broken(String),
+    /// Configured for another source: refuse to repoint silently.
+    OtherSource(String),
+}
+
+/// The parts of SHOW REPLICA STATUS that decide the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub host: String,
+    pub port: u16,
+    pub io_running: String,
+    pub sql_running: String,
+    pub last_error: String,
+}
+
+impl Status {
+    pub fn from_rows(rows: &Rows, dialect: &Dialect) -> Option<Status> {
+        let [host, port, io, sql] = dialect.status_columns();
+        let host = rows.get(0, host)?.to_string();
+        if host.is_empty() {
+            return None;
+        }
+        let error = |c: &str| rows.get(0, c).unwrap_or_default().to_string();
+        let last_error = [error("Last_IO_Error"), error("Last_SQL_Error")]
+            .into_iter()
+            .filter(|e| !e.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some(Status {
+            host,
+            port: rows.get(0, port).and_then(|p| p.parse().ok()).unwrap_or(0),
+            io_running: rows.get(0, io).unwrap_or_default().to_string(),
+            sql_running: rows.get(0, sql).unwrap_or_default().to_string(),
+            last_error,
+        })
+    }
+}
+
+/// Decides what to do with a replica's current status (pure).
+pub fn plan(current: Option<&Status>, host: &str, port: u16) -> Plan {
+    let Some(s) = current else {
+        return Plan::Configure;
+    };
+    if !s.host.eq_ignore_ascii_case(host) || s.port != port {
+        return Plan::OtherSource(format!("{}:{}", s.host, s.port));
+    }
+    let running = |t: &str| t == "Yes" || t == "Connecting" || t == "Preparing";
+    if running(&s.io_running) && running(&s.sql_running) {
+        return Plan::LeaveAlone;
+    }
+    // An I/O error while the source is away clears itself on retry; an SQL
+    // thread that stopped on an error means data that needs a person.
+    if s.sql_running != "Yes" && !s.last_error.is_empty() {
+        return Plan::Broken(s.last_error.clone());
+    }
+    Plan::Start
+}
+
+/// Where things are and how long to try.
+pub struct Local<'a> {
+    pub socket: &'a Path,
+    /// The address pattern replicas connect from (the primary's account).
+    pub repl_host: &'a str,
+    pub deadline: Instant,
+}
+
+/// Sets up replication for `role`; returns a line saying what was done.
+pub fn set_up(role: &Role, local: &Local) -> Result<String> {
+    match role {
+        Role::Standalone => Ok("standalone: no replication".into()),
+        Role::Primary(p) => set_up_primary(p, local),
+        Role::Replica(r) => set_up_replica(r, local),
+    }
+}
+
+fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
+    let mut conn = wait_for_local_server(local, p.root_password.as_deref().unwrap_or(""))?;
+    let Some(creds) = &p.replication else {
+        return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
+    };
+    let account = format!("{}@{}", quote(&creds.user), quote(local.repl_host));
+    // Least privilege: reading the binary log is all a replica needs.
+    for sql in [
+        format!(
+            "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {}",
+            quote(&creds.password)
+        ),
+        format!(
+            "ALTER USER {account} IDENTIFIED BY {}",
+            quote(&creds.password)
+        ),
+        format!("GRANT REPLICATION SLAVE ON *.* TO {account}"),
+    ] {
+        conn.query(&sql).map_err(redacted(
+            "creating the replication account",
+            &creds.password,
+        ))?;
+    }
+    Ok(format!(
+        "primary: replication account {} for hosts {} is ready",
+        creds.user, local.repl_host
+    ))
+}
+
+fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
+    let Some(creds) = &r.replication else {
+        bail!("the seed's root-credentials mode is not supported yet: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD");
+    };
+    let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
+    let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+    let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
+    if source.product != mine.version.product {
+        bail!(
+            "the source {}:{} runs {source} but this replica runs {}; replicate between servers of one product",
+            r.source_host,
+            r.source_port,
+            mine.version
+        );
+    }
+    let status = Status::from_rows(&conn.query(mine.replica_status())?, &mine);
+    log::debug!("replica status before set-up: {status:?}");
+    match plan(status.as_ref(), &r.source_host, r.source_port) {
+        Plan::LeaveAlone => {}
+        Plan::Broken(error) => bail!("replication from {}:{} stopped on an error: {error}", r.source_host, r.source_port),
+        Plan::OtherSource(current) => bail!(
+            "this replica follows {current}, not {}:{}; it is not repointed silently: run {} and RESET REPLICA ALL on it first",
+            r.source_host,
+            r.source_port,
+            mine.stop_replica()
+        ),
+        Plan::Start => {
+            conn.query(mine.start_replica())?;
+        }
+        Plan::Configure => configure(&mut conn, &mine, r, creds)?,
+    }
+    conn.query(mine.set_read_only())?;
+    Ok(format!(
+        "replica of {}:{} ({source})",
+        r.source_host, r.source_port
+    ))
+}
+
+fn configure(conn: &mut Conn, d: &Dialect, r: &Replica, creds: &Credentials) -> Result<()> {
+    let spec = SourceSpec {
+        host: &r.source_host,
+        port: r.source_port,
+        user: &creds.user,
+        password: &creds.password,
+        position: Position::Gtid,
+        ssl: false,
+    };
+    let change = d.change_source(&spec)?;
+    conn.query(SESSION_SQL_MODE)?;
+    conn.query(&change)
+        .map_err(redacted("configuring replication", &creds.password))?;
+    conn.query(d.start_replica())?;
+    Ok(())
+}
+
+/// A server error about a statement that holds a password, with the
+/// password blanked out: some messages quote the offending value (MySQL's
+/// error 1525 does).
+fn redacted<'a>(
+    what: &'static str,
+    secret: &'a str,
+) -> impl Fn(anyhow::Error) -> anyhow::Error + 'a {
+    move |e| {
+        let text = format!("{e:#}");
+        let text = if secret.is_empty() {
+            text
+        } else {
+            text.replace(secret, "***")
+        };
+        anyhow!("{what} failed: {text}")
+    }
+}
+
+/// Waits until the real server (not the first start's temporary one, which
+/// runs with --skip-networking) answers on the socket.
+fn wait_for_local_server(local: &Local, password: &str) -> Result<Conn> {
+    let mut wait = FIRST_WAIT;
+    let mut last_report = Instant::now();
+    loop {
+        let error = match Conn::connect(local.socket, "root", password, Duration::from_secs(5)) {
+            Ok(mut conn) => match conn.query("SELECT @@skip_networking AS s") {
+                Ok(rows) if rows.get(0, "s") == Some("0") => return Ok(conn),
+                Ok(_) => "the server is the temporary one of first start-up".to_string(),
+                Err(e) => format!("{e:#}"),
+            },
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() >= local.deadline {
+            bail!(
+                "the local server at {} did not become ready: {error}",
+                local.socket.display()
+            );
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            log::info!(
+                "waiting for the local server at {}: {error}",
+                local.socket.display()
+            );
+            last_report = Instant::now();
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(MAX_WAIT);
+    }
+}
+
+/// Waits until the source greets us; returns its version.
+fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<ServerVersion> {
+    let mut wait = FIRST_WAIT;
+    let mut last_report = Instant::now();
+    loop {
+        let error =
+            match resolve(host, port).and_then(|addr| wire::probe(addr, Duration::from_secs(5))) {
+                Ok(greeting) => return ServerVersion::parse(&greeting),
+                Err(e) => format!("{e:#}"),
+            };
+        if Instant::now() >= deadline {
+            bail!("the source {host}:{port} did not answer: {error}");
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            log::info!("waiting for the source {host}:{port}: {error}");
+            last_report = Instant::now();
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(MAX_WAIT);
+    }
+}
+
+/// Only numeric addresses for now: name lookups go through glibc's NSS,
+/// which a static binary must not load (see tests/static_binary.rs).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let ip: std::net::IpAddr = host.parse().map_err(|_| {
+        anyhow!("MYSQL_MASTER_HOST={host:?}: host names are not resolved yet; give an IP address")
+    })?;
+    (ip, port).to_socket_addrs()?.next().context("no address")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(host: &str, port: u16, io: &str, sql: &str, error: &str) -> Status {
+        Status {
+            host: host.into(),
+            port,
+            io_running: io.into(),
+            sql_running: sql.into(),
+            last_error: error.into(),
+        }
+    }
+
+    #[test]
+    fn plans() {
+        let cases = [
+            (None, Plan::Configure),
+            (
+                Some(status("db1", 3306, "Yes", "Yes", "")),
+                Plan::LeaveAlone,
+            ),
+            (
+                Some(status("DB1", 3306, "Connecting", "Yes", "")),
+                Plan::LeaveAlone,
+            ),
+            (
+                Some(status("db1", 3306, "Connecting", "Yes", "error connecting")),
+                Plan::LeaveAlone,
+            ),
+            (Some(status("db1", 3306, "No", "No", "")), Plan::Start),
+            (
+                Some(status("db1", 3306, "No", "Yes", "Access denied")),
+                Plan::Start,
+            ),
+            (
+                Some(status("db1", 3306, "Yes", "No", "Duplicate entry")),
+                Plan::Broken("Duplicate entry".into()),
+            ),
+            (
+                Some(status("db2", 3306, "Yes", "Yes", "")),
+                Plan::OtherSource("db2:3306".into()),
+            ),
+            (
+                Some(status("db1", 3307, "Yes", "Yes", "")),
+                Plan::OtherSource("db1:3307".into()),
+            ),
+        ];
+        for (current, want) in cases {
+            assert_eq!(plan(current.as_ref(), "db1", 3306), want, "{current:?}");
+        }
+    }
+
+    #[test]
+    fn server_errors_are_shown_without_the_password() {
+        let e = anyhow!(wire::ServerError {
+            code: 1525,
+            message: "Incorrect argument value: 'top secret'".into()
+        });
+        let shown = format!("{:#}", redacted("configuring replication", "top secret")(e));
+        assert_eq!(
+            shown,
+            "configuring replication failed: server error 1525: Incorrect argument value: '***'"
+        );
+    }
+
+    #[test]
+    fn only_ip_addresses_are_accepted_as_source_for_now() {
+        assert!(resolve("127.0.0.1", 3306).is_ok());
+        assert!(resolve("::1", 3306).is_ok());
+        let err = resolve("mysql_master", 3306).unwrap_err().to_string();
+        assert!(err.contains("MYSQL_MASTER_HOST"), "{err}");
+    }
+}

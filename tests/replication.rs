@@ -1,0 +1,140 @@
+//! `replikit prepare` on real servers of every flavor: the primary creates
+//! its replication account, replicas point their servers at it, rows flow,
+//! a second run changes nothing, and a replica of another source is refused.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::servers::{Flavor, Server};
+use common::*;
+
+const USER: &str = "repl";
+/// Hostile, within what both products can store as a replication password
+/// (replikit refuses the rest up front; see src/db/flavor.rs): at most 32
+/// bytes for MySQL, no line feed, no character beyond U+FFFF.
+const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
+
+fn prepare(server: &Server, env: &[(&str, String)]) -> Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("prepare")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("REPLIKIT_SOCKET", server.socket())
+        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+        .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
+        .env("MYSQL_REPL_USER", USER)
+        .env("MYSQL_REPL_PASSWORD", PASSWORD);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.bounded()
+}
+
+fn replica_env(source: &Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("MYSQL_MASTER_HOST", "127.0.0.1".to_string()),
+        ("MYSQL_MASTER_PORT", source.port.to_string()),
+    ]
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+    assert!(
+        !err.contains("비밀") && !String::from_utf8_lossy(&out.stdout).contains("비밀"),
+        "password in output"
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn wait_for_rows(server: &Server, query: &str, want: &str) {
+    wait_for(
+        Duration::from_secs(60),
+        &format!("{query} = {want} on port {}", server.port),
+        || server.sql_result(query).map(|v| v == want).unwrap_or(false),
+    );
+}
+
+fn check(flavor: Flavor) {
+    let primary = Server::start_replicating(flavor);
+    let replicas = [
+        Server::start_replicating(flavor),
+        Server::start_replicating(flavor),
+    ];
+
+    let done = ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    assert!(done.contains("replication account repl"), "{done}");
+    let grants = primary.sql("SHOW GRANTS FOR 'repl'@'127.0.0.1'");
+    assert!(
+        grants.contains("REPLICATION SLAVE") && !grants.contains("ALL PRIVILEGES"),
+        "{grants}"
+    );
+
+    for r in &replicas {
+        let line = ok(&prepare(r, &replica_env(&primary)), "replica");
+        assert!(
+            line.starts_with(&format!("replica of 127.0.0.1:{}", primary.port)),
+            "{line}"
+        );
+    }
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT); INSERT INTO app.t VALUES (1, 'one')");
+    for r in &replicas {
+        wait_for_rows(r, "SELECT v FROM app.t WHERE id = 1", "one");
+        assert_eq!(r.sql("SELECT @@read_only"), "1");
+    }
+    if flavor == Flavor::MySql97 {
+        // super_read_only stops even root.
+        let refused = replicas[0]
+            .sql_result("INSERT INTO app.t VALUES (9, 'nine')")
+            .unwrap_err();
+        assert!(refused.contains("super-read-only"), "{refused}");
+    }
+
+    // A second run (a container restart) leaves a working replica alone.
+    let before = replicas[0].sql("SELECT COUNT(*) FROM app.t");
+    ok(
+        &prepare(&replicas[0], &replica_env(&primary)),
+        "replica again",
+    );
+    primary.sql("INSERT INTO app.t VALUES (2, 'two')");
+    wait_for_rows(
+        &replicas[0],
+        "SELECT COUNT(*) FROM app.t",
+        &(before.parse::<u32>().unwrap() + 1).to_string(),
+    );
+
+    // Pointing it at another source is refused, not done.
+    let other = prepare(&replicas[0], &replica_env(&replicas[1]));
+    assert_eq!(other.status.code(), Some(69), "{}", stderr(&other));
+    let err = stderr(&other);
+    assert!(
+        err.contains(&format!("follows 127.0.0.1:{}", primary.port)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("not 127.0.0.1:{}", replicas[1].port)),
+        "{err}"
+    );
+    primary.sql("INSERT INTO app.t VALUES (3, 'three')");
+    wait_for_rows(&replicas[0], "SELECT v FROM app.t WHERE id = 3", "three");
+}
+
+#[test]
+fn mariadb_10_11() {
+    check(Flavor::MariaDb1011);
+}
+
+#[test]
+fn mariadb_11_8() {
+    check(Flavor::MariaDb118);
+}
+
+#[test]
+fn mysql_9_7() {
+    check(Flavor::MySql97);
+}
