@@ -139,24 +139,32 @@ pub struct Options {
         hide_env_values = true
     )]
     pub pre: Vec<String>,
-}
 
-#[derive(Debug, Args, PartialEq, Eq)]
-pub struct PrepareOptions {
-    /// The local server's unix socket.
+    /// The local server's unix socket, for replication set-up.
     #[arg(
         long,
         env = "REPLIKIT_SOCKET",
+        value_name = "PATH",
         default_value = "/run/mysqld/mysqld.sock",
+        global = true,
         hide_env_values = true
     )]
     pub socket: OsString,
 
     /// On the primary: the hosts replicas connect from, as an account host
     /// pattern (default: the seed's a.b.%.% from this node's address).
-    #[arg(long, env = "REPLIKIT_REPL_HOST", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REPLIKIT_REPL_HOST",
+        value_name = "PATTERN",
+        global = true,
+        hide_env_values = true
+    )]
     pub repl_host: Option<String>,
+}
 
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct PrepareOptions {
     /// Give up after this long (e.g. 60, 90s).
     #[arg(
         long,
@@ -195,6 +203,8 @@ impl Options {
             cnf: get("REPLIKIT_CNF").unwrap_or_else(|| DEFAULT_CNF.into()),
             report_host: text("REPLIKIT_REPORT_HOST")?,
             hosts_file: get("REPLIKIT_HOSTS_FILE").unwrap_or_else(|| "/etc/hosts".into()),
+            socket: get("REPLIKIT_SOCKET").unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
+            repl_host: text("REPLIKIT_REPL_HOST")?,
             grace: or("REPLIKIT_GRACE", "5s")?,
             pre: text("REPLIKIT_PRE")?
                 .map(|v| v.split('\n').map(String::from).collect())
@@ -251,6 +261,8 @@ mod tests {
             "hosts_file" => os(&o.hosts_file),
             "grace" => vec![o.grace.clone()],
             "pre" => o.pre.clone(),
+            "socket" => os(&o.socket),
+            "repl_host" => one(&o.repl_host),
             other => panic!("argument {other} is missing from Options::from_env and this test"),
         }
     }
@@ -262,7 +274,7 @@ mod tests {
             .get_arguments()
             .filter(|a| a.get_long().is_some() && a.get_id() != "help" && a.get_id() != "version")
             .collect();
-        assert_eq!(args.len(), 10);
+        assert_eq!(args.len(), 12);
         let unset = Options::from_env(|_| None).unwrap();
         for arg in args {
             let id = arg.get_id().as_str();
@@ -309,6 +321,8 @@ mod tests {
             "REPLIKIT_HOSTS_FILE",
             "REPLIKIT_GRACE",
             "REPLIKIT_PRE",
+            "REPLIKIT_SOCKET",
+            "REPLIKIT_REPL_HOST",
         ] {
             assert!(
                 help.contains(&format!("[env: {var}")),

@@ -6,6 +6,8 @@ use std::ffi::OsString;
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::option_file;
+use crate::replication;
+use crate::role::{self, Role};
 use crate::settings::{self, Settings, Via};
 use crate::supervisor::Supervisor;
 
@@ -26,7 +28,10 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
 }
 
 fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i32, Fatal> {
+    let role = role::from_environment().or_exit(exit_code::USAGE)?;
+    log::info!("role: {role}");
     let mut command = settings.command.clone();
+    let mut address = None;
     if settings.via == Via::Off {
         log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
     } else {
@@ -37,6 +42,7 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
         .or_exit(exit_code::OS_ERROR)?;
         let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
         log::info!("{id}");
+        address = id.address.as_ref().map(|a| a.addr);
         if settings.via == Via::File {
             let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
             log::info!("option file {}: {written:?}", settings.cnf.display());
@@ -58,6 +64,20 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
             );
             return Ok(code);
         }
+    }
+    if role != Role::Standalone {
+        let socket = settings.replication.socket.clone();
+        let repl_host = settings
+            .replication
+            .repl_host
+            .clone()
+            .unwrap_or_else(|| replication::default_repl_host(address));
+        // In the background: the server this command starts must come up
+        // first, and signals and reaping must not wait for replication.
+        std::thread::Builder::new()
+            .name("replication".into())
+            .spawn(move || replication::keep_trying(role, socket, repl_host))
+            .or_exit(exit_code::OS_ERROR)?;
     }
     log::info!("running {}", for_log(&command));
     let code = supervisor.run(&command)?;

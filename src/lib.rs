@@ -96,32 +96,21 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
 
 /// `replikit prepare`: the role from the environment, then its set-up.
 fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<String, Fatal> {
-    let env = |name: &str| std::env::var(name).ok();
-    let inputs = role::Inputs {
-        env: &env,
-        file: &role::read_secret_file,
-    };
-    let role = role::resolve(&inputs).or_exit(exit_code::USAGE)?;
+    let role = role::from_environment().or_exit(exit_code::USAGE)?;
     let timeout = settings::parse_duration(&o.timeout)
         .map_err(|e| anyhow::anyhow!("REPLIKIT_PREPARE_TIMEOUT (--timeout): {e:#}"))
         .or_exit(exit_code::USAGE)?;
-    let repl_host = match &o.repl_host {
+    let repl_host = match &settings.replication.repl_host {
         Some(h) => h.clone(),
         None => {
             let facts = identity::gather(&settings.identity.hosts_file, false)
                 .or_exit(exit_code::OS_ERROR)?;
             let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
-            match id.address.map(|a| a.addr) {
-                Some(std::net::IpAddr::V4(v4)) => {
-                    let [a, b, _, _] = v4.octets();
-                    format!("{a}.{b}.%.%")
-                }
-                _ => "%".to_string(),
-            }
+            replication::default_repl_host(id.address.map(|a| a.addr))
         }
     };
     let local = replication::Local {
-        socket: Path::new(&o.socket),
+        socket: &settings.replication.socket,
         repl_host: &repl_host,
         deadline: std::time::Instant::now() + timeout,
     };

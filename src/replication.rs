@@ -22,6 +22,64 @@ const FIRST_WAIT: Duration = Duration::from_millis(50);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
+/// An error that retrying cannot fix: it needs a person (or new settings).
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
+fn permanent(text: String) -> anyhow::Error {
+    anyhow::Error::new(Permanent(text))
+}
+
+/// The seed's account host pattern: the first two octets of this node's
+/// IPv4 address (`10.0.%.%`), or any host when there is none.
+pub fn default_repl_host(addr: Option<std::net::IpAddr>) -> String {
+    match addr {
+        Some(std::net::IpAddr::V4(v4)) => {
+            let [a, b, _, _] = v4.octets();
+            format!("{a}.{b}.%.%")
+        }
+        _ => "%".to_string(),
+    }
+}
+
+/// PID 1's way: set up replication in the background, retrying what may
+/// pass (a source still starting, a network hiccup) with backoff, and
+/// giving up with an error line on what will not. Never panics, never ends
+/// the process.
+pub fn keep_trying(role: Role, socket: std::path::PathBuf, repl_host: String) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let local = Local {
+            socket: &socket,
+            repl_host: &repl_host,
+            deadline: Instant::now() + Duration::from_secs(3600),
+        };
+        match set_up(&role, &local) {
+            Ok(line) => {
+                log::info!("replication: {line}");
+                return;
+            }
+            Err(e) if e.is::<Permanent>() => {
+                log::error!("replication: {e:#}");
+                return;
+            }
+            Err(e) => {
+                log::warn!("replication: {e:#}; trying again in {wait:?}");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
 /// What the replica's current set-up means for us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -138,30 +196,38 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
 
 fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
     let Some(creds) = &r.replication else {
-        bail!("the seed's root-credentials mode is not supported yet: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD");
+        return Err(permanent(
+            "the seed's root-credentials mode is not supported yet: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD".into(),
+        ));
     };
+    resolve(&r.source_host, r.source_port).map_err(|e| permanent(format!("{e:#}")))?;
     let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
     let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
     let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
     if source.product != mine.version.product {
-        bail!(
+        return Err(permanent(format!(
             "the source {}:{} runs {source} but this replica runs {}; replicate between servers of one product",
-            r.source_host,
-            r.source_port,
-            mine.version
-        );
+            r.source_host, r.source_port, mine.version
+        )));
     }
     let status = Status::from_rows(&conn.query(mine.replica_status())?, &mine);
     log::debug!("replica status before set-up: {status:?}");
     match plan(status.as_ref(), &r.source_host, r.source_port) {
         Plan::LeaveAlone => {}
-        Plan::Broken(error) => bail!("replication from {}:{} stopped on an error: {error}", r.source_host, r.source_port),
-        Plan::OtherSource(current) => bail!(
-            "this replica follows {current}, not {}:{}; it is not repointed silently: run {} and RESET REPLICA ALL on it first",
-            r.source_host,
-            r.source_port,
-            mine.stop_replica()
-        ),
+        Plan::Broken(error) => {
+            return Err(permanent(format!(
+                "replication from {}:{} stopped on an error: {error}",
+                r.source_host, r.source_port
+            )))
+        }
+        Plan::OtherSource(current) => {
+            return Err(permanent(format!(
+                "this replica follows {current}, not {}:{}; it is not repointed silently: run {} and RESET REPLICA ALL on it first",
+                r.source_host,
+                r.source_port,
+                mine.stop_replica()
+            )))
+        }
         Plan::Start => {
             conn.query(mine.start_replica())?;
         }
@@ -183,7 +249,9 @@ fn configure(conn: &mut Conn, d: &Dialect, r: &Replica, creds: &Credentials) -> 
         position: Position::Gtid,
         ssl: false,
     };
-    let change = d.change_source(&spec)?;
+    let change = d
+        .change_source(&spec)
+        .map_err(|e| permanent(format!("{e:#}")))?;
     conn.query(SESSION_SQL_MODE)?;
     conn.query(&change)
         .map_err(redacted("configuring replication", &creds.password))?;
@@ -336,6 +404,16 @@ mod tests {
             shown,
             "configuring replication failed: server error 1525: Incorrect argument value: '***'"
         );
+    }
+
+    #[test]
+    fn default_account_host_is_the_seeds_pattern() {
+        assert_eq!(
+            default_repl_host(Some("10.0.1.5".parse().unwrap())),
+            "10.0.%.%"
+        );
+        assert_eq!(default_repl_host(Some("fd00::5".parse().unwrap())), "%");
+        assert_eq!(default_repl_host(None), "%");
     }
 
     #[test]

@@ -26,6 +26,17 @@ pub enum Role {
     Standalone,
 }
 
+/// What the log may say about a role: never a user's secret.
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Primary(_) => f.write_str("primary"),
+            Role::Replica(r) => write!(f, "replica of {}:{}", r.source_host, r.source_port),
+            Role::Standalone => f.write_str("standalone"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
@@ -163,6 +174,15 @@ pub fn read_secret_file(path: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// The role from this process's environment and secret files.
+pub fn from_environment() -> Result<Role> {
+    let env = |name: &str| std::env::var(name).ok();
+    resolve(&Inputs {
+        env: &env,
+        file: &read_secret_file,
+    })
+}
+
 pub fn resolve(inputs: &Inputs) -> Result<Role> {
     let role = inputs.get(&ROLE)?;
     let master = inputs.get(&MASTER)?.filter(|v| !v.is_empty());
@@ -187,6 +207,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
              or REPLIKIT_ROLE=standalone"
         ),
     };
+    if wanted == "standalone" {
+        return Ok(Role::Standalone);
+    }
     let replication = credentials(inputs)?;
     let root_password = inputs.get(&ROOT_PASSWORD)?;
     Ok(match wanted {

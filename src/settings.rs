@@ -48,9 +48,17 @@ pub struct IdentitySettings {
     pub hosts_file: PathBuf,
 }
 
+/// Where replication set-up finds the local server and whom it lets in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    pub socket: PathBuf,
+    pub repl_host: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub identity: IdentitySettings,
+    pub replication: ReplicationSettings,
     pub via: Via,
     pub cnf: PathBuf,
     pub grace: Duration,
@@ -123,6 +131,10 @@ impl Settings {
                 subnet,
                 report_host,
                 hosts_file: PathBuf::from(&o.hosts_file),
+            },
+            replication: ReplicationSettings {
+                socket: PathBuf::from(&o.socket),
+                repl_host: o.repl_host.clone(),
             },
             via,
             cnf,

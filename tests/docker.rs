@@ -57,6 +57,8 @@ impl Image {
                 "import",
                 "--change",
                 "ENTRYPOINT [\"/bin/replikit\", \"--\"]",
+                "--change",
+                "ENV REPLIKIT_ROLE=standalone",
                 "-",
                 &name,
             ])
@@ -147,7 +149,7 @@ fn real_servers_in_containers_use_the_server_id_replikit_wrote() {
     // Fixed addresses on a network of our own: on Docker's default bridge a
     // restarted container may get another address, and so another id.
     let third = 200 + std::process::id() % 50;
-    let network = Network::create(&format!("10.251.{third}.0/24"));
+    let network = Network::create("ids", &format!("10.251.{third}.0/24"));
     let threads: Vec<_> = ["bookworm-mariadb", "trixie-mariadb", "sid-mysql"]
         .into_iter()
         .enumerate()
@@ -169,8 +171,8 @@ fn real_servers_in_containers_use_the_server_id_replikit_wrote() {
 struct Network(String);
 
 impl Network {
-    fn create(subnet: &str) -> Network {
-        let name = format!("replikit-test-{}", std::process::id());
+    fn create(tag: &str, subnet: &str) -> Network {
+        let name = format!("replikit-test-{tag}-{}", std::process::id());
         let _ = Command::new("docker")
             .args(["network", "rm", &name])
             .output();
@@ -207,6 +209,8 @@ fn server_in_container(base: &str, bin: &std::path::Path, network: &str, ip: &st
         ip,
         "-e",
         "MYSQL_ALLOW_EMPTY_PASSWORD=1",
+        "-e",
+        "REPLIKIT_ROLE=standalone",
         "-v",
         &mount,
         "--entrypoint",
@@ -281,4 +285,127 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
     }
+}
+
+/// The main job in the real Docker engine: a primary and two replicas,
+/// each with replikit as its entrypoint and nothing but the seed's
+/// environment, assemble themselves; a row written on the primary reaches
+/// both replicas.
+#[test]
+fn containers_assemble_into_a_replicated_cluster() {
+    require_root();
+    let bin = static_bin();
+    let third = 150 + std::process::id() % 50;
+    let network = Network::create("cluster", &format!("10.251.{third}.0/24"));
+    let threads: Vec<_> = [("trixie-mariadb", 0), ("sid-mysql", 1)]
+        .into_iter()
+        .map(|(base, i)| {
+            let bin = bin.clone();
+            let net = network.0.clone();
+            let ips: Vec<String> = (0..3)
+                .map(|k| format!("10.251.{third}.{}", 20 + 10 * i + k))
+                .collect();
+            std::thread::spawn(move || cluster(base, &bin, &net, &ips))
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+    drop(network);
+    for r in results {
+        r.unwrap();
+    }
+}
+
+fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
+    let image = format!("replikit-base:{base}");
+    let mount = format!("{}:/usr/local/bin/replikit:ro", bin.display());
+    let server_args: &[&str] = if base.contains("mysql") {
+        &[
+            "--log-bin=binlog",
+            "--gtid-mode=ON",
+            "--enforce-gtid-consistency=ON",
+        ]
+    } else {
+        &["--log-bin=binlog"]
+    };
+    let mut names = Vec::new();
+    let mut cleanups = Vec::new();
+    for (k, ip) in ips.iter().enumerate() {
+        let name = format!("replikit-cluster-{base}-{k}-{}", std::process::id());
+        let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+        let role_env = if k == 0 {
+            "MYSQL_MASTER=1".to_string()
+        } else {
+            format!("MYSQL_MASTER_HOST={}", ips[0])
+        };
+        let mut args: Vec<&str> = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            network,
+            "--ip",
+            ip,
+            "-v",
+            &mount,
+            "-e",
+            "MYSQL_ROOT_PASSWORD=root-pw",
+            "-e",
+            "MYSQL_REPL_USER=repl",
+            "-e",
+            "MYSQL_REPL_PASSWORD=repl-pw'\\\"",
+            "-e",
+            &role_env,
+            "--entrypoint",
+            "replikit",
+            &image,
+            "--",
+            "docker-entrypoint.sh",
+            "mysqld",
+        ];
+        args.extend_from_slice(server_args);
+        let out = docker(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        cleanups.push(Cleanup(name.clone()));
+        names.push(name);
+    }
+    let sql = |name: &str, query: &str| {
+        let script = format!("MYSQL_PWD=root-pw mariadb -uroot -N -e \"{query}\" 2>/dev/null || MYSQL_PWD=root-pw mysql -uroot -N -e \"{query}\" 2>/dev/null");
+        let out = docker(&["exec", name, "sh", "-c", &script]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    wait_for(
+        std::time::Duration::from_secs(180),
+        &format!("{base} primary to serve"),
+        || {
+            sql(
+                &names[0],
+                "SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'",
+            ) == "1"
+        },
+    );
+    sql(&names[0], "CREATE DATABASE tododb; CREATE TABLE tododb.todo (id INT PRIMARY KEY, title TEXT); INSERT INTO tododb.todo VALUES (1, 'replicated')");
+    for replica in &names[1..] {
+        wait_for(
+            std::time::Duration::from_secs(180),
+            &format!("{base}: the row on {replica}"),
+            || sql(replica, "SELECT title FROM tododb.todo WHERE id = 1") == "replicated",
+        );
+        assert_eq!(sql(replica, "SELECT @@read_only"), "1");
+    }
+    let ids: std::collections::BTreeSet<String> =
+        names.iter().map(|n| sql(n, "SELECT @@server_id")).collect();
+    assert_eq!(ids.len(), 3, "{base}: server ids must differ: {ids:?}");
+    for name in &names {
+        let logs = stderr(&docker(&["logs", name]));
+        assert!(
+            logs.contains("replikit: info: replication: "),
+            "{name}: {logs}"
+        );
+        assert!(
+            !logs.contains("repl-pw") && !logs.contains("root-pw"),
+            "{name} logged a password"
+        );
+    }
+    drop(cleanups);
 }

@@ -138,3 +138,80 @@ fn mariadb_11_8() {
 fn mysql_9_7() {
     check(Flavor::MySql97);
 }
+
+/// replikit as a container's entrypoint would run it: the replica's replikit
+/// starts before its primary's, sets up replication in the background while
+/// it supervises the command, and the first row written on the primary
+/// arrives without anyone running `prepare`.
+fn in_the_background(flavor: Flavor) {
+    let primary = Server::start_replicating(flavor);
+    let replica = Server::start_replicating(flavor);
+    let entrypoint = |server: &Server, env: &[(&str, String)]| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["--", "sleep", "300"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("REPLIKIT_SERVER_ID_VIA", "off")
+            .env("REPLIKIT_SOCKET", server.socket())
+            .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+            .env("MYSQL_REPL_USER", USER)
+            .env("MYSQL_REPL_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Entrypoint(Some(cmd.spawn().unwrap()))
+    };
+    let replica_pid1 = entrypoint(&replica, &replica_env(&primary));
+    std::thread::sleep(Duration::from_millis(500));
+    let primary_pid1 = entrypoint(&primary, &[("MYSQL_MASTER", "1".into())]);
+    wait_for(Duration::from_secs(60), "the replication account", || {
+        primary
+            .sql_result("SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'")
+            .map(|n| n == "1")
+            .unwrap_or(false)
+    });
+    primary.sql(
+        "CREATE DATABASE bg; CREATE TABLE bg.t (id INT PRIMARY KEY); INSERT INTO bg.t VALUES (7)",
+    );
+    wait_for_rows(&replica, "SELECT id FROM bg.t", "7");
+    for (name, pid1) in [("replica", replica_pid1), ("primary", primary_pid1)] {
+        let (code, log) = pid1.stop();
+        assert_eq!(code, 143, "{name}: {log}");
+        assert!(log.contains("replication: "), "{name}: {log}");
+        assert!(!log.contains("비밀"), "{name} logged the password: {log}");
+    }
+}
+
+/// A running replikit; killed if the test fails before `stop`.
+struct Entrypoint(Option<std::process::Child>);
+
+impl Entrypoint {
+    /// SIGTERM (forwarded to `sleep`), then the exit code and the log.
+    fn stop(mut self) -> (i32, String) {
+        let child = self.0.take().unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), stderr(&out))
+    }
+}
+
+impl Drop for Entrypoint {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn mariadb_11_8_in_the_background() {
+    in_the_background(Flavor::MariaDb118);
+}
+
+#[test]
+fn mysql_9_7_in_the_background() {
+    in_the_background(Flavor::MySql97);
+}

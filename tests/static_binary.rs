@@ -49,6 +49,7 @@ fn no_nss_file_or_module_is_opened_at_run_time() {
         .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
         .arg(s.path("trace"))
         .arg(&b)
+        .env("REPLIKIT_ROLE", "standalone")
         .arg("--cnf")
         .arg(s.path("r.cnf"))
         .args(["--pre", "true", "--", "true"])

@@ -341,6 +341,7 @@ fn prehook_applet_speaks_entrykits_syntax() {
         ])
         .args(["sh", "-c", "echo main >> \"$D/order\"; exit 9"])
         .env("D", &s.0)
+        .env("REPLIKIT_ROLE", "standalone")
         .env("REPLIKIT_CNF", s.path("r.cnf"))
         .bounded();
     assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));

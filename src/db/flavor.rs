@@ -263,6 +263,13 @@ impl Dialect {
                 options.push(format!("{word}_LOG_POS = {pos}"));
             }
         }
+        // Retry every second, not every minute (the default), so a replica
+        // that starts before its source catches up as soon as it is there;
+        // MySQL also stops after 10 tries by default: a day of tries instead.
+        options.push(format!("{word}_CONNECT_RETRY = 1"));
+        if self.mysql() {
+            options.push(format!("{word}_RETRY_COUNT = 86400"));
+        }
         options.push(format!("{word}_SSL = {}", u8::from(s.ssl)));
         // caching_sha2_password (MySQL 8's default) over plain TCP needs the
         // server's RSA key; 5.7 and MariaDB have no such option.
@@ -444,12 +451,12 @@ mod tests {
             ..gtid
         };
         let cases = [
-            ("9.7.4", gtid, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
-            ("8.0.23", file, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = 'bin.000002', SOURCE_LOG_POS = 157, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
-            ("8.0.22", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1"),
-            ("5.7.44", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_SSL = 0"),
-            ("10.11.18-MariaDB", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = slave_pos, MASTER_SSL = 0"),
-            ("11.8.6-MariaDB", file, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_LOG_FILE = 'bin.000002', MASTER_LOG_POS = 157, MASTER_SSL = 0"),
+            ("9.7.4", gtid, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
+            ("8.0.23", file, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = 'bin.000002', SOURCE_LOG_POS = 157, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
+            ("8.0.22", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_RETRY_COUNT = 86400, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1"),
+            ("5.7.44", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_RETRY_COUNT = 86400, MASTER_SSL = 0"),
+            ("10.11.18-MariaDB", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
+            ("11.8.6-MariaDB", file, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_LOG_FILE = 'bin.000002', MASTER_LOG_POS = 157, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
         ];
         for (v, spec, want) in cases {
             assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");

@@ -87,11 +87,13 @@ pub fn pid1(cnf: &Path) -> Command {
     require_root();
     require_tool("unshare");
     let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork", "--mount-proc"])
+    // --kill-child: if a test gives up on us, killing unshare ends the namespace.
+    c.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
         .arg(bin())
         .arg("--cnf")
         .arg(cnf);
-    c.env("REPLIKIT_LOG", "debug");
+    c.env("REPLIKIT_LOG", "debug")
+        .env("REPLIKIT_ROLE", "standalone");
     c
 }
 
@@ -99,7 +101,8 @@ pub fn pid1(cnf: &Path) -> Command {
 pub fn subreaper(cnf: &Path) -> Command {
     let mut c = Command::new(bin());
     c.arg("--cnf").arg(cnf);
-    c.env("REPLIKIT_LOG", "debug");
+    c.env("REPLIKIT_LOG", "debug")
+        .env("REPLIKIT_ROLE", "standalone");
     c
 }
 
@@ -163,6 +166,7 @@ pub fn host(hostname: &str, addrs: &[&str], setup: &str, after: &str) -> Command
         "--mount",
         "--pid",
         "--fork",
+        "--kill-child",
         "--mount-proc",
         "sh",
         "-c",
@@ -171,7 +175,8 @@ pub fn host(hostname: &str, addrs: &[&str], setup: &str, after: &str) -> Command
     .arg("sh")
     .arg(bin())
     .env("H", hostname)
-    .env("REPLIKIT_LOG", "info");
+    .env("REPLIKIT_LOG", "info")
+    .env("REPLIKIT_ROLE", "standalone");
     c
 }
 
