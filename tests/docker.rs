@@ -409,3 +409,39 @@ fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
     }
     drop(cleanups);
 }
+
+/// The README's first command, end to end: `scripts/cluster up`, then
+/// `check` (a row written on the primary is read on both replicas), then
+/// `down`, on a project and network of the test's own.
+#[test]
+fn the_readmes_main_job_runs_a_replicated_cluster() {
+    require_root();
+    require_tool("docker-compose");
+    let _bin = static_bin();
+    let project = format!("replikit-main-{}", std::process::id());
+    let net = format!("10.253.{}", std::process::id() % 200);
+    let run = |verb: &str| {
+        Command::new("scripts/cluster")
+            .arg(verb)
+            .env("REPLIKIT_PREBUILT", "1")
+            .env("REPLIKIT_PROJECT", &project)
+            .env("REPLIKIT_NET", &net)
+            .bounded_for(std::time::Duration::from_secs(600))
+    };
+    struct Down<'a>(&'a dyn Fn(&str) -> Output);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)("down");
+        }
+    }
+    let _down = Down(&run);
+    let up = run("up");
+    assert!(up.status.success(), "{}", stderr(&up));
+    let check = run("check");
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(check.status.success(), "{text}{}", stderr(&check));
+    assert!(
+        text.contains("replica1: has the row") && text.contains("replica2: has the row"),
+        "{text}"
+    );
+}

@@ -186,11 +186,14 @@ pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// `Command::output` with a time limit: a hung replikit fails its test
 /// instead of hanging the whole run.
 pub trait Bounded {
-    fn bounded(&mut self) -> Output;
+    fn bounded(&mut self) -> Output {
+        self.bounded_for(COMMAND_LIMIT)
+    }
+    fn bounded_for(&mut self, limit: Duration) -> Output;
 }
 
 impl Bounded for Command {
-    fn bounded(&mut self) -> Output {
+    fn bounded_for(&mut self, limit: Duration) -> Output {
         let mut child = self
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -213,10 +216,10 @@ impl Bounded for Command {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
-            if start.elapsed() > COMMAND_LIMIT {
+            if start.elapsed() > limit {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{self:?} did not finish within {COMMAND_LIMIT:?}");
+                panic!("{self:?} did not finish within {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         };
