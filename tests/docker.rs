@@ -124,6 +124,7 @@ fn docker_stop_reaches_the_command_and_its_exit_code_is_the_containers() {
         "-c",
         "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done",
     ]);
+    let _cleanup = Cleanup(name.clone());
     wait_for(
         std::time::Duration::from_secs(20),
         "the container to start",
@@ -133,7 +134,6 @@ fn docker_stop_reaches_the_command_and_its_exit_code_is_the_containers() {
     docker(&["stop", "-t", "30", &name]);
     let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     let logs = docker(&["logs", &name]);
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
     assert_eq!(String::from_utf8_lossy(&code.stdout).trim(), "3");
     assert!(String::from_utf8_lossy(&logs.stdout).contains("got-term"));
 }
