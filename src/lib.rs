@@ -16,6 +16,7 @@ mod option_file;
 mod prehook;
 mod proc_tree;
 pub mod replication;
+mod resolve;
 pub mod role;
 mod server_id;
 mod settings;

@@ -6,7 +6,7 @@
 //! the source is only probed for its greeting (`db::wire::probe`), since
 //! the replica's own server logs in to it.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -200,7 +200,6 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             "the seed's root-credentials mode is not supported yet: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD".into(),
         ));
     };
-    resolve(&r.source_host, r.source_port).map_err(|e| permanent(format!("{e:#}")))?;
     let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
     let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
     let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
@@ -331,13 +330,15 @@ fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<ServerVer
     }
 }
 
-/// Only numeric addresses for now: name lookups go through glibc's NSS,
-/// which a static binary must not load (see tests/static_binary.rs).
+/// The source's address: by name through the hosts file and DNS, never
+/// through glibc's NSS (see `resolve`).
 fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
-    let ip: std::net::IpAddr = host.parse().map_err(|_| {
-        anyhow!("MYSQL_MASTER_HOST={host:?}: host names are not resolved yet; give an IP address")
-    })?;
-    (ip, port).to_socket_addrs()?.next().context("no address")
+    let ip = crate::resolve::lookup(host, Duration::from_secs(2))
+        .with_context(|| format!("MYSQL_MASTER_HOST={host:?}"))?
+        .into_iter()
+        .next()
+        .context("no address")?;
+    Ok(SocketAddr::new(ip, port))
 }
 
 #[cfg(test)]
@@ -417,10 +418,12 @@ mod tests {
     }
 
     #[test]
-    fn only_ip_addresses_are_accepted_as_source_for_now() {
-        assert!(resolve("127.0.0.1", 3306).is_ok());
-        assert!(resolve("::1", 3306).is_ok());
-        let err = resolve("mysql_master", 3306).unwrap_err().to_string();
-        assert!(err.contains("MYSQL_MASTER_HOST"), "{err}");
+    fn addresses_and_names_in_the_hosts_file_resolve_without_dns() {
+        assert_eq!(
+            resolve("127.0.0.1", 3306).unwrap().to_string(),
+            "127.0.0.1:3306"
+        );
+        assert_eq!(resolve("::1", 3306).unwrap().to_string(), "[::1]:3306");
+        assert_eq!(resolve("localhost", 3307).unwrap().port(), 3307);
     }
 }

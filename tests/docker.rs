@@ -332,10 +332,11 @@ fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
     for (k, ip) in ips.iter().enumerate() {
         let name = format!("replikit-cluster-{base}-{k}-{}", std::process::id());
         let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+        // Replicas find the primary by its container name (Docker's DNS).
         let role_env = if k == 0 {
             "MYSQL_MASTER=1".to_string()
         } else {
-            format!("MYSQL_MASTER_HOST={}", ips[0])
+            format!("MYSQL_MASTER_HOST=replikit-cluster-{base}-0-{}", std::process::id())
         };
         let mut args: Vec<&str> = vec![
             "run",
