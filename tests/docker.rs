@@ -336,7 +336,10 @@ fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
         let role_env = if k == 0 {
             "MYSQL_MASTER=1".to_string()
         } else {
-            format!("MYSQL_MASTER_HOST=replikit-cluster-{base}-0-{}", std::process::id())
+            format!(
+                "MYSQL_MASTER_HOST=replikit-cluster-{base}-0-{}",
+                std::process::id()
+            )
         };
         let mut args: Vec<&str> = vec![
             "run",
