@@ -87,6 +87,9 @@ pub enum Plan {
     Configure,
     /// Configured for this source but stopped without an error: start.
     Start,
+    /// The source refuses the stored credentials (error 1045): store the
+    /// ones we were given, keeping the position.
+    UpdateCredentials,
     /// Replicating (or connecting) from this source: nothing to do.
     LeaveAlone,
     /// Stopped on an error: report it, change nothing.
@@ -103,6 +106,8 @@ pub struct Status {
     pub io_running: String,
     pub sql_running: String,
     pub last_error: String,
+    /// Last_IO_Errno: 1045 is "access denied".
+    pub io_errno: u32,
 }
 
 impl Status {
@@ -124,6 +129,10 @@ impl Status {
             io_running: rows.get(0, io).unwrap_or_default().to_string(),
             sql_running: rows.get(0, sql).unwrap_or_default().to_string(),
             last_error,
+            io_errno: rows
+                .get(0, "Last_IO_Errno")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(0),
         })
     }
 }
@@ -135,6 +144,11 @@ pub fn plan(current: Option<&Status>, host: &str, port: u16) -> Plan {
     };
     if !s.host.eq_ignore_ascii_case(host) || s.port != port {
         return Plan::OtherSource(format!("{}:{}", s.host, s.port));
+    }
+    // Wrong credentials (a wrong password, then the right one after a
+    // restart): only a new password helps, and we have one.
+    if s.io_errno == 1045 {
+        return Plan::UpdateCredentials;
     }
     let running = |t: &str| t == "Yes" || t == "Connecting" || t == "Preparing";
     if running(&s.io_running) && running(&s.sql_running) {
@@ -228,6 +242,17 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             )))
         }
         Plan::Start => {
+            conn.query(mine.start_replica())?;
+        }
+        Plan::UpdateCredentials => {
+            log::info!("the source refused the stored replication credentials; storing the ones given");
+            let change = mine
+                .change_credentials(&creds.user, &creds.password)
+                .map_err(|e| permanent(format!("{e:#}")))?;
+            conn.query(mine.stop_replica())?;
+            conn.query(SESSION_SQL_MODE)?;
+            conn.query(&change)
+                .map_err(redacted("storing new replication credentials", &creds.password))?;
             conn.query(mine.start_replica())?;
         }
         Plan::Configure => configure(&mut conn, &mine, r, creds)?,
@@ -352,6 +377,7 @@ mod tests {
             io_running: io.into(),
             sql_running: sql.into(),
             last_error: error.into(),
+            io_errno: 0,
         }
     }
 

@@ -17,6 +17,10 @@ const USER: &str = "repl";
 const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
 
 fn prepare(server: &Server, env: &[(&str, String)]) -> Output {
+    prepare_with_password(server, env, PASSWORD)
+}
+
+fn prepare_with_password(server: &Server, env: &[(&str, String)], password: &str) -> Output {
     let mut cmd = std::process::Command::new(bin());
     cmd.arg("prepare")
         .env_clear()
@@ -25,7 +29,7 @@ fn prepare(server: &Server, env: &[(&str, String)]) -> Output {
         .env("REPLIKIT_REPL_HOST", "127.0.0.1")
         .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
         .env("MYSQL_REPL_USER", USER)
-        .env("MYSQL_REPL_PASSWORD", PASSWORD);
+        .env("MYSQL_REPL_PASSWORD", password);
     for (k, v) in env {
         cmd.env(k, v);
     }

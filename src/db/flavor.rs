@@ -184,6 +184,49 @@ impl Dialect {
         }
     }
 
+    fn change_words(&self) -> (&'static str, &'static str) {
+        if self.source_words() {
+            ("CHANGE REPLICATION SOURCE TO", "SOURCE")
+        } else {
+            ("CHANGE MASTER TO", "MASTER")
+        }
+    }
+
+    /// What the servers cannot store as a replication password, refused
+    /// here, without repeating it.
+    fn check_password(&self, password: &str) -> Result<()> {
+        // Longer passwords are refused by MySQL (error 3056), and MariaDB's
+        // limit is 96; better said before than after.
+        let max = if self.mysql() { 32 } else { 96 };
+        // Both keep replication settings in utf8mb3: a 4-byte character
+        // (an emoji) comes out different and the log-in fails, silently.
+        if password.chars().any(|c| u32::from(c) > 0xffff) {
+            bail!("the replication password has a character outside the Basic Multilingual Plane (such as an emoji), which {} cannot store; choose another", self.version);
+        }
+        if password.len() > max {
+            bail!("the replication password is longer than {max} bytes, which {} does not accept; choose a shorter one", self.version);
+        }
+        if self.mysql() && password.contains('\n') {
+            bail!("the replication password contains a line feed, which {} does not accept; choose one without", self.version);
+        }
+        Ok(())
+    }
+
+    /// New credentials for the current source, keeping the position (run
+    /// with the replica stopped).
+    pub fn change_credentials(&self, user: &str, password: &str) -> Result<String> {
+        self.check_password(password)?;
+        if self.mysql() && user.contains('\n') {
+            bail!("the replication user contains a line feed, which {} does not accept; choose one without", self.version);
+        }
+        let (verb, word) = self.change_words();
+        Ok(format!(
+            "{verb} {word}_USER = {}, {word}_PASSWORD = {}",
+            quote(user),
+            quote(password)
+        ))
+    }
+
     /// Names of the replica status columns replikit reads, in this order:
     /// source host, source port, I/O thread, SQL thread.
     pub fn status_columns(&self) -> [&'static str; 4] {
@@ -209,17 +252,7 @@ impl Dialect {
     /// values (error 1525) and its error message repeats the value, so that
     /// is refused here first, without repeating it.
     pub fn change_source(&self, s: &SourceSpec) -> Result<String> {
-        // Longer passwords are refused by MySQL (error 3056), and MariaDB's
-        // limit is 96; better said before than after.
-        let max = if self.mysql() { 32 } else { 96 };
-        // Both keep replication settings in utf8mb3: a 4-byte character
-        // (an emoji) comes out different and the log-in fails, silently.
-        if s.password.chars().any(|c| u32::from(c) > 0xffff) {
-            bail!("the replication password has a character outside the Basic Multilingual Plane (such as an emoji), which {} cannot store; choose another", self.version);
-        }
-        if s.password.len() > max {
-            bail!("the replication password is longer than {max} bytes, which {} does not accept; choose a shorter one", self.version);
-        }
+        self.check_password(s.password)?;
         if self.mysql() {
             let file = match s.position {
                 Position::File { file, .. } => file,
@@ -236,11 +269,7 @@ impl Dialect {
                 }
             }
         }
-        let (verb, word) = if self.source_words() {
-            ("CHANGE REPLICATION SOURCE TO", "SOURCE")
-        } else {
-            ("CHANGE MASTER TO", "MASTER")
-        };
+        let (verb, word) = self.change_words();
         let mut options = vec![
             format!("{word}_HOST = {}", quote(s.host)),
             format!("{word}_PORT = {}", s.port),
@@ -524,6 +553,23 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn new_credentials_keep_the_position() {
+        assert_eq!(
+            dialect("9.7.4").change_credentials("repl", "n'ew").unwrap(),
+            "CHANGE REPLICATION SOURCE TO SOURCE_USER = 'repl', SOURCE_PASSWORD = 'n\\'ew'"
+        );
+        assert_eq!(
+            dialect("10.11.18-MariaDB")
+                .change_credentials("repl", "x")
+                .unwrap(),
+            "CHANGE MASTER TO MASTER_USER = 'repl', MASTER_PASSWORD = 'x'"
+        );
+        assert!(dialect("9.7.4")
+            .change_credentials("repl", &"p".repeat(33))
+            .is_err());
     }
 
     #[test]
