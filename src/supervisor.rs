@@ -195,12 +195,19 @@ impl Supervisor {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(e).context("cannot wait for signals"),
         }
+        let me = std::process::id();
         let mut got = Vec::new();
         while let Some(info) = self
             .signals
             .read_signal()
             .context("cannot read the signalfd")?
         {
+            // A signal that names us as its sender is our own doing: a
+            // SIGPIPE from writing a log line to a closed stderr. Passing it
+            // on would log again, fail again and spin for ever.
+            if info.ssi_pid == me {
+                continue;
+            }
             got.push(info.ssi_signo as i32);
         }
         Ok(got)

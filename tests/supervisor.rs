@@ -491,3 +491,38 @@ fn closed_standard_fds_are_reopened_on_dev_null() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(s.read("fds"), "/dev/null /dev/null\n");
 }
+
+/// With stderr a closed pipe, every log line raises SIGPIPE in replikit
+/// itself. Those must not be forwarded: forwarding logs a line, which
+/// raises another SIGPIPE, for ever (found when a test left such a
+/// replikit spinning at full CPU).
+#[test]
+fn our_own_sigpipe_is_not_forwarded_when_stderr_is_closed() {
+    let s = Scratch::new("epipe");
+    let script = "trap 'echo pipe >> \"$D/pipes\"' PIPE; trap 'echo usr1 >> \"$D/usr1\"' USR1; \
+                  echo > \"$D/ready\"; while [ ! -e \"$D/stop\" ]; do sleep 0.02; done";
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    let mut cmd = pid1(&s.path("r.cnf"));
+    cmd.env("D", &s.0)
+        .env("REPLIKIT_LOG", "debug")
+        .args(["--", "sh", "-c", script])
+        .stdout(Stdio::null())
+        .stderr(write_end);
+    let (running, pid) = spawn_pid1_with(&mut cmd);
+    wait_for(LIMIT, "the child", || s.path("ready").exists());
+    // Close our end: from now on every log line fails with EPIPE.
+    drop(read_end);
+    kill(pid, libc::SIGUSR1);
+    wait_for(LIMIT, "SIGUSR1 to reach the child", || {
+        s.path("usr1").exists()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    fs::write(s.path("stop"), "").unwrap();
+    let code = wait_exit(running);
+    assert_eq!(code, 0);
+    let forwarded = s.read("pipes").lines().count();
+    assert_eq!(
+        forwarded, 0,
+        "replikit forwarded {forwarded} of its own SIGPIPEs"
+    );
+}
