@@ -88,8 +88,9 @@ fn check(flavor: Flavor) {
         let status = server.rows(d.replica_status());
         assert_eq!(status.len(), 1, "{flavor:?}: {status:?}");
         let row = &status[0];
-        assert_eq!(row[d.source_host_column()], "primary.example", "{flavor:?}");
-        let user_column = d.source_host_column().replace("Host", "User");
+        let host_column = d.status_columns()[0];
+        assert_eq!(row[host_column], "primary.example", "{flavor:?}");
+        let user_column = host_column.replace("Host", "User");
         assert_eq!(row[&user_column], user, "{flavor:?} mangled the user name");
     }
     server.sql(d.set_read_only());

@@ -174,16 +174,6 @@ impl Dialect {
         }
     }
 
-    /// The column of the replica status that names the source host.
-    pub fn source_host_column(&self) -> &'static str {
-        // MySQL renamed the columns with the statements, in 8.0.22.
-        if self.mysql() && self.replica_words() {
-            "Source_Host"
-        } else {
-            "Master_Host"
-        }
-    }
-
     fn change_words(&self) -> (&'static str, &'static str) {
         if self.source_words() {
             ("CHANGE REPLICATION SOURCE TO", "SOURCE")
@@ -230,6 +220,7 @@ impl Dialect {
     /// Names of the replica status columns replikit reads, in this order:
     /// source host, source port, I/O thread, SQL thread.
     pub fn status_columns(&self) -> [&'static str; 4] {
+        // MySQL renamed the columns with the statements, in 8.0.22.
         if self.mysql() && self.replica_words() {
             [
                 "Source_Host",
@@ -453,7 +444,7 @@ mod tests {
                     d.binlog_status(),
                     d.replica_status(),
                     d.start_replica(),
-                    d.source_host_column()
+                    d.status_columns()[0]
                 ),
                 (binlog, status, start, column),
                 "{v}"
