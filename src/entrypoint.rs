@@ -35,12 +35,7 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
     if settings.via == Via::Off {
         log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
     } else {
-        let facts = identity::gather(
-            &settings.identity.hosts_file,
-            settings.identity.subnet.is_some_and(|n| n.is_ipv6()),
-        )
-        .or_exit(exit_code::OS_ERROR)?;
-        let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
+        let id = identity::identify(&settings.identity)?;
         log::info!("{id}");
         address = id.address.as_ref().map(|a| a.addr);
         if settings.via == Via::File {
@@ -66,17 +61,19 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
         }
     }
     if role != Role::Standalone {
-        let socket = settings.replication.socket.clone();
-        let repl_host = settings
-            .replication
-            .repl_host
-            .clone()
-            .unwrap_or_else(|| replication::default_repl_host(address));
+        let settings = settings.clone();
         // In the background: the server this command starts must come up
         // first, and signals and reaping must not wait for replication.
         std::thread::Builder::new()
             .name("replication".into())
-            .spawn(move || replication::keep_trying(role, socket, repl_host))
+            .spawn(
+                move || match replication::account_host(&role, &settings, address) {
+                    Ok(repl_host) => {
+                        replication::keep_trying(role, settings.replication.socket, repl_host)
+                    }
+                    Err(e) => log::error!("replication: {e}"),
+                },
+            )
             .or_exit(exit_code::OS_ERROR)?;
     }
     log::info!("running {}", for_log(&command));

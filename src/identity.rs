@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::address::{self, Chosen, InterfaceAddr};
 use crate::atomic_file;
+use crate::exit_code::{self, Fatal, OrExit};
 use crate::hosts;
 use crate::interfaces;
 use crate::server_id::{self, Rule};
@@ -22,7 +23,16 @@ pub struct HostFacts {
     pub hosts_addrs: Vec<IpAddr>,
 }
 
-pub fn gather(hosts_file: &Path, subnet_is_ipv6: bool) -> Result<HostFacts> {
+/// This node's identity from its settings and the machine, with the exit
+/// code each kind of failure deserves.
+pub fn identify(s: &IdentitySettings) -> Result<Identity, Fatal> {
+    let facts = gather(s).or_exit(exit_code::OS_ERROR)?;
+    decide(s, &facts).or_exit(exit_code::USAGE)
+}
+
+pub fn gather(s: &IdentitySettings) -> Result<HostFacts> {
+    let hosts_file: &Path = &s.hosts_file;
+    let subnet_is_ipv6 = s.subnet.is_some_and(|n| n.is_ipv6());
     let hostname = nix::unistd::gethostname()
         .context("cannot read the hostname")?
         .to_string_lossy()

@@ -72,13 +72,7 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
     match cli.subcommand {
         Some(Command::ServerId) => {
             let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
-            let facts = identity::gather(
-                &settings.identity.hosts_file,
-                settings.identity.subnet.is_some_and(|n| n.is_ipv6()),
-            )
-            .or_exit(exit_code::OS_ERROR)?;
-            let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
-            println!("{id}");
+            println!("{}", identity::identify(&settings.identity)?);
             Ok(0)
         }
         Some(Command::Prepare(prepare)) => {
@@ -101,15 +95,7 @@ fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<S
     let timeout = settings::parse_duration(&o.timeout)
         .map_err(|e| anyhow::anyhow!("REPLIKIT_PREPARE_TIMEOUT (--timeout): {e:#}"))
         .or_exit(exit_code::USAGE)?;
-    let repl_host = match &settings.replication.repl_host {
-        Some(h) => h.clone(),
-        None => {
-            let facts = identity::gather(&settings.identity.hosts_file, false)
-                .or_exit(exit_code::OS_ERROR)?;
-            let id = identity::decide(&settings.identity, &facts).or_exit(exit_code::USAGE)?;
-            replication::default_repl_host(id.address.map(|a| a.addr))
-        }
-    };
+    let repl_host = replication::account_host(&role, settings, None)?;
     let local = replication::Local {
         socket: &settings.replication.socket,
         repl_host: &repl_host,

@@ -15,7 +15,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::db::flavor::{Dialect, Position, ServerVersion, SourceSpec};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
+use crate::exit_code::Fatal;
+use crate::identity;
 use crate::role::{Credentials, Primary, Replica, Role};
+use crate::settings::Settings;
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
 const FIRST_WAIT: Duration = Duration::from_millis(50);
@@ -36,6 +39,30 @@ impl std::error::Error for Permanent {}
 
 fn permanent(text: String) -> anyhow::Error {
     anyhow::Error::new(Permanent(text))
+}
+
+/// The host pattern of the primary's replication account:
+/// REPLIKIT_REPL_HOST, else the seed's pattern from this node's address
+/// (`known`, or found now: with REPLIKIT_SERVER_ID_VIA=off nobody has looked
+/// yet). Only a primary needs one; the others get an empty pattern.
+pub fn account_host(
+    role: &Role,
+    settings: &Settings,
+    known: Option<std::net::IpAddr>,
+) -> Result<String, Fatal> {
+    if !matches!(role, Role::Primary(_)) {
+        return Ok(String::new());
+    }
+    if let Some(host) = &settings.replication.repl_host {
+        return Ok(host.clone());
+    }
+    let address = match known {
+        Some(a) => Some(a),
+        None => identity::identify(&settings.identity)?
+            .address
+            .map(|a| a.addr),
+    };
+    Ok(default_repl_host(address))
 }
 
 /// The seed's account host pattern: the first two octets of this node's
