@@ -331,50 +331,48 @@ fn redacted<'a>(
 /// Waits until the real server (not the first start's temporary one, which
 /// runs with --skip-networking) answers on the socket.
 fn wait_for_local_server(local: &Local, password: &str) -> Result<Conn> {
-    let mut wait = FIRST_WAIT;
-    let mut last_report = Instant::now();
-    loop {
-        let error = match Conn::connect(local.socket, "root", password, Duration::from_secs(5)) {
-            Ok(mut conn) => match conn.query("SELECT @@skip_networking AS s") {
-                Ok(rows) if rows.get(0, "s") == Some("0") => return Ok(conn),
-                Ok(_) => "the server is the temporary one of first start-up".to_string(),
-                Err(e) => format!("{e:#}"),
-            },
-            Err(e) => format!("{e:#}"),
-        };
-        if Instant::now() >= local.deadline {
-            bail!(
-                "the local server at {} did not become ready: {error}",
-                local.socket.display()
-            );
+    let what = format!("the local server at {}", local.socket.display());
+    retry_until(local.deadline, &what, || {
+        let mut conn = Conn::connect(local.socket, "root", password, Duration::from_secs(5))
+            .map_err(|e| format!("{e:#}"))?;
+        match conn.query("SELECT @@skip_networking AS s") {
+            Ok(rows) if rows.get(0, "s") == Some("0") => Ok(conn),
+            Ok(_) => Err("the server is the temporary one of first start-up".to_string()),
+            Err(e) => Err(format!("{e:#}")),
         }
-        if last_report.elapsed() >= PROGRESS_EVERY {
-            log::info!(
-                "waiting for the local server at {}: {error}",
-                local.socket.display()
-            );
-            last_report = Instant::now();
-        }
-        std::thread::sleep(wait);
-        wait = (wait * 2).min(MAX_WAIT);
-    }
+    })
 }
 
 /// Waits until the source greets us; returns its version.
 fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<ServerVersion> {
+    let greeting = retry_until(deadline, &format!("the source {host}:{port}"), || {
+        resolve(host, port)
+            .and_then(|addr| wire::probe(addr, Duration::from_secs(5)))
+            .map_err(|e| format!("{e:#}"))
+    })?;
+    ServerVersion::parse(&greeting)
+}
+
+/// Tries `attempt` until it succeeds or `deadline` passes, waiting
+/// FIRST_WAIT doubling up to MAX_WAIT in between, and logging the last
+/// error every PROGRESS_EVERY.
+fn retry_until<T>(
+    deadline: Instant,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> Result<T> {
     let mut wait = FIRST_WAIT;
     let mut last_report = Instant::now();
     loop {
-        let error =
-            match resolve(host, port).and_then(|addr| wire::probe(addr, Duration::from_secs(5))) {
-                Ok(greeting) => return ServerVersion::parse(&greeting),
-                Err(e) => format!("{e:#}"),
-            };
+        let error = match attempt() {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
         if Instant::now() >= deadline {
-            bail!("the source {host}:{port} did not answer: {error}");
+            bail!("{what} did not become ready: {error}");
         }
         if last_report.elapsed() >= PROGRESS_EVERY {
-            log::info!("waiting for the source {host}:{port}: {error}");
+            log::info!("waiting for {what}: {error}");
             last_report = Instant::now();
         }
         std::thread::sleep(wait);
