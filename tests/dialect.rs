@@ -111,17 +111,4 @@ fn check(flavor: Flavor) {
     }
 }
 
-#[test]
-fn mariadb_10_11() {
-    check(Flavor::MariaDb1011);
-}
-
-#[test]
-fn mariadb_11_8() {
-    check(Flavor::MariaDb118);
-}
-
-#[test]
-fn mysql_9_7() {
-    check(Flavor::MySql97);
-}
+per_flavor!(check);

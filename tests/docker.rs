@@ -236,28 +236,17 @@ fn server_in_container(base: &str, bin: &std::path::Path, network: &str, ip: &st
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let want = format!("{id}\t{ip}");
-    let mut got = String::new();
-    wait_for(
-        std::time::Duration::from_secs(120),
-        &format!("{base} to serve"),
-        || {
-            got = ask();
-            !got.is_empty()
-        },
-    );
-    assert_eq!(got, want, "{base}");
+    let served = |what: &str| {
+        wait_for_value(
+            std::time::Duration::from_secs(120),
+            &format!("{base} to serve{what}"),
+            || Some(ask()).filter(|v| !v.is_empty()),
+        )
+    };
+    assert_eq!(served(""), want, "{base}");
 
     docker(&["restart", "-t", "60", &name]);
-    let mut again = String::new();
-    wait_for(
-        std::time::Duration::from_secs(120),
-        &format!("{base} to serve after a restart"),
-        || {
-            again = ask();
-            !again.is_empty()
-        },
-    );
-    assert_eq!(again, want, "{base} after a restart");
+    assert_eq!(served(" after a restart"), want, "{base} after a restart");
     let logs = stderr(&docker(&["logs", &name]));
     assert!(
         logs.contains("option file /etc/mysql/conf.d/replikit.cnf: Created"),

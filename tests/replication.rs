@@ -21,19 +21,25 @@ fn prepare(server: &Server, env: &[(&str, String)]) -> Output {
 }
 
 fn prepare_with_password(server: &Server, env: &[(&str, String)], password: &str) -> Output {
+    let mut cmd = replikit(server, env, password);
+    cmd.arg("prepare").env("REPLIKIT_PREPARE_TIMEOUT", "30s");
+    cmd.bounded()
+}
+
+/// replikit for `server`, with nothing from our environment but PATH, the
+/// replication account and `env`.
+fn replikit(server: &Server, env: &[(&str, String)], password: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(bin());
-    cmd.arg("prepare")
-        .env_clear()
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
         .env("REPLIKIT_SOCKET", server.socket())
         .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-        .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
         .env("MYSQL_REPL_USER", USER)
         .env("MYSQL_REPL_PASSWORD", password);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.bounded()
+    cmd
 }
 
 fn replica_env(source: &Server) -> Vec<(&'static str, String)> {
@@ -128,20 +134,7 @@ fn check(flavor: Flavor) {
     wait_for_rows(&replicas[0], "SELECT v FROM app.t WHERE id = 3", "three");
 }
 
-#[test]
-fn mariadb_10_11() {
-    check(Flavor::MariaDb1011);
-}
-
-#[test]
-fn mariadb_11_8() {
-    check(Flavor::MariaDb118);
-}
-
-#[test]
-fn mysql_9_7() {
-    check(Flavor::MySql97);
-}
+per_flavor!(check);
 
 /// replikit as a container's entrypoint would run it: the replica's replikit
 /// starts before its primary's, sets up replication in the background while
@@ -151,20 +144,11 @@ fn in_the_background(flavor: Flavor) {
     let primary = Server::start_replicating(flavor);
     let replica = Server::start_replicating(flavor);
     let entrypoint = |server: &Server, env: &[(&str, String)]| {
-        let mut cmd = std::process::Command::new(bin());
+        let mut cmd = replikit(server, env, PASSWORD);
         cmd.args(["--", "sleep", "300"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
             .env("REPLIKIT_SERVER_ID_VIA", "off")
-            .env("REPLIKIT_SOCKET", server.socket())
-            .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-            .env("MYSQL_REPL_USER", USER)
-            .env("MYSQL_REPL_PASSWORD", PASSWORD)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         Entrypoint(Some(cmd.spawn().unwrap()))
     };
     let replica_pid1 = entrypoint(&replica, &replica_env(&primary));

@@ -63,13 +63,11 @@ fn finish(mut running: Running) -> (i32, String, String) {
 /// Waits for exit, bounded: a hung child fails the test instead of hanging it.
 fn wait_exit(mut running: Running) -> i32 {
     let child = running.child.as_mut().unwrap();
-    let mut code = None;
-    wait_for(LIMIT, "replikit to exit", || {
-        code = child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
-        code.is_some()
+    let code = wait_for_value(LIMIT, "replikit to exit", || {
+        child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1))
     });
     running.child = None;
-    code.unwrap()
+    code
 }
 
 fn kill(pid: u32, sig: i32) {

@@ -107,20 +107,7 @@ fn check(flavor: Flavor) {
     }
 }
 
-#[test]
-fn mariadb_10_11() {
-    check(Flavor::MariaDb1011);
-}
-
-#[test]
-fn mariadb_11_8() {
-    check(Flavor::MariaDb118);
-}
-
-#[test]
-fn mysql_9_7() {
-    check(Flavor::MySql97);
-}
+per_flavor!(check);
 
 #[test]
 fn probing_a_port_without_a_server_fails_with_the_address() {

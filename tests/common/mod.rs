@@ -119,6 +119,16 @@ pub fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Like `wait_for`, for a check that yields the value waited for.
+pub fn wait_for_value<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let mut value = None;
+    wait_for(limit, what, || {
+        value = check();
+        value.is_some()
+    });
+    value.unwrap()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

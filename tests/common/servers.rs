@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{children_of, require_root, require_tool, wait_for, Bounded};
+use super::{children_of, require_root, require_tool, wait_for, wait_for_value, Bounded};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
@@ -289,12 +289,9 @@ impl Server {
             .copied()
             .expect("server process");
         unsafe { libc::kill(server_pid as i32, libc::SIGTERM) };
-        let mut code = None;
-        wait_for(Duration::from_secs(60), "the server to stop", || {
-            code = child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
-            code.is_some()
-        });
-        code.unwrap()
+        wait_for_value(Duration::from_secs(60), "the server to stop", || {
+            child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1))
+        })
     }
 }
 
@@ -306,4 +303,26 @@ impl Drop for Server {
         }
         let _ = std::fs::remove_dir_all(self.root.join(self.dir.trim_start_matches('/')));
     }
+}
+
+/// One test per flavor, each calling `$check(flavor)`:
+/// `mariadb_10_11`, `mariadb_11_8` and `mysql_9_7`.
+#[macro_export]
+macro_rules! per_flavor {
+    ($check:ident) => {
+        #[test]
+        fn mariadb_10_11() {
+            $check($crate::common::servers::Flavor::MariaDb1011);
+        }
+
+        #[test]
+        fn mariadb_11_8() {
+            $check($crate::common::servers::Flavor::MariaDb118);
+        }
+
+        #[test]
+        fn mysql_9_7() {
+            $check($crate::common::servers::Flavor::MySql97);
+        }
+    };
 }
