@@ -1,6 +1,7 @@
-//! replikit's own socket client (`src/db/wire.rs`) against real servers of
-//! every flavor: log-in with the plugins they use (mysql_native_password,
-//! caching_sha2_password's full and fast paths, unix_socket), result sets
+//! replikit's own client (`src/db/wire.rs`) against real servers of every
+//! flavor, over the socket and over TCP: log-in with the plugins they use
+//! (mysql_native_password, caching_sha2_password's full path in clear on the
+//! socket and RSA-encrypted over TCP, its fast path, unix_socket), result sets
 //! with NULLs, many rows and large values, server errors, and passwords that
 //! need quoting.
 
@@ -92,6 +93,32 @@ fn check(flavor: Flavor) {
     let denied = Conn::connect(&server.socket(), "mon", "wrong", T)
         .err()
         .expect("a wrong password is refused");
+    assert!(format!("{denied:#}").contains("1045"), "{denied:#}");
+
+    // Over TCP (how a replica reaches its source). On MySQL a new account
+    // and a flushed cache mean caching_sha2_password's full authentication,
+    // where the password goes encrypted with the server's RSA key; the
+    // second log-in takes the fast path.
+    root.query(&format!(
+        "CREATE USER 'mon'@'127.0.0.1' IDENTIFIED BY {}",
+        quote(password)
+    ))
+    .unwrap();
+    for attempt in ["full", "fast", "full after FLUSH PRIVILEGES"] {
+        if attempt.contains("FLUSH") {
+            root.query("FLUSH PRIVILEGES").unwrap();
+        }
+        let mut mon = Conn::connect_tcp(addr, "mon", password, T)
+            .unwrap_or_else(|e| panic!("{flavor:?} {attempt} TCP log-in: {e:#}"));
+        assert_eq!(
+            mon.query("SELECT CURRENT_USER() AS u").unwrap().get(0, "u"),
+            Some("mon@127.0.0.1")
+        );
+    }
+    root.query("FLUSH PRIVILEGES").unwrap();
+    let denied = Conn::connect_tcp(addr, "mon", "wrong", T)
+        .err()
+        .expect("a wrong password is refused over TCP");
     assert!(format!("{denied:#}").contains("1045"), "{denied:#}");
 
     if flavor != Flavor::MySql97 {

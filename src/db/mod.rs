@@ -6,5 +6,6 @@
 //! real servers of every flavor in tests/dialect.rs and tests/wire.rs.
 
 pub mod flavor;
+pub mod rsa;
 pub mod sql;
 pub mod wire;

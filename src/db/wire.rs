@@ -1,15 +1,18 @@
-//! A small MySQL/MariaDB client for the local server's unix socket: the
-//! handshake, the password plugins a local root or monitoring user meets
-//! (mysql_native_password, caching_sha2_password, unix_socket) and text
-//! queries. replikit talks to its own server often (health checks run every
-//! few seconds), so this costs a socket, not a client process, and adds two
-//! hash crates, not a client library with TLS and a DNS resolver.
+//! A small MySQL/MariaDB client: the handshake, the password plugins a
+//! root, replication or monitoring user meets (mysql_native_password,
+//! caching_sha2_password, unix_socket) and text queries, over the local
+//! server's unix socket or over TCP to the source. replikit talks to its own
+//! server often (health checks run every few seconds), so this costs a
+//! socket, not a client process, and adds two hash crates, not a client
+//! library with TLS and a DNS resolver.
 //!
-//! Over a unix socket the server treats the connection as secure, so
-//! caching_sha2_password's full authentication may send the password as is;
-//! this client refuses every other transport.
+//! caching_sha2_password's full authentication sends the password itself.
+//! Over a unix socket the server treats the connection as secure, so it goes
+//! as is; over TCP it goes encrypted with the server's RSA key (`rsa`), as
+//! MySQL's own client does with --get-server-public-key.
 
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +20,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+
+use super::rsa;
 
 const CLIENT_LONG_PASSWORD: u32 = 1;
 const CLIENT_PROTOCOL_41: u32 = 1 << 9;
@@ -59,8 +64,39 @@ impl std::fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+/// The connection's transport: the local socket, or TCP to another server.
+enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush(),
+            Stream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
 pub struct Conn {
-    stream: UnixStream,
+    stream: Stream,
     seq: u8,
     capabilities: u32,
     pub server_version: String,
@@ -73,14 +109,34 @@ impl Conn {
             .with_context(|| format!("cannot connect to {}", socket.display()))?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
+        Conn::log_in(Stream::Unix(stream), user, password)
+            .with_context(|| format!("cannot log in as {user:?} on {}", socket.display()))
+    }
+
+    /// Connects to the server at `addr` over TCP and logs in.
+    pub fn connect_tcp(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.set_nodelay(true)?;
+        Conn::log_in(Stream::Tcp(stream), user, password)
+            .with_context(|| format!("cannot log in as {user:?} on {addr}"))
+    }
+
+    fn log_in(stream: Stream, user: &str, password: &str) -> Result<Conn> {
         let mut conn = Conn {
             stream,
             seq: 0,
             capabilities: 0,
             server_version: String::new(),
         };
-        conn.login(user, password)
-            .with_context(|| format!("cannot log in as {user:?} on {}", socket.display()))?;
+        conn.login(user, password)?;
         Ok(conn)
     }
 
@@ -110,6 +166,8 @@ impl Conn {
         }
         let mut plugin = hello.plugin;
         let mut scramble = hello.scramble;
+        let secure = matches!(self.stream, Stream::Unix(_));
+        let mut asked_for_key = false;
         let auth = auth_response(&plugin, password, &scramble)?;
 
         let mut out = Vec::new();
@@ -142,12 +200,32 @@ impl Conn {
                     self.write_packet(&answer)?;
                 }
                 // caching_sha2_password: 3 = fast auth done, 4 = send the password.
+                // caching_sha2_password over TCP: the server's public key.
+                Some(0x01) if asked_for_key => {
+                    let key = rsa::PublicKey::from_pem(&String::from_utf8_lossy(&reply[1..]))?;
+                    let mut clear = password.as_bytes().to_vec();
+                    clear.push(0);
+                    // The scramble keeps one key's ciphertext from being replayed.
+                    for (i, b) in clear.iter_mut().enumerate() {
+                        *b ^= scramble[i % scramble.len()];
+                    }
+                    let sealed = key.encrypt_oaep(&clear, &rsa::random_seed()?)?;
+                    self.write_packet(&sealed)?;
+                    asked_for_key = false;
+                }
                 Some(0x01) if plugin == "caching_sha2_password" => match reply.get(1) {
                     Some(3) => {}
-                    Some(4) => {
+                    Some(4) if secure => {
                         let mut clear = password.as_bytes().to_vec();
                         clear.push(0);
                         self.write_packet(&clear)?;
+                    }
+                    Some(4) => {
+                        if scramble.is_empty() {
+                            bail!("the server sent no scramble to encrypt the password with");
+                        }
+                        self.write_packet(&[0x02])?;
+                        asked_for_key = true;
                     }
                     other => bail!("unexpected caching_sha2_password step {other:?}"),
                 },
@@ -262,8 +340,8 @@ impl Conn {
 /// logging in, and returns its version string. This is how a replica can
 /// wait for its source and learn its flavor and version before holding any
 /// credentials for it.
-pub fn probe(addr: std::net::SocketAddr, timeout: Duration) -> Result<String> {
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     let mut header = [0u8; 4];
@@ -350,7 +428,7 @@ pub fn auth_response(plugin: &str, password: &str, scramble: &[u8]) -> Result<Ve
         }
         // The server checks who we are from the socket itself.
         "unix_socket" | "auth_socket" => Ok(Vec::new()),
-        other => bail!("authentication plugin {other} is not supported over the local socket"),
+        other => bail!("authentication plugin {other} is not supported"),
     }
 }
 
