@@ -2,9 +2,10 @@
 //! creates the replication account; a replica waits for its source and
 //! points its server at it, once, and leaves a working set-up alone.
 //!
-//! Everything here talks to the local server over its socket (`db::wire`);
-//! the source is only probed for its greeting (`db::wire::probe`), since
-//! the replica's own server logs in to it.
+//! Everything here talks to the local server over its socket (`db::wire`).
+//! The source is only probed for its greeting (`db::wire::probe`), since
+//! the replica's own server logs in to it; only in the seed's mode does the
+//! replica log in to the source itself, as root, to create its account.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,16 +42,22 @@ fn permanent(text: String) -> anyhow::Error {
     anyhow::Error::new(Permanent(text))
 }
 
-/// The host pattern of the primary's replication account:
-/// REPLIKIT_REPL_HOST, else the seed's pattern from this node's address
-/// (`known`, or found now: with REPLIKIT_SERVER_ID_VIA=off nobody has looked
-/// yet). Only a primary needs one; the others get an empty pattern.
+/// The host pattern of the replication account: REPLIKIT_REPL_HOST, else
+/// the seed's pattern from this node's address (`known`, or found now: with
+/// REPLIKIT_SERVER_ID_VIA=off nobody has looked yet). Only a primary and a
+/// replica in the seed's mode create an account; the others get an empty
+/// pattern.
 pub fn account_host(
     role: &Role,
     settings: &Settings,
     known: Option<std::net::IpAddr>,
 ) -> Result<String, Fatal> {
-    if !matches!(role, Role::Primary(_)) {
+    let creates_account = match role {
+        Role::Primary(_) => true,
+        Role::Replica(r) => seed_mode_admin(r).is_some(),
+        Role::Standalone => false,
+    };
+    if !creates_account {
         return Ok(String::new());
     }
     if let Some(host) = &settings.replication.repl_host {
@@ -211,8 +218,18 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
-    let account = format!("{}@{}", quote(&creds.user), quote(local.repl_host));
-    // Least privilege: reading the binary log is all a replica needs.
+    create_account(&mut conn, creds, local.repl_host)?;
+    Ok(format!(
+        "primary: replication account {} for hosts {} is ready",
+        creds.user, local.repl_host
+    ))
+}
+
+/// Creates or updates the replication account on the server behind `conn`
+/// (the primary's own, or the source in the seed's mode). Least privilege:
+/// reading the binary log is all a replica needs.
+fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()> {
+    let account = format!("{}@{}", quote(&creds.user), quote(host));
     for sql in [
         format!(
             "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {}",
@@ -229,17 +246,83 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
             &creds.password,
         ))?;
     }
-    Ok(format!(
-        "primary: replication account {} for hosts {} is ready",
-        creds.user, local.repl_host
-    ))
+    Ok(())
+}
+
+/// The source's admin account when this replica is in the seed's mode (it
+/// was given root's password but no replication account).
+fn seed_mode_admin(r: &Replica) -> Option<&Credentials> {
+    match r.replication {
+        Some(_) => None,
+        None => r.source_admin.as_ref(),
+    }
+}
+
+/// The account a replica in the seed's mode creates on its source. Every
+/// replica derives the same password from the admin password, so replicas
+/// never undo each other's account and a restart changes nothing; the
+/// derivation is one-way, so the password a replica stores for its
+/// replication connection does not give away the source's root password.
+pub fn seed_mode_account(admin: &Credentials) -> Credentials {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"replikit replication account\0");
+    h.update(admin.password.as_bytes());
+    let digest = h.finalize();
+    // 32 characters: MySQL's limit for a replication password.
+    let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Credentials {
+        user: SEED_MODE_USER.into(),
+        password,
+    }
+}
+
+/// The name of the account a replica in the seed's mode creates.
+pub const SEED_MODE_USER: &str = "replikit_repl";
+
+/// Logs in to the source as its admin and creates the seed mode's account.
+fn create_account_on_source(
+    r: &Replica,
+    admin: &Credentials,
+    local: &Local,
+) -> Result<Credentials> {
+    let creds = seed_mode_account(admin);
+    let addr = resolve(&r.source_host, r.source_port)?;
+    let mut source = Conn::connect_tcp(addr, &admin.user, &admin.password, Duration::from_secs(5))
+        .map_err(|e| {
+            let text = format!("{e:#}").replace(&admin.password, "***");
+            if text.contains("server error 1045") {
+                permanent(format!(
+                    "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {text}; \
+                     set the source's root password, or give MYSQL_REPL_USER and MYSQL_REPL_PASSWORD instead",
+                    admin.user
+                ))
+            } else {
+                anyhow!("logging in to the source: {text}")
+            }
+        })?;
+    create_account(&mut source, &creds, local.repl_host)?;
+    log::info!(
+        "seed mode: replication account {} for hosts {} is ready on {}:{}",
+        creds.user,
+        local.repl_host,
+        r.source_host,
+        r.source_port
+    );
+    Ok(creds)
 }
 
 fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
-    let Some(creds) = &r.replication else {
-        return Err(permanent(
-            "the seed's root-credentials mode is not supported yet: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD".into(),
-        ));
+    // The seed's mode creates its account on the source only when needed.
+    let credentials = || -> Result<Credentials> {
+        match (&r.replication, seed_mode_admin(r)) {
+            (Some(creds), _) => Ok(creds.clone()),
+            (None, Some(admin)) => create_account_on_source(r, admin, local),
+            (None, None) => Err(permanent(
+                "this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD"
+                    .into(),
+            )),
+        }
     };
     let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
     let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
@@ -273,6 +356,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
         }
         Plan::UpdateCredentials => {
             log::info!("the source refused the stored replication credentials; storing the ones given");
+            let creds = credentials()?;
             let change = mine
                 .change_credentials(&creds.user, &creds.password)
                 .map_err(|e| permanent(format!("{e:#}")))?;
@@ -282,7 +366,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
                 .map_err(redacted("storing new replication credentials", &creds.password))?;
             conn.query(mine.start_replica())?;
         }
-        Plan::Configure => configure(&mut conn, &mine, r, creds)?,
+        Plan::Configure => configure(&mut conn, &mine, r, &credentials()?)?,
     }
     conn.query(mine.set_read_only())?;
     Ok(format!(
@@ -456,6 +540,25 @@ mod tests {
             shown,
             "configuring replication failed: server error 1525: Incorrect argument value: '***'"
         );
+    }
+
+    #[test]
+    fn the_seed_modes_account_is_derived_one_way_and_fits_mysql() {
+        let admin = |p: &str| Credentials {
+            user: "root".into(),
+            password: p.into(),
+        };
+        let a = seed_mode_account(&admin("rootpw"));
+        assert_eq!(a.user, "replikit_repl");
+        assert_eq!(a.password.len(), 32);
+        assert!(a.password.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!a.password.contains("rootpw"));
+        assert_eq!(
+            seed_mode_account(&admin("rootpw")),
+            a,
+            "the same on every replica"
+        );
+        assert_ne!(seed_mode_account(&admin("rootpw2")).password, a.password);
     }
 
     #[test]

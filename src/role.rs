@@ -55,9 +55,12 @@ pub struct Replica {
     pub source_host: String,
     pub source_port: u16,
     pub replication: Option<Credentials>,
-    /// The seed's mode: the replica logs in to the source as root to create
-    /// the replication account itself.
+    /// This replica's own root password, for its local server.
     pub root_password: Option<String>,
+    /// The seed's mode, only when no replication account is given: the
+    /// replica logs in to the source with these (root's) credentials to
+    /// create a replication account itself.
+    pub source_admin: Option<Credentials>,
 }
 
 /// One setting and the names it may be given under, seed name first.
@@ -107,11 +110,17 @@ const REPL_PASSWORD: Setting = Setting {
     secret: true,
 };
 const ROOT_PASSWORD: Setting = Setting {
-    names: &[
-        "MYSQL_ROOT_PASSWORD",
-        "MARIADB_ROOT_PASSWORD",
-        "MYSQL_MASTER_ROOT_PASSWORD",
-    ],
+    names: &["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"],
+    secret: true,
+};
+/// Bitnami's names for the source's root account; the seed uses this
+/// node's own MYSQL_ROOT_PASSWORD, the same on every node.
+const SOURCE_ROOT_USER: Setting = Setting {
+    names: &["MYSQL_MASTER_ROOT_USER"],
+    secret: false,
+};
+const SOURCE_ROOT_PASSWORD: Setting = Setting {
+    names: &["MYSQL_MASTER_ROOT_PASSWORD"],
     secret: true,
 };
 
@@ -227,14 +236,30 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
                     anyhow!("MYSQL_MASTER_PORT={p:?} is not a port; use 1..=65535")
                 })?,
             };
-            if replication.is_none() && root_password.is_none() {
-                bail!("this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD (or MYSQL_ROOT_PASSWORD for the seed's mode)");
-            }
+            let source_admin = match &replication {
+                Some(_) => None,
+                None => {
+                    let password = match inputs.get(&SOURCE_ROOT_PASSWORD)? {
+                        Some(p) => p,
+                        None => root_password.clone().ok_or_else(|| {
+                            anyhow!("this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD (or MYSQL_ROOT_PASSWORD for the seed's mode)")
+                        })?,
+                    };
+                    let user = inputs
+                        .get(&SOURCE_ROOT_USER)?
+                        .unwrap_or_else(|| "root".into());
+                    if user.is_empty() {
+                        bail!("MYSQL_MASTER_ROOT_USER is empty; name the source's admin account or unset it for root");
+                    }
+                    Some(Credentials { user, password })
+                }
+            };
             Role::Replica(Replica {
                 source_host,
                 source_port,
                 replication,
                 root_password,
+                source_admin,
             })
         }
         _ => Role::Standalone,
@@ -324,9 +349,28 @@ mod tests {
                 source_host: "mysql_master".into(),
                 source_port: 3306,
                 replication: creds("repl", "pw"),
-                root_password: None
+                root_password: None,
+                source_admin: None,
             })
         );
+        // Given a replication account, a replica never uses root on the source.
+        let least = run(
+            &[
+                ("MYSQL_MASTER_HOST", "m"),
+                ("MYSQL_ROOT_PASSWORD", "rootpw"),
+                ("MYSQL_REPL_USER", "repl"),
+                ("MYSQL_REPL_PASSWORD", "pw"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(
+            least,
+            Role::Replica(Replica {
+                source_admin: None,
+                ..
+            })
+        ));
         // The seed's mode: only the root password.
         let seed = run(
             &[
@@ -336,9 +380,28 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert!(
-            matches!(seed, Role::Replica(Replica { replication: None, root_password: Some(ref p), .. }) if p == "rootpw")
-        );
+        let Role::Replica(seed) = seed else {
+            panic!("{seed:?}")
+        };
+        assert_eq!(seed.replication, None);
+        assert_eq!(seed.root_password.as_deref(), Some("rootpw"));
+        assert_eq!(seed.source_admin, creds("root", "rootpw"));
+        // Bitnami's names for the source's admin account win over our own root's.
+        let bitnami = run(
+            &[
+                ("MYSQL_MASTER_HOST", "m"),
+                ("MYSQL_ROOT_PASSWORD", "local"),
+                ("MYSQL_MASTER_ROOT_USER", "admin"),
+                ("MYSQL_MASTER_ROOT_PASSWORD_FILE", "/run/secrets/admin"),
+            ],
+            &[("/run/secrets/admin", "adminpw\n")],
+        )
+        .unwrap();
+        let Role::Replica(bitnami) = bitnami else {
+            panic!("{bitnami:?}")
+        };
+        assert_eq!(bitnami.root_password.as_deref(), Some("local"));
+        assert_eq!(bitnami.source_admin, creds("admin", "adminpw"));
     }
 
     #[test]
@@ -426,7 +489,7 @@ mod tests {
             role,
             Role::Primary(Primary {
                 replication: creds("repl", SECRET),
-                root_password: None
+                root_password: None,
             })
         );
     }
@@ -453,6 +516,15 @@ mod tests {
                 "MYSQL_MASTER_HOST is not set",
             ),
             (&[("MYSQL_MASTER_HOST", "m")], &[], "no credentials"),
+            (
+                &[
+                    ("MYSQL_MASTER_HOST", "m"),
+                    ("MYSQL_ROOT_PASSWORD", SECRET),
+                    ("MYSQL_MASTER_ROOT_USER", ""),
+                ],
+                &[],
+                "MYSQL_MASTER_ROOT_USER is empty",
+            ),
             (
                 &[
                     ("MYSQL_MASTER_HOST", "m"),

@@ -136,6 +136,84 @@ fn check(flavor: Flavor) {
 
 per_flavor!(check);
 
+/// The root password of the sources in the seed's mode: hostile too, and
+/// long enough to need more than one block of the RSA-encrypted log-in.
+const ADMIN_PASSWORD: &str = "r'; DROP DATABASE mysql; -- \\ \"루트\" 🔑 %";
+
+/// The seed's mode: a replica given only the source's root password creates
+/// its own replication account on the source, with least privilege, and
+/// needs root no more once it replicates.
+fn seed_mode(flavor: Flavor) {
+    let primary = Server::start_replicating(flavor);
+    let replica = Server::start_replicating(flavor);
+    let admin = "'root'@'127.0.0.1'";
+    primary.sql(&format!(
+        "CREATE USER IF NOT EXISTS {admin}; ALTER USER {admin} IDENTIFIED BY {}; \
+         GRANT ALL ON *.* TO {admin} WITH GRANT OPTION",
+        replikit::db::sql::quote(ADMIN_PASSWORD)
+    ));
+    let seed_prepare = |admin_password: &str| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("REPLIKIT_SOCKET", replica.socket())
+            .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+            .env("MYSQL_MASTER_ROOT_PASSWORD", admin_password)
+            .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
+            .envs(replica_env(&primary))
+            .arg("prepare");
+        let out = cmd.bounded();
+        for shown in [
+            stderr(&out),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ] {
+            assert!(
+                !shown.contains("루트"),
+                "the root password in output: {shown}"
+            );
+        }
+        out
+    };
+
+    // A wrong root password: a clear error, nothing configured.
+    let refused = seed_prepare("not the password");
+    assert_eq!(refused.status.code(), Some(69), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("MYSQL_MASTER_ROOT_PASSWORD"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!stderr(&refused).contains("not the password"));
+    assert_eq!(replica.rows("SHOW REPLICA STATUS").len(), 0);
+
+    let line = ok(&seed_prepare(ADMIN_PASSWORD), "seed-mode replica");
+    assert!(line.starts_with("replica of 127.0.0.1"), "{line}");
+    let grants = primary.sql("SHOW GRANTS FOR 'replikit_repl'@'127.0.0.1'");
+    assert!(
+        grants.contains("REPLICATION SLAVE") && !grants.contains("ALL PRIVILEGES"),
+        "{grants}"
+    );
+    let status = &replica.rows("SHOW REPLICA STATUS")[0];
+    let user_column = match flavor {
+        Flavor::MySql97 => "Source_User",
+        _ => "Master_User",
+    };
+    assert_eq!(status[user_column], "replikit_repl");
+    primary.sql("CREATE DATABASE seedmode; CREATE TABLE seedmode.t (id INT PRIMARY KEY); INSERT INTO seedmode.t VALUES (1)");
+    wait_for_rows(&replica, "SELECT id FROM seedmode.t", "1");
+
+    // A restart of a working replica leaves it alone: root is not needed,
+    // so even a wrong root password changes nothing.
+    ok(&seed_prepare("changed since"), "seed-mode replica again");
+    primary.sql("INSERT INTO seedmode.t VALUES (2)");
+    wait_for_rows(&replica, "SELECT COUNT(*) FROM seedmode.t", "2");
+}
+
+mod seed_mode {
+    use super::*;
+    per_flavor!(seed_mode);
+}
+
 /// replikit as a container's entrypoint would run it: the replica's replikit
 /// starts before its primary's, sets up replication in the background while
 /// it supervises the command, and the first row written on the primary
