@@ -161,6 +161,20 @@ pub struct Options {
         hide_env_values = true
     )]
     pub repl_host: Option<String>,
+
+    /// On a replica: TLS for the replication connection. off; on (encrypted,
+    /// the source's certificate not checked); or the absolute path of a CA
+    /// file (encrypted, and the certificate must be signed by that CA and
+    /// name the source host).
+    #[arg(
+        long,
+        env = "REPLIKIT_REPL_SSL",
+        value_name = "off|on|CA-FILE",
+        default_value = "off",
+        global = true,
+        hide_env_values = true
+    )]
+    pub repl_ssl: String,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]
@@ -205,6 +219,7 @@ impl Options {
             hosts_file: get("REPLIKIT_HOSTS_FILE").unwrap_or_else(|| "/etc/hosts".into()),
             socket: get("REPLIKIT_SOCKET").unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
             repl_host: text("REPLIKIT_REPL_HOST")?,
+            repl_ssl: or("REPLIKIT_REPL_SSL", "off")?,
             grace: or("REPLIKIT_GRACE", "5s")?,
             pre: text("REPLIKIT_PRE")?
                 .map(|v| v.split('\n').map(String::from).collect())
@@ -263,6 +278,7 @@ mod tests {
             "pre" => o.pre.clone(),
             "socket" => os(&o.socket),
             "repl_host" => one(&o.repl_host),
+            "repl_ssl" => vec![o.repl_ssl.clone()],
             other => panic!("argument {other} is missing from Options::from_env and this test"),
         }
     }
@@ -274,7 +290,7 @@ mod tests {
             .get_arguments()
             .filter(|a| a.get_long().is_some() && a.get_id() != "help" && a.get_id() != "version")
             .collect();
-        assert_eq!(args.len(), 12);
+        assert_eq!(args.len(), 13);
         let unset = Options::from_env(|_| None).unwrap();
         for arg in args {
             let id = arg.get_id().as_str();
@@ -323,6 +339,7 @@ mod tests {
             "REPLIKIT_PRE",
             "REPLIKIT_SOCKET",
             "REPLIKIT_REPL_HOST",
+            "REPLIKIT_REPL_SSL",
         ] {
             assert!(
                 help.contains(&format!("[env: {var}")),

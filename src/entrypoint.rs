@@ -69,7 +69,7 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
             .spawn(
                 move || match replication::account_host(&role, &settings, address) {
                     Ok(repl_host) => {
-                        replication::keep_trying(role, settings.replication.socket, repl_host)
+                        replication::keep_trying(role, settings.replication, repl_host)
                     }
                     Err(e) => log::error!("replication: {e}"),
                 },

@@ -99,6 +99,7 @@ fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<S
     let local = replication::Local {
         socket: &settings.replication.socket,
         repl_host: &repl_host,
+        tls: &settings.replication.tls,
         deadline: std::time::Instant::now() + timeout,
     };
     replication::set_up(&role, &local).or_exit(exit_code::REPLICATION)

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::db::flavor::{Dialect, Position, ServerVersion, SourceSpec};
+use crate::db::flavor::{positioning, Dialect, Position, ServerVersion, SourceSpec, SourceTls};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
 use crate::exit_code::Fatal;
 use crate::identity;
 use crate::role::{Credentials, Primary, Replica, Role};
-use crate::settings::Settings;
+use crate::settings::{ReplicationSettings, Settings, Tls};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
 const FIRST_WAIT: Duration = Duration::from_millis(50);
@@ -88,12 +88,13 @@ pub fn default_repl_host(addr: Option<std::net::IpAddr>) -> String {
 /// pass (a source still starting, a network hiccup) with backoff, and
 /// giving up with an error line on what will not. Never panics, never ends
 /// the process.
-pub fn keep_trying(role: Role, socket: std::path::PathBuf, repl_host: String) {
+pub fn keep_trying(role: Role, settings: ReplicationSettings, repl_host: String) {
     let mut wait = Duration::from_secs(1);
     loop {
         let local = Local {
-            socket: &socket,
+            socket: &settings.socket,
             repl_host: &repl_host,
+            tls: &settings.tls,
             deadline: Instant::now() + Duration::from_secs(3600),
         };
         match set_up(&role, &local) {
@@ -201,6 +202,8 @@ pub struct Local<'a> {
     pub socket: &'a Path,
     /// The address pattern replicas connect from (the primary's account).
     pub repl_host: &'a str,
+    /// TLS for a replica's connection to its source.
+    pub tls: &'a Tls,
     pub deadline: Instant,
 }
 
@@ -227,7 +230,7 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
 
 /// Creates or updates the replication account on the server behind `conn`
 /// (the primary's own, or the source in the seed's mode). Least privilege:
-/// reading the binary log is all a replica needs.
+/// reading the binary log is all a replica needs, with GTIDs or without.
 fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()> {
     let account = format!("{}@{}", quote(&creds.user), quote(host));
     for sql in [
@@ -290,7 +293,7 @@ fn create_account_on_source(
     let addr = resolve(&r.source_host, r.source_port)?;
     let mut source = Conn::connect_tcp(addr, &admin.user, &admin.password, Duration::from_secs(5))
         .map_err(|e| {
-            let text = format!("{e:#}").replace(&admin.password, "***");
+            let text = hide(&e, &admin.password);
             if text.contains("server error 1045") {
                 permanent(format!(
                     "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {text}; \
@@ -366,7 +369,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
                 .map_err(redacted("storing new replication credentials", &creds.password))?;
             conn.query(mine.start_replica())?;
         }
-        Plan::Configure => configure(&mut conn, &mine, r, &credentials()?)?,
+        Plan::Configure => configure(&mut conn, &mine, r, &credentials()?, local)?,
     }
     conn.query(mine.set_read_only())?;
     Ok(format!(
@@ -375,14 +378,61 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
     ))
 }
 
-fn configure(conn: &mut Conn, d: &Dialect, r: &Replica, creds: &Credentials) -> Result<()> {
+/// MySQL's `@@GLOBAL.gtid_mode` of the server behind `conn`; None on MariaDB.
+fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
+    match d.gtid_mode() {
+        Some(query) => Ok(conn.query(query)?.get(0, "gtid_mode").map(str::to_string)),
+        None => Ok(None),
+    }
+}
+
+fn configure(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    creds: &Credentials,
+    local: &Local,
+) -> Result<()> {
+    let position = match d.gtid_mode() {
+        // MariaDB: GTIDs are always there.
+        None => Position::Gtid,
+        Some(_) => {
+            let mine = gtid_mode(conn, d)?;
+            let theirs = match local.tls {
+                Tls::Off => {
+                    let mut source = log_in_to_source(r, creds, local.deadline)?;
+                    gtid_mode(&mut source, d)?
+                }
+                // replikit's own client speaks no TLS, and an account that
+                // requires it refuses us: the replica's I/O thread reports
+                // a mismatch instead.
+                _ => {
+                    log::info!("REPLIKIT_REPL_SSL is set, so the source's gtid_mode is not checked; assuming it is this replica's ({mine:?})");
+                    mine.clone()
+                }
+            };
+            positioning(theirs.as_deref(), mine.as_deref())
+                .map_err(|e| permanent(format!("{e:#}")))?
+        }
+    };
+    if position == Position::OldestBinlog {
+        log::info!("no GTIDs: replicating from the start of the source's oldest binary log");
+    }
     let spec = SourceSpec {
         host: &r.source_host,
         port: r.source_port,
         user: &creds.user,
         password: &creds.password,
-        position: Position::Gtid,
-        ssl: false,
+        position,
+        tls: match local.tls {
+            Tls::Off => SourceTls::Off,
+            Tls::On => SourceTls::On,
+            Tls::Verify(ca) => SourceTls::Verify {
+                ca: ca
+                    .to_str()
+                    .context("REPLIKIT_REPL_SSL is not valid UTF-8")?,
+            },
+        },
     };
     let change = d
         .change_source(&spec)
@@ -401,14 +451,16 @@ fn redacted<'a>(
     what: &'static str,
     secret: &'a str,
 ) -> impl Fn(anyhow::Error) -> anyhow::Error + 'a {
-    move |e| {
-        let text = format!("{e:#}");
-        let text = if secret.is_empty() {
-            text
-        } else {
-            text.replace(secret, "***")
-        };
-        anyhow!("{what} failed: {text}")
+    move |e| anyhow!("{what} failed: {}", hide(&e, secret))
+}
+
+/// An error's text with `secret` blanked out.
+fn hide(e: &anyhow::Error, secret: &str) -> String {
+    let text = format!("{e:#}");
+    if secret.is_empty() {
+        text
+    } else {
+        text.replace(secret, "***")
     }
 }
 
@@ -424,6 +476,22 @@ fn wait_for_local_server(local: &Local, password: &str) -> Result<Conn> {
             Ok(_) => Err("the server is the temporary one of first start-up".to_string()),
             Err(e) => Err(format!("{e:#}")),
         }
+    })
+}
+
+/// Logs in to the source with the replication account, waiting while it
+/// refuses: the primary may not have created the account yet.
+fn log_in_to_source(r: &Replica, creds: &Credentials, deadline: Instant) -> Result<Conn> {
+    let what = format!(
+        "the source {}:{} to accept {}",
+        r.source_host, r.source_port, creds.user
+    );
+    retry_until(deadline, &what, || {
+        resolve(&r.source_host, r.source_port)
+            .and_then(|addr| {
+                Conn::connect_tcp(addr, &creds.user, &creds.password, Duration::from_secs(5))
+            })
+            .map_err(|e| hide(&e, &creds.password))
     })
 }
 

@@ -53,6 +53,34 @@ pub struct IdentitySettings {
 pub struct ReplicationSettings {
     pub socket: PathBuf,
     pub repl_host: Option<String>,
+    pub tls: Tls,
+}
+
+/// TLS for a replica's connection to its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    Off,
+    /// Encrypted; the source's certificate is not checked.
+    On,
+    /// Encrypted, and the certificate must be signed by this CA (a path the
+    /// server reads) and name the source host.
+    Verify(PathBuf),
+}
+
+impl FromStr for Tls {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "off" => Ok(Tls::Off),
+            "on" => Ok(Tls::On),
+            path if path.starts_with('/') && !path.contains('\n') => {
+                Ok(Tls::Verify(PathBuf::from(path)))
+            }
+            other => bail!(
+                "unknown value {other:?}: use off, on, or the absolute path of the CA file that signed the source's certificate"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +138,10 @@ impl Settings {
             );
         }
         let grace = parse_duration(&o.grace).with_context(|| named("REPLIKIT_GRACE", "grace"))?;
+        let tls = o
+            .repl_ssl
+            .parse()
+            .with_context(|| named("REPLIKIT_REPL_SSL", "repl-ssl"))?;
         let hooks = o
             .pre
             .iter()
@@ -135,6 +167,7 @@ impl Settings {
             replication: ReplicationSettings {
                 socket: PathBuf::from(&o.socket),
                 repl_host: o.repl_host.clone(),
+                tls,
             },
             via,
             cnf,
@@ -239,6 +272,14 @@ mod tests {
         assert_eq!(s.grace, Duration::from_secs(5));
         assert_eq!(s.command, ["docker-entrypoint.sh", "mysqld"]);
         assert!(s.hooks.is_empty());
+        assert_eq!(s.replication.tls, Tls::Off);
+        let on = settings(&["--repl-ssl", "on"]).unwrap();
+        assert_eq!(on.replication.tls, Tls::On);
+        let ca = settings(&["--repl-ssl", "/etc/mysql/ca.pem"]).unwrap();
+        assert_eq!(
+            ca.replication.tls,
+            Tls::Verify(PathBuf::from("/etc/mysql/ca.pem"))
+        );
     }
 
     #[test]
@@ -259,6 +300,9 @@ mod tests {
             (&["--grace", "soon"], "REPLIKIT_GRACE"),
             (&["--grace=-1"], "REPLIKIT_GRACE"),
             (&["--pre", "echo 'open"], "REPLIKIT_PRE"),
+            (&["--repl-ssl", "yes"], "REPLIKIT_REPL_SSL"),
+            (&["--repl-ssl", "ca.pem"], "REPLIKIT_REPL_SSL"),
+            (&["--repl-ssl", ""], "REPLIKIT_REPL_SSL"),
         ];
         for (args, var) in cases {
             let msg = error(args);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::servers::{Flavor, Server};
-use replikit::db::flavor::{Dialect, Position, Product, ServerVersion, SourceSpec};
+use replikit::db::flavor::{Dialect, Position, Product, ServerVersion, SourceSpec, SourceTls};
 use replikit::db::sql::{quote, SESSION_SQL_MODE};
 
 const HOSTILE: &[&str] = &[
@@ -69,7 +69,13 @@ fn check(flavor: Flavor) {
             user: &user,
             password,
             position,
-            ssl: i % 3 == 0,
+            tls: match i % 3 {
+                0 => SourceTls::Off,
+                1 => SourceTls::On,
+                _ => SourceTls::Verify {
+                    ca: "/etc/mysql/ca.pem",
+                },
+            },
         };
         let statement = match d.change_source(&spec) {
             Ok(statement) => statement,

@@ -281,3 +281,134 @@ fn mariadb_11_8_in_the_background() {
 fn mysql_9_7_in_the_background() {
     in_the_background(Flavor::MySql97);
 }
+
+/// MySQL without GTIDs (the default before 9.x, where it became ON, so the
+/// test switches them off): a new replica starts by coordinates at the
+/// oldest binary log, so rows written before it joined arrive too, and the
+/// account still needs only REPLICATION SLAVE. A replica with GTIDs on is
+/// not pointed at a source without them.
+#[test]
+fn mysql_9_7_without_gtids() {
+    let no_gtids = "--log-bin=binlog --binlog-format=ROW --server-id=PORT --gtid-mode=OFF";
+    let primary = Server::start_with(Flavor::MySql97, no_gtids);
+    let replica = Server::start_with(Flavor::MySql97, no_gtids);
+    let with_gtids = Server::start_replicating(Flavor::MySql97);
+
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    let grants = primary.sql("SHOW GRANTS FOR 'repl'@'127.0.0.1'");
+    assert!(
+        grants.contains("GRANT REPLICATION SLAVE ON") && !grants.contains("ALL"),
+        "{grants}"
+    );
+    primary.sql("CREATE DATABASE early; CREATE TABLE early.t (id INT PRIMARY KEY); INSERT INTO early.t VALUES (1)");
+    // Rotate, so the oldest binary log is not the current one.
+    primary.sql("FLUSH BINARY LOGS; INSERT INTO early.t VALUES (2)");
+
+    ok(&prepare(&replica, &replica_env(&primary)), "replica");
+    let status = &replica.rows("SHOW REPLICA STATUS")[0];
+    assert_eq!(status["Auto_Position"], "0");
+    primary.sql("INSERT INTO early.t VALUES (3)");
+    wait_for_rows(
+        &replica,
+        "SELECT GROUP_CONCAT(id ORDER BY id) FROM early.t",
+        "1,2,3",
+    );
+
+    // A restart leaves it alone: the position carries on, nothing twice.
+    ok(&prepare(&replica, &replica_env(&primary)), "replica again");
+    primary.sql("INSERT INTO early.t VALUES (4)");
+    wait_for_rows(
+        &replica,
+        "SELECT GROUP_CONCAT(id ORDER BY id) FROM early.t",
+        "1,2,3,4",
+    );
+    let status = &replica.rows("SHOW REPLICA STATUS")[0];
+    assert_eq!(status["Last_SQL_Errno"], "0");
+
+    let mixed = prepare(&with_gtids, &replica_env(&primary));
+    assert_eq!(mixed.status.code(), Some(69), "{}", stderr(&mixed));
+    let err = stderr(&mixed);
+    assert!(
+        err.contains("gtid_mode is OFF on the source but ON on this replica"),
+        "{err}"
+    );
+    assert_eq!(with_gtids.rows("SHOW REPLICA STATUS").len(), 0);
+}
+
+/// A test CA and a certificate for 127.0.0.1 signed by it, in the flavor's
+/// root filesystem; returns the folder as the servers see it.
+fn certificates(flavor: Flavor) -> String {
+    require_tool("openssl");
+    let inside = format!("/tmp/replikit-tls-{}", std::process::id());
+    let dir = flavor.rootfs().join(inside.trim_start_matches('/'));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = "set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=replikit-test-ca -keyout ca-key.pem -out ca.pem
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server-key.pem -out server.csr
+        echo subjectAltName=IP:127.0.0.1 > san.ext
+        openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -extfile san.ext -out server-cert.pem";
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .bounded();
+    assert!(out.status.success(), "openssl: {}", stderr(&out));
+    inside
+}
+
+/// REPLIKIT_REPL_SSL against a source whose replication account requires
+/// TLS: `on` and a CA file replicate (the CA one with the certificate
+/// checked), `off` is refused by the source.
+fn tls(flavor: Flavor) {
+    let certs = certificates(flavor);
+    let primary = Server::start_replicating_with(
+        flavor,
+        &format!("--ssl-ca={certs}/ca.pem --ssl-cert={certs}/server-cert.pem --ssl-key={certs}/server-key.pem"),
+    );
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    primary.sql("ALTER USER 'repl'@'127.0.0.1' REQUIRE SSL; CREATE DATABASE tls; CREATE TABLE tls.t (id INT PRIMARY KEY); INSERT INTO tls.t VALUES (1)");
+    let verify_column = match flavor {
+        Flavor::MySql97 => "Source_SSL_Verify_Server_Cert",
+        _ => "Master_SSL_Verify_Server_Cert",
+    };
+    for (setting, verified) in [(format!("{certs}/ca.pem"), "Yes"), ("on".into(), "No")] {
+        let replica = Server::start_replicating(flavor);
+        let mut env = replica_env(&primary);
+        env.push(("REPLIKIT_REPL_SSL", setting.clone()));
+        ok(&prepare(&replica, &env), &setting);
+        wait_for_rows(&replica, "SELECT id FROM tls.t", "1");
+        let status = &replica.rows("SHOW REPLICA STATUS")[0];
+        assert_eq!(status[verify_column], verified, "{setting}");
+    }
+    let plain = Server::start_replicating(flavor);
+    if flavor == Flavor::MySql97 {
+        // replikit itself logs in to check gtid_mode, and is refused.
+        let out = replikit(&plain, &replica_env(&primary), PASSWORD)
+            .args(["prepare", "--timeout", "3s"])
+            .bounded();
+        assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("server error 1045"),
+            "{}",
+            stderr(&out)
+        );
+    } else {
+        ok(&prepare(&plain, &replica_env(&primary)), "off");
+        wait_for(
+            Duration::from_secs(60),
+            "the source to refuse a replica without TLS",
+            || plain.rows("SHOW REPLICA STATUS")[0]["Last_IO_Errno"] == "1045",
+        );
+    }
+    assert!(plain.sql_result("SELECT id FROM tls.t").is_err());
+}
+
+mod tls {
+    use super::*;
+    per_flavor!(tls);
+}

@@ -77,6 +77,10 @@ pub enum Position<'a> {
     /// GTID auto-positioning (MySQL `*_AUTO_POSITION=1`, MariaDB
     /// `MASTER_USE_GTID=slave_pos`).
     Gtid,
+    /// From the start of the oldest binary log the source still has (no
+    /// file named: the source starts there), which is what GTID
+    /// auto-positioning does for a new replica.
+    OldestBinlog,
     /// Binlog coordinates read from the source.
     File { file: &'a str, pos: u64 },
 }
@@ -89,8 +93,20 @@ pub struct SourceSpec<'a> {
     pub user: &'a str,
     pub password: &'a str,
     pub position: Position<'a>,
-    /// Replicate over TLS.
-    pub ssl: bool,
+    pub tls: SourceTls<'a>,
+}
+
+/// TLS for the replication connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceTls<'a> {
+    Off,
+    /// Encrypted; the source's certificate is not checked.
+    On,
+    /// Encrypted, with the certificate checked against this CA file and
+    /// the source host.
+    Verify {
+        ca: &'a str,
+    },
 }
 
 /// The statements one server accepts.
@@ -138,6 +154,13 @@ impl Dialect {
             Product::MariaDb if self.version.at_least(10, 5, 2) => "SHOW BINLOG STATUS",
             _ => "SHOW MASTER STATUS",
         }
+    }
+
+    /// The query for MySQL's GTID mode, in column `gtid_mode`; MariaDB's
+    /// GTIDs are always on, so it has none.
+    pub fn gtid_mode(&self) -> Option<&'static str> {
+        self.mysql()
+            .then_some("SELECT @@GLOBAL.gtid_mode AS gtid_mode")
     }
 
     pub fn replica_status(&self) -> &'static str {
@@ -247,13 +270,18 @@ impl Dialect {
         if self.mysql() {
             let file = match s.position {
                 Position::File { file, .. } => file,
-                Position::Gtid => "",
+                Position::Gtid | Position::OldestBinlog => "",
+            };
+            let ca = match s.tls {
+                SourceTls::Verify { ca } => ca,
+                _ => "",
             };
             for (what, value) in [
                 ("host", s.host),
                 ("user", s.user),
                 ("password", s.password),
                 ("binlog file", file),
+                ("CA file", ca),
             ] {
                 if value.contains('\n') {
                     bail!("the replication {what} contains a line feed, which {} does not accept; choose one without", self.version);
@@ -271,6 +299,12 @@ impl Dialect {
             (Position::Gtid, Product::MySql) => options.push(format!("{word}_AUTO_POSITION = 1")),
             (Position::Gtid, Product::MariaDb) => {
                 options.push("MASTER_USE_GTID = slave_pos".into())
+            }
+            (Position::OldestBinlog, Product::MySql) => {
+                options.push(format!("{word}_AUTO_POSITION = 0"))
+            }
+            (Position::OldestBinlog, Product::MariaDb) => {
+                options.push("MASTER_USE_GTID = no".into())
             }
             (Position::File { file, pos }, product) => {
                 if product == Product::MariaDb {
@@ -290,19 +324,84 @@ impl Dialect {
         if self.mysql() {
             options.push(format!("{word}_RETRY_COUNT = 86400"));
         }
-        options.push(format!("{word}_SSL = {}", u8::from(s.ssl)));
-        // caching_sha2_password (MySQL 8's default) over plain TCP needs the
-        // server's RSA key; 5.7 and MariaDB have no such option.
-        if self.mysql() && self.version.at_least(8, 0, 4) && !s.ssl {
-            options.push(format!("GET_{word}_PUBLIC_KEY = 1"));
+        match s.tls {
+            SourceTls::Off => {
+                options.push(format!("{word}_SSL = 0"));
+                // caching_sha2_password (MySQL 8's default) over plain TCP
+                // needs the server's RSA key; 5.7 and MariaDB have no such
+                // option.
+                if self.mysql() && self.version.at_least(8, 0, 4) {
+                    options.push(format!("GET_{word}_PUBLIC_KEY = 1"));
+                }
+            }
+            // Said explicitly: MariaDB 11.4+ verifies by default.
+            SourceTls::On => {
+                options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0"))
+            }
+            SourceTls::Verify { ca } => options.push(format!(
+                "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 1",
+                quote(ca)
+            )),
         }
         Ok(format!("{verb} {}", options.join(", ")))
+    }
+}
+
+/// GTID auto-positioning when both servers support it (MariaDB always;
+/// MySQL with gtid_mode=ON on both), the oldest binary log when neither
+/// side uses GTIDs, and an error for a mix that MySQL cannot replicate
+/// across. The modes are MySQL's `@@GLOBAL.gtid_mode` (None on MariaDB).
+pub fn positioning(
+    source_mode: Option<&str>,
+    replica_mode: Option<&str>,
+) -> Result<Position<'static>> {
+    let on = |m: Option<&str>| m.is_none_or(|m| m.eq_ignore_ascii_case("ON"));
+    match (on(source_mode), on(replica_mode)) {
+        (true, true) => Ok(Position::Gtid),
+        // OFF and the permissive modes (for migrating, one step at a time).
+        (false, false) => Ok(Position::OldestBinlog),
+        _ => bail!(
+            "gtid_mode is {} on the source but {} on this replica; set gtid_mode (and enforce_gtid_consistency) the same on both, ON for GTID auto-positioning",
+            source_mode.unwrap_or("ON"),
+            replica_mode.unwrap_or("ON")
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gtid_when_both_sides_have_it_else_coordinates() {
+        use Position::*;
+        let cases: &[(Option<&str>, Option<&str>, Option<Position>)] = &[
+            (None, None, Some(Gtid)),
+            (Some("ON"), Some("ON"), Some(Gtid)),
+            (Some("on"), Some("ON"), Some(Gtid)),
+            (Some("OFF"), Some("OFF"), Some(OldestBinlog)),
+            (Some("OFF_PERMISSIVE"), Some("OFF"), Some(OldestBinlog)),
+            (
+                Some("ON_PERMISSIVE"),
+                Some("OFF_PERMISSIVE"),
+                Some(OldestBinlog),
+            ),
+            (Some("ON"), Some("OFF"), None),
+            (Some("OFF"), Some("ON"), None),
+            (Some("ON_PERMISSIVE"), Some("ON"), None),
+        ];
+        for (source, replica, want) in cases {
+            let got = positioning(*source, *replica);
+            match want {
+                Some(w) => assert_eq!(got.unwrap(), *w, "{source:?} {replica:?}"),
+                None => {
+                    let e = got.unwrap_err().to_string();
+                    assert!(e.contains("gtid_mode is"), "{e}");
+                    assert!(e.contains("set gtid_mode"), "{e}");
+                }
+            }
+        }
+    }
 
     fn dialect(v: &str) -> Dialect {
         Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
@@ -461,7 +560,7 @@ mod tests {
             user: "repl",
             password: "p'w",
             position: Position::Gtid,
-            ssl: false,
+            tls: SourceTls::Off,
         };
         let file = SourceSpec {
             position: Position::File {
@@ -470,7 +569,13 @@ mod tests {
             },
             ..gtid
         };
+        let oldest = SourceSpec {
+            position: Position::OldestBinlog,
+            ..gtid
+        };
         let cases = [
+            ("9.7.4", oldest, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
+            ("10.11.18-MariaDB", oldest, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
             ("9.7.4", gtid, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
             ("8.0.23", file, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = 'bin.000002', SOURCE_LOG_POS = 157, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
             ("8.0.22", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_RETRY_COUNT = 86400, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1"),
@@ -481,11 +586,21 @@ mod tests {
         for (v, spec, want) in cases {
             assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");
         }
-        let tls = SourceSpec { ssl: true, ..gtid };
-        assert!(dialect("9.7.4")
-            .change_source(&tls)
+        let on = SourceSpec {
+            tls: SourceTls::On,
+            ..gtid
+        };
+        assert!(dialect("9.7.4").change_source(&on).unwrap().ends_with(
+            "SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 0"
+        ));
+        let verify = SourceSpec {
+            tls: SourceTls::Verify { ca: "/etc/ca'.pem" },
+            ..gtid
+        };
+        assert!(dialect("10.11.18-MariaDB")
+            .change_source(&verify)
             .unwrap()
-            .ends_with("SOURCE_SSL = 1"));
+            .ends_with("MASTER_CONNECT_RETRY = 1, MASTER_SSL = 1, MASTER_SSL_CA = '/etc/ca\\'.pem', MASTER_SSL_VERIFY_SERVER_CERT = 1"));
     }
 
     #[test]
@@ -496,7 +611,7 @@ mod tests {
             user: "repl",
             password: "top\nsecret",
             position: Position::Gtid,
-            ssl: false,
+            tls: SourceTls::Off,
         };
         let err = dialect("9.7.4")
             .change_source(&spec)
@@ -515,7 +630,7 @@ mod tests {
             user: "repl",
             password,
             position: Position::Gtid,
-            ssl: false,
+            tls: SourceTls::Off,
         };
         let (p32, p33, p96, p97, ko11) = (
             "p".repeat(32),

@@ -117,6 +117,11 @@ impl Server {
     /// A server ready to be a replication source or replica: binary log on,
     /// GTIDs on (MySQL needs them switched on), server-id from its port.
     pub fn start_replicating(flavor: Flavor) -> Server {
+        Server::start_replicating_with(flavor, "")
+    }
+
+    /// `start_replicating` with more server options.
+    pub fn start_replicating_with(flavor: Flavor, extra: &str) -> Server {
         let mysql = if flavor.is_mysql() {
             " --gtid-mode=ON --enforce-gtid-consistency=ON"
         } else {
@@ -124,7 +129,7 @@ impl Server {
         };
         Server::start_with(
             flavor,
-            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql}"),
+            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql} {extra}"),
         )
     }
 
