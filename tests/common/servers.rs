@@ -83,6 +83,8 @@ pub struct Server {
     root: PathBuf,
     /// The server's folder as seen inside the root filesystem.
     dir: String,
+    /// The server's command line, for restarts.
+    command: String,
     unshare: Option<Child>,
 }
 
@@ -196,25 +198,39 @@ impl Server {
             args += " ";
             args += &extra.replace("PORT", &port.to_string());
         }
-        let child = in_root(&root, &args)
+        let mut server = Server {
+            flavor,
+            port,
+            root,
+            dir,
+            command: args,
+            unshare: None,
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts the server process and waits until it answers.
+    fn launch(&mut self) {
+        let child = in_root(&self.root, &self.command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let server = Server {
-            flavor,
-            port,
-            root,
-            dir,
-            unshare: Some(child),
-        };
+        self.unshare = Some(child);
         wait_for(
             Duration::from_secs(60),
-            &format!("{flavor:?} on port {port} to answer"),
-            || server.try_sql("SELECT 1").is_ok(),
+            &format!("{:?} on port {} to answer", self.flavor, self.port),
+            || self.try_sql("SELECT 1").is_ok(),
         );
-        server
+    }
+
+    /// Stops the server cleanly and starts it again on the same data and port.
+    pub fn restart(&mut self) {
+        let code = self.halt();
+        assert_eq!(code, 0, "{:?} did not stop cleanly", self.flavor);
+        self.launch();
     }
 
     fn client(&self, flags: &[&str], query: &str) -> Result<String, String> {
@@ -288,6 +304,10 @@ impl Server {
 
     /// Sends SIGTERM (what `docker stop` sends) and returns the exit code.
     pub fn stop(mut self) -> i32 {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> i32 {
         let mut child = self.unshare.take().unwrap();
         let server_pid = children_of(child.id())
             .first()
