@@ -1,5 +1,6 @@
 """Turns bench/run's raw results into docs/benchmarks.md (ratios, not absolutes)."""
 import json
+import statistics
 import sys
 from datetime import date
 from pathlib import Path
@@ -59,6 +60,29 @@ print("| binary | bytes | / tini-static |")
 print("|---|---|---|")
 for name, b in size.items():
     print(f"| {name} | {b} | {int(b)/int(size['tini-static']):.2f} |")
+
+repl_file = work / "replication.json"
+if repl_file.exists():
+    repl = json.loads(repl_file.read_text())
+    med = lambda xs: statistics.median(xs) * 1e3
+    print("\n## Replication latency (issue #3; `bench/replication.py`, real servers)\n")
+    print("- **ready**: source up, replica's server ready; from starting the tool to both replication threads running.")
+    print("- **late**: the tool starts while the source is down; from the source answering to both threads running.")
+    print("  The seed's `prepare.sh` polls every 3 s. Its SQL is refused by MySQL 8.4+, so it runs on MariaDB only.\n")
+    print("| servers | tool | ready median ms (runs) | late median ms (runs) | ready / seed | late / seed |")
+    print("|---|---|---|---|---|---|")
+    for servers, tools in repl.items():
+        seed = repl.get("mariadb-11.8", {}).get("seed")
+        for name, r in tools.items():
+            ratio = lambda case: f"{med(r[case]) / med(seed[case]):.3f}" if seed else "n/a"
+            print(f"| {servers} | {name} | {med(r['ready']):.1f} ({len(r['ready'])}) | "
+                  f"{med(r['late']):.1f} ({len(r['late'])}) | {ratio('ready')} | {ratio('late')} |")
+    print("\n| target (issue #3) | measured | met |")
+    print("|---|---|---|")
+    for servers, tools in repl.items():
+        r = tools["replikit"]
+        print(f"| {servers}: ready -> replicating <= 150 ms | {med(r['ready']):.1f} ms | {'yes' if med(r['ready']) <= 150 else 'NO'} |")
+        print(f"| {servers}: primary late -> replicating <= 600 ms | {med(r['late']):.1f} ms (max {max(r['late'])*1e3:.1f}) | {'yes' if med(r['late']) <= 600 else 'NO'} |")
 
 print("""
 ## Reading these numbers
