@@ -18,7 +18,7 @@ use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
 use crate::exit_code::Fatal;
 use crate::identity;
-use crate::role::{Credentials, Primary, Replica, Role};
+use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
 use crate::settings::{ReplicationSettings, Settings, Tls};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
@@ -54,7 +54,7 @@ pub fn account_host(
 ) -> Result<String, Fatal> {
     let creates_account = match role {
         Role::Primary(_) => true,
-        Role::Replica(r) => seed_mode_admin(r).is_some(),
+        Role::Replica(r) => matches!(r.access, SourceAccess::Admin(_)),
         Role::Standalone => false,
     };
     if !creates_account {
@@ -252,15 +252,6 @@ fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()
     Ok(())
 }
 
-/// The source's admin account when this replica is in the seed's mode (it
-/// was given root's password but no replication account).
-fn seed_mode_admin(r: &Replica) -> Option<&Credentials> {
-    match r.replication {
-        Some(_) => None,
-        None => r.source_admin.as_ref(),
-    }
-}
-
 /// The account a replica in the seed's mode creates on its source. Every
 /// replica derives the same password from the admin password, so replicas
 /// never undo each other's account and a restart changes nothing; the
@@ -318,13 +309,9 @@ fn create_account_on_source(
 fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
     // The seed's mode creates its account on the source only when needed.
     let credentials = || -> Result<Credentials> {
-        match (&r.replication, seed_mode_admin(r)) {
-            (Some(creds), _) => Ok(creds.clone()),
-            (None, Some(admin)) => create_account_on_source(r, admin, local),
-            (None, None) => Err(permanent(
-                "this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD"
-                    .into(),
-            )),
+        match &r.access {
+            SourceAccess::Account(creds) => Ok(creds.clone()),
+            SourceAccess::Admin(admin) => create_account_on_source(r, admin, local),
         }
     };
     let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;

@@ -54,13 +54,19 @@ pub struct Primary {
 pub struct Replica {
     pub source_host: String,
     pub source_port: u16,
-    pub replication: Option<Credentials>,
+    pub access: SourceAccess,
     /// This replica's own root password, for its local server.
     pub root_password: Option<String>,
-    /// The seed's mode, only when no replication account is given: the
-    /// replica logs in to the source with these (root's) credentials to
-    /// create a replication account itself.
-    pub source_admin: Option<Credentials>,
+}
+
+/// What a replica was given to replicate from its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceAccess {
+    /// The replication account (the primary creates it).
+    Account(Credentials),
+    /// The seed's mode, when no replication account is given: the source's
+    /// admin (root) account, with which the replica creates one itself.
+    Admin(Credentials),
 }
 
 /// One setting and the names it may be given under, seed name first.
@@ -236,8 +242,8 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
                     anyhow!("MYSQL_MASTER_PORT={p:?} is not a port; use 1..=65535")
                 })?,
             };
-            let source_admin = match &replication {
-                Some(_) => None,
+            let access = match replication {
+                Some(account) => SourceAccess::Account(account),
                 None => {
                     let password = match inputs.get(&SOURCE_ROOT_PASSWORD)? {
                         Some(p) => p,
@@ -251,15 +257,14 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
                     if user.is_empty() {
                         bail!("MYSQL_MASTER_ROOT_USER is empty; name the source's admin account or unset it for root");
                     }
-                    Some(Credentials { user, password })
+                    SourceAccess::Admin(Credentials { user, password })
                 }
             };
             Role::Replica(Replica {
                 source_host,
                 source_port,
-                replication,
+                access,
                 root_password,
-                source_admin,
             })
         }
         _ => Role::Standalone,
@@ -309,11 +314,11 @@ mod tests {
         })
     }
 
-    fn creds(user: &str, password: &str) -> Option<Credentials> {
-        Some(Credentials {
+    fn creds(user: &str, password: &str) -> Credentials {
+        Credentials {
             user: user.into(),
             password: password.into(),
-        })
+        }
     }
 
     #[test]
@@ -330,7 +335,7 @@ mod tests {
         assert_eq!(
             primary,
             Role::Primary(Primary {
-                replication: creds("repl", "pw"),
+                replication: Some(creds("repl", "pw")),
                 root_password: None
             })
         );
@@ -348,9 +353,8 @@ mod tests {
             Role::Replica(Replica {
                 source_host: "mysql_master".into(),
                 source_port: 3306,
-                replication: creds("repl", "pw"),
+                access: SourceAccess::Account(creds("repl", "pw")),
                 root_password: None,
-                source_admin: None,
             })
         );
         // Given a replication account, a replica never uses root on the source.
@@ -367,7 +371,7 @@ mod tests {
         assert!(matches!(
             least,
             Role::Replica(Replica {
-                source_admin: None,
+                access: SourceAccess::Account(_),
                 ..
             })
         ));
@@ -383,9 +387,8 @@ mod tests {
         let Role::Replica(seed) = seed else {
             panic!("{seed:?}")
         };
-        assert_eq!(seed.replication, None);
         assert_eq!(seed.root_password.as_deref(), Some("rootpw"));
-        assert_eq!(seed.source_admin, creds("root", "rootpw"));
+        assert_eq!(seed.access, SourceAccess::Admin(creds("root", "rootpw")));
         // Bitnami's names for the source's admin account win over our own root's.
         let bitnami = run(
             &[
@@ -401,7 +404,10 @@ mod tests {
             panic!("{bitnami:?}")
         };
         assert_eq!(bitnami.root_password.as_deref(), Some("local"));
-        assert_eq!(bitnami.source_admin, creds("admin", "adminpw"));
+        assert_eq!(
+            bitnami.access,
+            SourceAccess::Admin(creds("admin", "adminpw"))
+        );
     }
 
     #[test]
@@ -488,7 +494,7 @@ mod tests {
         assert_eq!(
             role,
             Role::Primary(Primary {
-                replication: creds("repl", SECRET),
+                replication: Some(creds("repl", SECRET)),
                 root_password: None,
             })
         );
