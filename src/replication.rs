@@ -277,25 +277,23 @@ pub const SEED_MODE_USER: &str = "replikit_repl";
 /// Logs in to the source as its admin and creates the seed mode's account.
 fn create_account_on_source(
     r: &Replica,
+    source: &Source,
     admin: &Credentials,
     local: &Local,
 ) -> Result<Credentials> {
     let creds = seed_mode_account(admin);
-    let addr = resolve(&r.source_host, r.source_port)?;
-    let mut source = Conn::connect_tcp(addr, &admin.user, &admin.password, Duration::from_secs(5))
-        .map_err(|e| {
-            let text = hide(&e, &admin.password);
-            if text.contains("server error 1045") {
-                permanent(format!(
-                    "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {text}; \
-                     set the source's root password, or give MYSQL_REPL_USER and MYSQL_REPL_PASSWORD instead",
-                    admin.user
-                ))
-            } else {
-                anyhow!("logging in to the source: {text}")
-            }
-        })?;
-    create_account(&mut source, &creds, local.repl_host)?;
+    let mut conn = log_in(source, admin).map_err(|text| {
+        if text.contains("server error 1045") {
+            permanent(format!(
+                "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {text}; \
+                 set the source's root password, or give MYSQL_REPL_USER and MYSQL_REPL_PASSWORD instead",
+                admin.user
+            ))
+        } else {
+            anyhow!("logging in to the source: {text}")
+        }
+    })?;
+    create_account(&mut conn, &creds, local.repl_host)?;
     log::info!(
         "seed mode: replication account {} for hosts {} is ready on {}:{}",
         creds.user,
@@ -307,22 +305,22 @@ fn create_account_on_source(
 }
 
 fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
+    let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
+    let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+    let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
+    if source.version.product != mine.version.product {
+        return Err(permanent(format!(
+            "the source {}:{} runs {} but this replica runs {}; replicate between servers of one product",
+            r.source_host, r.source_port, source.version, mine.version
+        )));
+    }
     // The seed's mode creates its account on the source only when needed.
     let credentials = || -> Result<Credentials> {
         match &r.access {
             SourceAccess::Account(creds) => Ok(creds.clone()),
-            SourceAccess::Admin(admin) => create_account_on_source(r, admin, local),
+            SourceAccess::Admin(admin) => create_account_on_source(r, &source, admin, local),
         }
     };
-    let mut conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
-    let mine = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
-    let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
-    if source.product != mine.version.product {
-        return Err(permanent(format!(
-            "the source {}:{} runs {source} but this replica runs {}; replicate between servers of one product",
-            r.source_host, r.source_port, mine.version
-        )));
-    }
     let status = Status::from_rows(&conn.query(mine.replica_status())?, &mine);
     log::debug!("replica status before set-up: {status:?}");
     match plan(status.as_ref(), &r.source_host, r.source_port) {
@@ -356,12 +354,12 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
                 .map_err(redacted("storing new replication credentials", &creds.password))?;
             conn.query(mine.start_replica())?;
         }
-        Plan::Configure => configure(&mut conn, &mine, r, &credentials()?, local)?,
+        Plan::Configure => configure(&mut conn, &mine, r, &source, &credentials()?, local)?,
     }
     conn.query(mine.set_read_only())?;
     Ok(format!(
-        "replica of {}:{} ({source})",
-        r.source_host, r.source_port
+        "replica of {}:{} ({})",
+        r.source_host, r.source_port, source.version
     ))
 }
 
@@ -377,6 +375,7 @@ fn configure(
     conn: &mut Conn,
     d: &Dialect,
     r: &Replica,
+    source: &Source,
     creds: &Credentials,
     local: &Local,
 ) -> Result<()> {
@@ -387,7 +386,7 @@ fn configure(
             let mine = gtid_mode(conn, d)?;
             let theirs = match local.tls {
                 Tls::Off => {
-                    let mut source = log_in_to_source(r, creds, local.deadline)?;
+                    let mut source = log_in_to_source(r, source, creds, local.deadline)?;
                     gtid_mode(&mut source, d)?
                 }
                 // replikit's own client speaks no TLS, and an account that
@@ -468,28 +467,47 @@ fn wait_for_local_server(local: &Local, password: &str) -> Result<Conn> {
 
 /// Logs in to the source with the replication account, waiting while it
 /// refuses: the primary may not have created the account yet.
-fn log_in_to_source(r: &Replica, creds: &Credentials, deadline: Instant) -> Result<Conn> {
+fn log_in_to_source(
+    r: &Replica,
+    source: &Source,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<Conn> {
     let what = format!(
         "the source {}:{} to accept {}",
         r.source_host, r.source_port, creds.user
     );
-    retry_until(deadline, &what, || {
-        resolve(&r.source_host, r.source_port)
-            .and_then(|addr| {
-                Conn::connect_tcp(addr, &creds.user, &creds.password, Duration::from_secs(5))
-            })
-            .map_err(|e| hide(&e, &creds.password))
-    })
+    retry_until(deadline, &what, || log_in(source, creds))
+}
+
+/// One log-in to the source over TCP; the error's text never holds the password.
+fn log_in(source: &Source, creds: &Credentials) -> Result<Conn, String> {
+    Conn::connect_tcp(
+        source.addr,
+        &creds.user,
+        &creds.password,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| hide(&e, &creds.password))
+}
+
+/// The source as its greeting found it: where it is and what it runs.
+struct Source {
+    addr: SocketAddr,
+    version: ServerVersion,
 }
 
 /// Waits until the source greets us; returns its version.
-fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<ServerVersion> {
-    let greeting = retry_until(deadline, &format!("the source {host}:{port}"), || {
+fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<Source> {
+    let (addr, greeting) = retry_until(deadline, &format!("the source {host}:{port}"), || {
         resolve(host, port)
-            .and_then(|addr| wire::probe(addr, Duration::from_secs(5)))
+            .and_then(|addr| Ok((addr, wire::probe(addr, Duration::from_secs(5))?)))
             .map_err(|e| format!("{e:#}"))
     })?;
-    ServerVersion::parse(&greeting)
+    Ok(Source {
+        addr,
+        version: ServerVersion::parse(&greeting)?,
+    })
 }
 
 /// Tries `attempt` until it succeeds or `deadline` passes, waiting
