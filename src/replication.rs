@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::db::flavor::{positioning, Dialect, Position, ServerVersion, SourceSpec, SourceTls};
+use crate::db::flavor::{positioning, Dialect, Position, ServerVersion, SourceSpec, Tls};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
 use crate::exit_code::Fatal;
 use crate::identity;
 use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
-use crate::settings::{ReplicationSettings, Settings, Tls};
+use crate::settings::{ReplicationSettings, Settings};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
 const FIRST_WAIT: Duration = Duration::from_millis(50);
@@ -410,15 +410,7 @@ fn configure(
         user: &creds.user,
         password: &creds.password,
         position,
-        tls: match local.tls {
-            Tls::Off => SourceTls::Off,
-            Tls::On => SourceTls::On,
-            Tls::Verify(ca) => SourceTls::Verify {
-                ca: ca
-                    .to_str()
-                    .context("REPLIKIT_REPL_SSL is not valid UTF-8")?,
-            },
-        },
+        tls: local.tls,
     };
     let change = d
         .change_source(&spec)

@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::address::Cidr;
 use crate::cli::{Options, DEFAULT_COMMAND};
+use crate::db::flavor::Tls;
 use crate::prehook;
 use crate::server_id::{self, Rule};
 
@@ -56,17 +57,6 @@ pub struct ReplicationSettings {
     pub tls: Tls,
 }
 
-/// TLS for a replica's connection to its source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tls {
-    Off,
-    /// Encrypted; the source's certificate is not checked.
-    On,
-    /// Encrypted, and the certificate must be signed by this CA (a path the
-    /// server reads) and name the source host.
-    Verify(PathBuf),
-}
-
 impl FromStr for Tls {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -74,7 +64,7 @@ impl FromStr for Tls {
             "off" => Ok(Tls::Off),
             "on" => Ok(Tls::On),
             path if path.starts_with('/') && !path.contains('\n') => {
-                Ok(Tls::Verify(PathBuf::from(path)))
+                Ok(Tls::Verify { ca: path.into() })
             }
             other => bail!(
                 "unknown value {other:?}: use off, on, or the absolute path of the CA file that signed the source's certificate"
@@ -278,7 +268,9 @@ mod tests {
         let ca = settings(&["--repl-ssl", "/etc/mysql/ca.pem"]).unwrap();
         assert_eq!(
             ca.replication.tls,
-            Tls::Verify(PathBuf::from("/etc/mysql/ca.pem"))
+            Tls::Verify {
+                ca: "/etc/mysql/ca.pem".into()
+            }
         );
     }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::servers::{Flavor, Server};
-use replikit::db::flavor::{Dialect, Position, Product, ServerVersion, SourceSpec, SourceTls};
+use replikit::db::flavor::{Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use replikit::db::sql::{quote, SESSION_SQL_MODE};
 
 const HOSTILE: &[&str] = &[
@@ -52,6 +52,9 @@ fn check(flavor: Flavor) {
 
     server.sql(d.binlog_status());
     server.sql(d.replica_status());
+    let verify = Tls::Verify {
+        ca: "/etc/mysql/ca.pem".into(),
+    };
     for (i, password) in HOSTILE.iter().enumerate() {
         // User names go to the status output, which must stay one line.
         let user = format!("repl'\\{i}\"");
@@ -70,11 +73,9 @@ fn check(flavor: Flavor) {
             password,
             position,
             tls: match i % 3 {
-                0 => SourceTls::Off,
-                1 => SourceTls::On,
-                _ => SourceTls::Verify {
-                    ca: "/etc/mysql/ca.pem",
-                },
+                0 => &Tls::Off,
+                1 => &Tls::On,
+                _ => &verify,
             },
         };
         let statement = match d.change_source(&spec) {

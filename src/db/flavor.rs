@@ -93,19 +93,19 @@ pub struct SourceSpec<'a> {
     pub user: &'a str,
     pub password: &'a str,
     pub position: Position<'a>,
-    pub tls: SourceTls<'a>,
+    pub tls: &'a Tls,
 }
 
-/// TLS for the replication connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceTls<'a> {
+/// TLS for a replica's connection to its source (REPLIKIT_REPL_SSL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
     Off,
     /// Encrypted; the source's certificate is not checked.
     On,
-    /// Encrypted, with the certificate checked against this CA file and
-    /// the source host.
+    /// Encrypted, and the certificate must be signed by this CA (a path the
+    /// server reads) and name the source host.
     Verify {
-        ca: &'a str,
+        ca: String,
     },
 }
 
@@ -273,7 +273,7 @@ impl Dialect {
                 Position::Gtid | Position::OldestBinlog => "",
             };
             let ca = match s.tls {
-                SourceTls::Verify { ca } => ca,
+                Tls::Verify { ca } => ca,
                 _ => "",
             };
             for (what, value) in [
@@ -325,7 +325,7 @@ impl Dialect {
             options.push(format!("{word}_RETRY_COUNT = 86400"));
         }
         match s.tls {
-            SourceTls::Off => {
+            Tls::Off => {
                 options.push(format!("{word}_SSL = 0"));
                 // caching_sha2_password (MySQL 8's default) over plain TCP
                 // needs the server's RSA key; 5.7 and MariaDB have no such
@@ -335,10 +335,8 @@ impl Dialect {
                 }
             }
             // Said explicitly: MariaDB 11.4+ verifies by default.
-            SourceTls::On => {
-                options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0"))
-            }
-            SourceTls::Verify { ca } => options.push(format!(
+            Tls::On => options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0")),
+            Tls::Verify { ca } => options.push(format!(
                 "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 1",
                 quote(ca)
             )),
@@ -560,7 +558,7 @@ mod tests {
             user: "repl",
             password: "p'w",
             position: Position::Gtid,
-            tls: SourceTls::Off,
+            tls: &Tls::Off,
         };
         let file = SourceSpec {
             position: Position::File {
@@ -587,14 +585,16 @@ mod tests {
             assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");
         }
         let on = SourceSpec {
-            tls: SourceTls::On,
+            tls: &Tls::On,
             ..gtid
         };
         assert!(dialect("9.7.4").change_source(&on).unwrap().ends_with(
             "SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 0"
         ));
         let verify = SourceSpec {
-            tls: SourceTls::Verify { ca: "/etc/ca'.pem" },
+            tls: &Tls::Verify {
+                ca: "/etc/ca'.pem".into(),
+            },
             ..gtid
         };
         assert!(dialect("10.11.18-MariaDB")
@@ -611,7 +611,7 @@ mod tests {
             user: "repl",
             password: "top\nsecret",
             position: Position::Gtid,
-            tls: SourceTls::Off,
+            tls: &Tls::Off,
         };
         let err = dialect("9.7.4")
             .change_source(&spec)
@@ -630,7 +630,7 @@ mod tests {
             user: "repl",
             password,
             position: Position::Gtid,
-            tls: SourceTls::Off,
+            tls: &Tls::Off,
         };
         let (p32, p33, p96, p97, ko11) = (
             "p".repeat(32),
