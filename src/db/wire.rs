@@ -102,15 +102,37 @@ pub struct Conn {
     pub server_version: String,
 }
 
+impl Stream {
+    fn set_timeout(&self, timeout: Duration) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))
+            }
+            Stream::Tcp(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))
+            }
+        }
+    }
+
+    fn tcp(addr: SocketAddr, timeout: Duration) -> Result<Stream> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_nodelay(true)?;
+        Ok(Stream::Tcp(stream))
+    }
+}
+
 impl Conn {
     /// Connects to the server listening on `socket` and logs in.
     pub fn connect(socket: &Path, user: &str, password: &str, timeout: Duration) -> Result<Conn> {
         let stream = UnixStream::connect(socket)
             .with_context(|| format!("cannot connect to {}", socket.display()))?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        Conn::log_in(Stream::Unix(stream), user, password)
-            .with_context(|| format!("cannot log in as {user:?} on {}", socket.display()))
+        let mut conn = Conn::open(Stream::Unix(stream), timeout)?;
+        conn.login(user, password)
+            .with_context(|| format!("cannot log in as {user:?} on {}", socket.display()))?;
+        Ok(conn)
     }
 
     /// Connects to the server at `addr` over TCP and logs in.
@@ -120,24 +142,21 @@ impl Conn {
         password: &str,
         timeout: Duration,
     ) -> Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_nodelay(true)?;
-        Conn::log_in(Stream::Tcp(stream), user, password)
-            .with_context(|| format!("cannot log in as {user:?} on {addr}"))
+        let mut conn = Conn::open(Stream::tcp(addr, timeout)?, timeout)?;
+        conn.login(user, password)
+            .with_context(|| format!("cannot log in as {user:?} on {addr}"))?;
+        Ok(conn)
     }
 
-    fn log_in(stream: Stream, user: &str, password: &str) -> Result<Conn> {
-        let mut conn = Conn {
+    /// A connection before the server's greeting has been read.
+    fn open(stream: Stream, timeout: Duration) -> Result<Conn> {
+        stream.set_timeout(timeout)?;
+        Ok(Conn {
             stream,
             seq: 0,
             capabilities: 0,
             server_version: String::new(),
-        };
-        conn.login(user, password)?;
-        Ok(conn)
+        })
     }
 
     fn login(&mut self, user: &str, password: &str) -> Result<()> {
@@ -341,18 +360,9 @@ impl Conn {
 /// wait for its source and learn its flavor and version before holding any
 /// credentials for it.
 pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    let mut header = [0u8; 4];
-    stream
-        .read_exact(&mut header)
+    let payload = Conn::open(Stream::tcp(addr, timeout)?, timeout)?
+        .read_packet()
         .with_context(|| format!("{addr} sent no greeting"))?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
-    let mut payload = vec![0u8; len];
-    stream
-        .read_exact(&mut payload)
-        .with_context(|| format!("{addr} sent a short greeting"))?;
     if payload.first() == Some(&0xff) {
         // For example "Host is blocked" or "Too many connections".
         return Err(anyhow::Error::new(parse_error(&payload)).context(format!("{addr} refused us")));
