@@ -150,16 +150,24 @@ fn real_servers_in_containers_use_the_server_id_replikit_wrote() {
     // restarted container may get another address, and so another id.
     let third = 200 + std::process::id() % 50;
     let network = Network::create("ids", &format!("10.251.{third}.0/24"));
-    let threads: Vec<_> = ["bookworm-mariadb", "trixie-mariadb", "sid-mysql"]
+    let jobs: Vec<_> = ["bookworm-mariadb", "trixie-mariadb", "sid-mysql"]
         .into_iter()
         .enumerate()
         .map(|(i, base)| {
             let bin = bin.clone();
             let net = network.0.clone();
             let ip = format!("10.251.{third}.{}", 10 + i);
-            std::thread::spawn(move || server_in_container(base, &bin, &net, &ip))
+            move || server_in_container(base, &bin, &net, &ip)
         })
         .collect();
+    in_parallel_on(network, jobs);
+}
+
+/// Runs each job on a thread of its own, waits for all of them, removes
+/// the network (which must outlive every container on it), and only then
+/// fails on the first job that failed.
+fn in_parallel_on<F: FnOnce() + Send + 'static>(network: Network, jobs: Vec<F>) {
+    let threads: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
     let results: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
     drop(network);
     for r in results {
@@ -286,7 +294,7 @@ fn containers_assemble_into_a_replicated_cluster() {
     let bin = static_bin();
     let third = 150 + std::process::id() % 50;
     let network = Network::create("cluster", &format!("10.251.{third}.0/24"));
-    let threads: Vec<_> = [("trixie-mariadb", 0), ("sid-mysql", 1)]
+    let jobs: Vec<_> = [("trixie-mariadb", 0), ("sid-mysql", 1)]
         .into_iter()
         .map(|(base, i)| {
             let bin = bin.clone();
@@ -294,14 +302,10 @@ fn containers_assemble_into_a_replicated_cluster() {
             let ips: Vec<String> = (0..3)
                 .map(|k| format!("10.251.{third}.{}", 20 + 10 * i + k))
                 .collect();
-            std::thread::spawn(move || cluster(base, &bin, &net, &ips))
+            move || cluster(base, &bin, &net, &ips)
         })
         .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
-    drop(network);
-    for r in results {
-        r.unwrap();
-    }
+    in_parallel_on(network, jobs);
 }
 
 fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {

@@ -29,13 +29,19 @@ fn prepare_with_password(server: &Server, env: &[(&str, String)], password: &str
 /// replikit for `server`, with nothing from our environment but PATH, the
 /// replication account and `env`.
 fn replikit(server: &Server, env: &[(&str, String)], password: &str) -> std::process::Command {
+    let mut cmd = replikit_without_account(server, env);
+    cmd.env("MYSQL_REPL_USER", USER)
+        .env("MYSQL_REPL_PASSWORD", password);
+    cmd
+}
+
+/// `replikit` without a replication account (the seed's mode).
+fn replikit_without_account(server: &Server, env: &[(&str, String)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(bin());
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
         .env("REPLIKIT_SOCKET", server.socket())
-        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-        .env("MYSQL_REPL_USER", USER)
-        .env("MYSQL_REPL_PASSWORD", password);
+        .env("REPLIKIT_REPL_HOST", "127.0.0.1");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -153,16 +159,12 @@ fn seed_mode(flavor: Flavor) {
         replikit::db::sql::quote(ADMIN_PASSWORD)
     ));
     let seed_prepare = |admin_password: &str| {
-        let mut cmd = std::process::Command::new(bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("REPLIKIT_SOCKET", replica.socket())
-            .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-            .env("MYSQL_MASTER_ROOT_PASSWORD", admin_password)
+        let mut env = replica_env(&primary);
+        env.push(("MYSQL_MASTER_ROOT_PASSWORD", admin_password.to_string()));
+        let out = replikit_without_account(&replica, &env)
+            .arg("prepare")
             .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
-            .envs(replica_env(&primary))
-            .arg("prepare");
-        let out = cmd.bounded();
+            .bounded();
         for shown in [
             stderr(&out),
             String::from_utf8_lossy(&out.stdout).into_owned(),
