@@ -59,6 +59,7 @@ class Server:
         self.in_root(f"{init} > {self.dir}/init.log 2>&1").check_returncode()
         self.socket = self.host_dir + "/sock"
         self.start()
+        self.wait_ready(password="")
         self.sql(f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{ROOT_PASSWORD}'", password="")
         self.sql(f"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}'")
         self.sql(f"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}'")
@@ -101,8 +102,6 @@ class Server:
         self.proc.wait(60)
 
     def sql(self, query, password=ROOT_PASSWORD):
-        if self.proc and password == "":
-            self.wait_ready(password="")
         conn = pymysql.connect(unix_socket=self.socket, user="root", password=password, autocommit=True)
         with conn.cursor(pymysql.cursors.DictCursor) as c:
             c.execute(query)
