@@ -8,7 +8,7 @@ use crate::identity;
 use crate::option_file;
 use crate::replication;
 use crate::role::{self, Role};
-use crate::settings::{self, Settings, Via};
+use crate::settings::{Settings, Via};
 use crate::supervisor::Supervisor;
 
 pub fn run(settings: &Settings) -> Result<i32, Fatal> {
@@ -20,7 +20,7 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
         } else {
             "subreaper"
         },
-        settings::role_inputs(|k| std::env::var(k).ok())
+        role::inputs_for_log(|k| std::env::var(k).ok())
     );
     let result = prepare_and_run(settings, &mut supervisor);
     supervisor.finish(settings.grace);

@@ -130,6 +130,33 @@ const SOURCE_ROOT_PASSWORD: Setting = Setting {
     secret: true,
 };
 
+/// The inputs that decide this node's role, for the start-up log: the
+/// seed's names always, other names (aliases, Bitnami's mode) when given.
+/// MYSQL_MASTER shows as set, empty or unset, not its value; none of these
+/// is a secret.
+pub fn inputs_for_log(get: impl Fn(&str) -> Option<String>) -> String {
+    let mut words = Vec::new();
+    // (setting, print the value, the seed's contract: shown even when unset)
+    for (setting, show_value, seed) in [
+        (&MASTER, false, true),
+        (&SOURCE_HOST, true, true),
+        (&ROLE, true, true),
+        (&BITNAMI_MODE, true, false),
+    ] {
+        for (i, name) in setting.names.iter().enumerate() {
+            let word = match get(name) {
+                None if i == 0 && seed => format!("{name}=unset"),
+                None => continue,
+                Some(v) if show_value => format!("{name}={v:?}"),
+                Some(v) if v.is_empty() => format!("{name}=empty"),
+                Some(_) => format!("{name}=set"),
+            };
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
 /// Reads settings from the environment (`env`) and secret files (`file`).
 pub struct Inputs<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
@@ -407,6 +434,29 @@ mod tests {
         assert_eq!(
             bitnami.access,
             SourceAccess::Admin(creds("admin", "adminpw"))
+        );
+    }
+
+    #[test]
+    fn inputs_for_log_never_print_flag_values_and_show_aliases_only_when_given() {
+        let env = |k: &str| match k {
+            "MYSQL_MASTER" => Some("secret-looking".to_string()),
+            "MYSQL_MASTER_HOST" => Some("db1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            inputs_for_log(env),
+            "MYSQL_MASTER=set MYSQL_MASTER_HOST=\"db1\" REPLIKIT_ROLE=unset"
+        );
+        let aliases = |k: &str| match k {
+            "MYSQL_MASTER" => Some(String::new()),
+            "MARIADB_MASTER_HOST" => Some("db2".to_string()),
+            "MYSQL_REPLICATION_MODE" => Some("slave".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            inputs_for_log(aliases),
+            "MYSQL_MASTER=empty MYSQL_MASTER_HOST=unset MARIADB_MASTER_HOST=\"db2\" REPLIKIT_ROLE=unset MYSQL_REPLICATION_MODE=\"slave\""
         );
     }
 

@@ -211,26 +211,6 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// The inputs that decide this node's role, for the start-up log. Values of
-/// flags are shown as set/unset; only host names are printed.
-pub fn role_inputs(get: impl Fn(&str) -> Option<String>) -> String {
-    let flag = |name: &str| match get(name) {
-        Some(v) if !v.is_empty() => format!("{name}=set"),
-        Some(_) => format!("{name}=empty"),
-        None => format!("{name}=unset"),
-    };
-    let value = |name: &str| match get(name) {
-        Some(v) => format!("{name}={v:?}"),
-        None => format!("{name}=unset"),
-    };
-    [
-        flag("MYSQL_MASTER"),
-        value("MYSQL_MASTER_HOST"),
-        value("REPLIKIT_ROLE"),
-    ]
-    .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,19 +332,5 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn role_inputs_never_print_flag_values() {
-        let env = |k: &str| match k {
-            "MYSQL_MASTER" => Some("secret-looking".to_string()),
-            "MYSQL_MASTER_HOST" => Some("db1".to_string()),
-            _ => None,
-        };
-        let line = role_inputs(env);
-        assert_eq!(
-            line,
-            "MYSQL_MASTER=set MYSQL_MASTER_HOST=\"db1\" REPLIKIT_ROLE=unset"
-        );
     }
 }
