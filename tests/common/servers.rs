@@ -275,6 +275,18 @@ impl Server {
 
     /// Rows of a query as column name -> value (no value may hold a tab or
     /// a newline).
+    /// SHOW REPLICA STATUS, None when the server is no replica. Columns
+    /// have MySQL's names on every flavor (MariaDB's Master_Host is
+    /// Source_Host, Slave_IO_Running is Replica_IO_Running).
+    pub fn replica_status(&self) -> Option<std::collections::BTreeMap<String, String>> {
+        let row = self.rows("SHOW REPLICA STATUS").into_iter().next()?;
+        Some(
+            row.into_iter()
+                .map(|(k, v)| (k.replace("Master", "Source").replace("Slave", "Replica"), v))
+                .collect(),
+        )
+    }
+
     pub fn rows(&self, query: &str) -> Vec<std::collections::BTreeMap<String, String>> {
         let text = self
             .client(&["-B", "--raw"], query)
