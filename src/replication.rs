@@ -365,7 +365,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
 
 /// MySQL's `@@GLOBAL.gtid_mode` of the server behind `conn`; None on MariaDB.
 fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
-    match d.gtid_mode() {
+    match d.gtid_mode_query() {
         Some(query) => Ok(conn.query(query)?.get(0, "gtid_mode").map(str::to_string)),
         None => Ok(None),
     }
@@ -379,7 +379,7 @@ fn configure(
     creds: &Credentials,
     local: &Local,
 ) -> Result<()> {
-    let position = match d.gtid_mode() {
+    let position = match d.gtid_mode_query() {
         // MariaDB: GTIDs are always there.
         None => Position::Gtid,
         Some(_) => {

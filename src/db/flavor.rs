@@ -158,7 +158,7 @@ impl Dialect {
 
     /// The query for MySQL's GTID mode, in column `gtid_mode`; MariaDB's
     /// GTIDs are always on, so it has none.
-    pub fn gtid_mode(&self) -> Option<&'static str> {
+    pub fn gtid_mode_query(&self) -> Option<&'static str> {
         self.mysql()
             .then_some("SELECT @@GLOBAL.gtid_mode AS gtid_mode")
     }
