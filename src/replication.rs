@@ -257,7 +257,7 @@ fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()
 /// never undo each other's account and a restart changes nothing; the
 /// derivation is one-way, so the password a replica stores for its
 /// replication connection does not give away the source's root password.
-pub fn seed_mode_account(admin: &Credentials) -> Credentials {
+fn seed_mode_account(admin: &Credentials) -> Credentials {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(b"replikit replication account\0");
@@ -272,7 +272,7 @@ pub fn seed_mode_account(admin: &Credentials) -> Credentials {
 }
 
 /// The name of the account a replica in the seed's mode creates.
-pub const SEED_MODE_USER: &str = "replikit_repl";
+const SEED_MODE_USER: &str = "replikit_repl";
 
 /// Logs in to the source as its admin and creates the seed mode's account.
 fn create_account_on_source(
