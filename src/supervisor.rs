@@ -22,6 +22,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::exit_code::{self, Fatal};
+use crate::helper;
 use crate::proc_tree;
 use crate::spawn;
 
@@ -215,29 +216,32 @@ impl Supervisor {
 
     /// Reaps every child that has exited.
     fn reap(&self) -> Reaped {
-        let mut reaped = Reaped {
-            exited: Vec::new(),
-            children_left: false,
+        // Held while reaping, so a helper's status reaches its owner.
+        let mut helpers = helper::registry();
+        let mut exited = Vec::new();
+        let mut collect = |pid: Pid, code: i32| {
+            if !helpers.claim(pid.as_raw(), code) {
+                exited.push((pid, code));
+            }
         };
-        loop {
+        let children_left = loop {
             match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => {
                     log::trace!("reaped pid {pid}: exit {code}");
-                    reaped.exited.push((pid, code));
+                    collect(pid, code);
                 }
                 Ok(WaitStatus::Signaled(pid, sig, _)) => {
                     log::trace!("reaped pid {pid}: signal {sig}");
-                    reaped
-                        .exited
-                        .push((pid, exit_code::from_signal(sig as i32)));
+                    collect(pid, exit_code::from_signal(sig as i32));
                 }
-                Ok(WaitStatus::StillAlive) => {
-                    reaped.children_left = true;
-                    return reaped;
-                }
+                Ok(WaitStatus::StillAlive) => break true,
                 Ok(_) | Err(Errno::EINTR) => {}
-                Err(_) => return reaped, // ECHILD: nobody left
+                Err(_) => break false, // ECHILD: nobody left
             }
+        };
+        Reaped {
+            exited,
+            children_left,
         }
     }
 }
