@@ -14,7 +14,7 @@ pub const DEFAULT_COMMAND: [&str; 2] = ["docker-entrypoint.sh", "mysqld"];
     name = "replikit",
     version,
     about = "PID-1 entrypoint for MySQL/MariaDB containers: server-id, hooks, signal forwarding, reaping",
-    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]",
+    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
                   127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \
@@ -36,6 +36,23 @@ pub enum Command {
     /// already running, and exit: 0 when done (from
     /// /docker-entrypoint-initdb.d or a Kubernetes Job, as in the seeds).
     Prepare(PrepareOptions),
+    /// Compare every user table of this replica with its source (CHECKSUM
+    /// TABLE, each table held still on the source while the replica catches
+    /// up). Prints each difference; exits 0 when there is none, 1 when there
+    /// is one, 69 when it could not compare.
+    Verify(VerifyOptions),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// How long the replica may take to catch up, per table (e.g. 60s).
+    #[arg(
+        long,
+        env = "REPLIKIT_VERIFY_TIMEOUT",
+        default_value = "60s",
+        hide_env_values = true
+    )]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]
@@ -175,6 +192,18 @@ pub struct Options {
         hide_env_values = true
     )]
     pub repl_ssl: String,
+
+    /// On a new replica: auto (seed with a dump when the source holds data
+    /// or has purged binary logs), dump (always seed), none (never).
+    #[arg(
+        long,
+        env = "REPLIKIT_SEED",
+        value_name = "auto|dump|none",
+        default_value = "auto",
+        global = true,
+        hide_env_values = true
+    )]
+    pub seed: String,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]
@@ -220,6 +249,7 @@ impl Options {
             socket: get("REPLIKIT_SOCKET").unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
             repl_host: text("REPLIKIT_REPL_HOST")?,
             repl_ssl: or("REPLIKIT_REPL_SSL", "off")?,
+            seed: or("REPLIKIT_SEED", "auto")?,
             grace: or("REPLIKIT_GRACE", "5s")?,
             pre: text("REPLIKIT_PRE")?
                 .map(|v| v.split('\n').map(String::from).collect())
@@ -279,6 +309,7 @@ mod tests {
             "socket" => os(&o.socket),
             "repl_host" => one(&o.repl_host),
             "repl_ssl" => vec![o.repl_ssl.clone()],
+            "seed" => vec![o.seed.clone()],
             other => panic!("argument {other} is missing from Options::from_env and this test"),
         }
     }
@@ -290,7 +321,7 @@ mod tests {
             .get_arguments()
             .filter(|a| a.get_long().is_some() && a.get_id() != "help" && a.get_id() != "version")
             .collect();
-        assert_eq!(args.len(), 13);
+        assert_eq!(args.len(), 14);
         let unset = Options::from_env(|_| None).unwrap();
         for arg in args {
             let id = arg.get_id().as_str();
@@ -340,6 +371,7 @@ mod tests {
             "REPLIKIT_SOCKET",
             "REPLIKIT_REPL_HOST",
             "REPLIKIT_REPL_SSL",
+            "REPLIKIT_SEED",
         ] {
             assert!(
                 help.contains(&format!("[env: {var}")),

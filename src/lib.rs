@@ -5,8 +5,10 @@ mod address;
 mod atomic_file;
 mod cli;
 pub mod db;
+mod dump;
 mod entrypoint;
 mod exit_code;
+mod helper;
 mod hosts;
 mod identity;
 mod interfaces;
@@ -18,10 +20,12 @@ mod proc_tree;
 mod replication;
 mod resolve;
 mod role;
+mod seed;
 mod server_id;
 mod settings;
 mod spawn;
 mod supervisor;
+mod verify;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -81,6 +85,10 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
             println!("{line}");
             Ok(0)
         }
+        Some(Command::Verify(o)) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            verify_replica(&settings, &o)
+        }
         None => {
             let settings =
                 Settings::from_options(&cli.options, command).or_exit(exit_code::USAGE)?;
@@ -100,9 +108,30 @@ fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<S
         socket: &settings.replication.socket,
         repl_host: &repl_host,
         tls: &settings.replication.tls,
+        seed: settings.replication.seed,
         deadline: std::time::Instant::now() + timeout,
     };
     replication::set_up(&role, &local).or_exit(exit_code::REPLICATION)
+}
+
+/// `replikit verify`: 0 when the replica holds what its source holds, 1
+/// when it does not.
+fn verify_replica(settings: &Settings, o: &cli::VerifyOptions) -> Result<i32, Fatal> {
+    let role = role::from_environment().or_exit(exit_code::USAGE)?;
+    let timeout = settings::parse_duration(&o.timeout)
+        .map_err(|e| anyhow::anyhow!("REPLIKIT_VERIFY_TIMEOUT (--timeout): {e:#}"))
+        .or_exit(exit_code::USAGE)?;
+    let report = verify::run(&role, &settings.replication.socket, timeout)
+        .or_exit(exit_code::REPLICATION)?;
+    for d in &report.differences {
+        println!("{d}");
+    }
+    println!(
+        "verify: {} tables compared, {} differences",
+        report.tables,
+        report.differences.len()
+    );
+    Ok(if report.differences.is_empty() { 0 } else { 1 })
 }
 
 fn options_from_env() -> Result<cli::Options, Fatal> {

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::db::flavor::{positioning, Dialect, Position, ServerVersion, SourceSpec, Tls};
+use crate::db::flavor::{positioning, Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
+use crate::dump;
 use crate::exit_code::Fatal;
 use crate::identity;
 use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
+use crate::seed::{self, Decision};
 use crate::settings::{ReplicationSettings, Settings};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
@@ -95,6 +97,7 @@ pub fn keep_trying(role: Role, settings: ReplicationSettings, repl_host: String)
             socket: &settings.socket,
             repl_host: &repl_host,
             tls: &settings.tls,
+            seed: settings.seed,
             deadline: Instant::now() + Duration::from_secs(3600),
         };
         match set_up(&role, &local) {
@@ -204,6 +207,8 @@ pub struct Local<'a> {
     pub repl_host: &'a str,
     /// TLS for a replica's connection to its source.
     pub tls: &'a Tls,
+    /// Whether a new replica is seeded (REPLIKIT_SEED).
+    pub seed: seed::Method,
     pub deadline: Instant,
 }
 
@@ -221,17 +226,32 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
-    create_account(&mut conn, creds, local.repl_host)?;
+    // The donor first: once a replica is let in as the replication
+    // account, the donor account is there too.
+    let donor = donor_account(creds);
+    create_account(&mut conn, &donor, local.repl_host, DONOR_GRANTS)?;
+    create_account(&mut conn, creds, local.repl_host, REPLICA_GRANTS)?;
     Ok(format!(
-        "primary: replication account {} for hosts {} is ready",
-        creds.user, local.repl_host
+        "primary: replication account {} and seeding account {} for hosts {} are ready",
+        creds.user, donor.user, local.repl_host
     ))
 }
 
-/// Creates or updates the replication account on the server behind `conn`
-/// (the primary's own, or the source in the seed's mode). Least privilege:
-/// reading the binary log is all a replica needs, with GTIDs or without.
-fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()> {
+/// Reading the binary log is all a replica needs, with GTIDs or without.
+const REPLICA_GRANTS: &str = "REPLICATION SLAVE";
+
+/// What a consistent dump needs, and `replikit verify`: reading every
+/// table, view, trigger, routine and event; FLUSH TABLES WITH READ LOCK
+/// (RELOAD) and the binary log position (REPLICATION CLIENT) for the
+/// snapshot's coordinates; LOCK TABLES to hold a table still while it is
+/// compared. No write privilege.
+const DONOR_GRANTS: &str =
+    "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT";
+
+/// Creates or updates an account on the server behind `conn` (the
+/// primary's own, or the source in the seed's mode) with `grants` on
+/// everything, and nothing more.
+fn create_account(conn: &mut Conn, creds: &Credentials, host: &str, grants: &str) -> Result<()> {
     let account = format!("{}@{}", quote(&creds.user), quote(host));
     for sql in [
         format!(
@@ -242,12 +262,10 @@ fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()
             "ALTER USER {account} IDENTIFIED BY {}",
             quote(&creds.password)
         ),
-        format!("GRANT REPLICATION SLAVE ON *.* TO {account}"),
+        format!("GRANT {grants} ON *.* TO {account}"),
     ] {
-        conn.query(&sql).map_err(redacted(
-            "creating the replication account",
-            &creds.password,
-        ))?;
+        conn.query(&sql)
+            .map_err(redacted("creating an account", &creds.password))?;
     }
     Ok(())
 }
@@ -258,18 +276,47 @@ fn create_account(conn: &mut Conn, creds: &Credentials, host: &str) -> Result<()
 /// derivation is one-way, so the password a replica stores for its
 /// replication connection does not give away the source's root password.
 fn seed_mode_account(admin: &Credentials) -> Credentials {
+    derived_account(
+        SEED_MODE_USER,
+        "replikit replication account",
+        &admin.password,
+    )
+}
+
+/// The account that seeds replicas and that `replikit verify` reads with,
+/// created by the primary beside the replication account. Its password
+/// is derived from the replication password, which every node already
+/// has, so no new secret needs handing out; one-way, so it does not give
+/// the replication password away.
+fn donor_account(replication: &Credentials) -> Credentials {
+    derived_account(DONOR_USER, "replikit donor account", &replication.password)
+}
+
+/// The account a replica reads its source with: the donor account, or the
+/// source's admin in the seed's mode.
+pub fn reader_account(access: &SourceAccess) -> Credentials {
+    match access {
+        SourceAccess::Account(creds) => donor_account(creds),
+        SourceAccess::Admin(admin) => admin.clone(),
+    }
+}
+
+fn derived_account(user: &str, label: &str, secret: &str) -> Credentials {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(b"replikit replication account\0");
-    h.update(admin.password.as_bytes());
+    h.update(label.as_bytes());
+    h.update(b"\0");
+    h.update(secret.as_bytes());
     let digest = h.finalize();
     // 32 characters: MySQL's limit for a replication password.
     let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     Credentials {
-        user: SEED_MODE_USER.into(),
+        user: user.into(),
         password,
     }
 }
+
+const DONOR_USER: &str = "replikit_donor";
 
 /// The name of the account a replica in the seed's mode creates.
 const SEED_MODE_USER: &str = "replikit_repl";
@@ -293,7 +340,7 @@ fn create_account_on_source(
             anyhow!("logging in to the source: {text}")
         }
     })?;
-    create_account(&mut conn, &creds, local.repl_host)?;
+    create_account(&mut conn, &creds, local.repl_host, REPLICA_GRANTS)?;
     log::info!(
         "seed mode: replication account {} for hosts {} is ready on {}:{}",
         creds.user,
@@ -321,7 +368,13 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             SourceAccess::Admin(admin) => create_account_on_source(r, &source, admin, local),
         }
     };
-    let status = Status::from_rows(&conn.query(mine.replica_status())?, &mine);
+    // A set-up left by an interrupted seed points at a partial copy.
+    let interrupted = seed::interrupted(&mut conn)?;
+    let status = if interrupted {
+        None
+    } else {
+        Status::from_rows(&conn.query(mine.replica_status())?, &mine)
+    };
     log::debug!("replica status before set-up: {status:?}");
     match plan(status.as_ref(), &r.source_host, r.source_port) {
         Plan::LeaveAlone => {}
@@ -354,7 +407,31 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
                 .map_err(redacted("storing new replication credentials", &creds.password))?;
             conn.query(mine.start_replica())?;
         }
-        Plan::Configure => configure(&mut conn, &mine, r, &source, &credentials()?, local)?,
+        Plan::Configure => {
+            let creds = credentials()?;
+            let position = choose_position(&mut conn, &mine, r, &source, &creds, local)?;
+            let seeded = seed_if_needed(&mut conn, &mine, r, &source, interrupted, local)?;
+            let position = match (&seeded, position) {
+                (None, p) => p,
+                (Some(at), Position::Gtid) => {
+                    if let Some(gtid) = &at.mariadb_gtid {
+                        conn.query(&format!("SET GLOBAL gtid_slave_pos = {}", quote(gtid)))?;
+                    } else if mine.version.product == Product::MariaDb {
+                        return Err(permanent("the dump did not give the source's GTID position; the seed cannot be trusted".into()));
+                    }
+                    Position::Gtid
+                }
+                (Some(at), _) => match (&at.file, at.pos) {
+                    (Some(file), Some(pos)) => Position::File { file, pos },
+                    _ => return Err(permanent("the dump did not give the source's binary log position; the seed cannot be trusted".into())),
+                },
+            };
+            point_at_source(&mut conn, &mine, r, &creds, position, local)?;
+            if seeded.is_some() {
+                seed::finish_local(&mut conn)?;
+                log::info!("seeding: done; replicating from the snapshot's position");
+            }
+        }
     }
     conn.query(mine.set_read_only())?;
     Ok(format!(
@@ -371,15 +448,16 @@ fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
     }
 }
 
-fn configure(
+/// GTIDs where both sides have them, else binary log coordinates.
+fn choose_position(
     conn: &mut Conn,
     d: &Dialect,
     r: &Replica,
     source: &Source,
     creds: &Credentials,
     local: &Local,
-) -> Result<()> {
-    let position = match d.gtid_mode_query() {
+) -> Result<Position<'static>> {
+    Ok(match d.gtid_mode_query() {
         // MariaDB: GTIDs are always there.
         None => Position::Gtid,
         Some(_) => {
@@ -400,7 +478,94 @@ fn configure(
             positioning(theirs.as_deref(), mine.as_deref())
                 .map_err(|e| permanent(format!("{e:#}")))?
         }
+    })
+}
+
+/// Seeds this replica when `seed::decide` says so; the snapshot's
+/// coordinates, or None when it replicates directly.
+fn seed_if_needed(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    source: &Source,
+    interrupted: bool,
+    local: &Local,
+) -> Result<Option<dump::Coordinates>> {
+    if local.seed == seed::Method::None && !interrupted {
+        log::info!("not seeding: REPLIKIT_SEED=none");
+        return Ok(None);
+    }
+    let reader = reader_account(&r.access);
+    // The primary creates the donor account as it creates the replication
+    // account; a primary not run by replikit has none.
+    let patience = local.deadline.min(Instant::now() + Duration::from_secs(60));
+    let mut from = match log_in_to_source(r, source, &reader, patience) {
+        Ok(c) => c,
+        Err(e) if local.seed == seed::Method::Auto && !interrupted => {
+            log::warn!(
+                "not seeding: cannot read the source as {} (replikit on the primary creates that account): {e:#}",
+                reader.user
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
     };
+    let theirs = seed::source_facts(&mut from, d)?;
+    let facts = seed::Facts {
+        local_schemas: seed::user_schemas(conn)?,
+        interrupted,
+        source_schemas: theirs.schemas.clone(),
+        source_purged: theirs.purged,
+    };
+    let why = match seed::decide(local.seed, &facts) {
+        Decision::Direct(why) => {
+            log::info!("not seeding: {why}");
+            return Ok(None);
+        }
+        Decision::Refuse(why) => return Err(permanent(why)),
+        Decision::Seed(why) => why,
+    };
+    drop(from);
+    log::info!(
+        "seeding from {}:{} with a dump ({} schemas, about {} MiB): {why}",
+        r.source_host,
+        r.source_port,
+        theirs.schemas.len(),
+        theirs.bytes / (1024 * 1024)
+    );
+    conn.set_timeout(Duration::from_secs(3600))?;
+    seed::prepare_local(conn, d)?;
+    let job = dump::Job {
+        dialect: d,
+        source: dump::Login {
+            // By name, as the replica's own server connects (a CA check
+            // matches the name).
+            host: &r.source_host,
+            port: source.addr.port(),
+            user: &reader.user,
+            password: &reader.password,
+            tls: local.tls,
+        },
+        local_socket: local.socket,
+        local_password: r.root_password.as_deref().unwrap_or(""),
+        schemas: &theirs.schemas,
+        mysql_gtids: theirs.mysql_gtids,
+        estimate: theirs.bytes,
+    };
+    let coordinates = dump::copy(&job).map_err(|e| anyhow!("{}", hide(&e, &reader.password)))?;
+    conn.set_timeout(Duration::from_secs(5))?;
+    Ok(Some(coordinates))
+}
+
+/// Points this replica at its source from `position` and starts it.
+fn point_at_source(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    creds: &Credentials,
+    position: Position,
+    local: &Local,
+) -> Result<()> {
     if position == Position::OldestBinlog {
         log::info!("no GTIDs: replicating from the start of the source's oldest binary log");
     }
@@ -481,6 +646,22 @@ fn log_in(source: &Source, creds: &Credentials) -> Result<Conn, String> {
         Duration::from_secs(5),
     )
     .map_err(|e| hide(&e, &creds.password))
+}
+
+/// Logs in to a replica's source as the account that reads it (see
+/// `reader_account`), once.
+pub fn read_source(r: &Replica, timeout: Duration) -> Result<Conn> {
+    let creds = reader_account(&r.access);
+    let addr = resolve(&r.source_host, r.source_port)?;
+    Conn::connect_tcp(addr, &creds.user, &creds.password, timeout).map_err(|e| {
+        anyhow!(
+            "cannot read the source {}:{} as {}: {}",
+            r.source_host,
+            r.source_port,
+            creds.user,
+            hide(&e, &creds.password)
+        )
+    })
 }
 
 /// The source as its greeting found it: where it is and what it runs.

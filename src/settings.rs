@@ -55,6 +55,7 @@ pub struct ReplicationSettings {
     pub socket: PathBuf,
     pub repl_host: Option<String>,
     pub tls: Tls,
+    pub seed: crate::seed::Method,
 }
 
 impl FromStr for Tls {
@@ -132,6 +133,10 @@ impl Settings {
             .repl_ssl
             .parse()
             .with_context(|| named("REPLIKIT_REPL_SSL", "repl-ssl"))?;
+        let seed = o
+            .seed
+            .parse()
+            .with_context(|| named("REPLIKIT_SEED", "seed"))?;
         let hooks = o
             .pre
             .iter()
@@ -158,6 +163,7 @@ impl Settings {
                 socket: PathBuf::from(&o.socket),
                 repl_host: o.repl_host.clone(),
                 tls,
+                seed,
             },
             via,
             cnf,

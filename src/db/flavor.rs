@@ -187,6 +187,26 @@ impl Dialect {
         }
     }
 
+    /// Forgets every replication set-up (and the position in it).
+    pub fn reset_replica_all(&self) -> &'static str {
+        if self.replica_words() {
+            "RESET REPLICA ALL"
+        } else {
+            "RESET SLAVE ALL"
+        }
+    }
+
+    /// Empties MySQL's GTID history (and binary logs), as a dump that sets
+    /// gtid_purged needs; None on MariaDB, whose replica position
+    /// (gtid_slave_pos) is set on its own.
+    pub fn reset_gtid_history(&self) -> Option<&'static str> {
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 2, 0) => Some("RESET BINARY LOGS AND GTIDS"),
+            Product::MySql => Some("RESET MASTER"),
+            Product::MariaDb => None,
+        }
+    }
+
     /// Makes the server refuse writes. `read_only` does not stop users with
     /// SUPER, so MySQL gets `super_read_only` (which implies read_only).
     pub fn set_read_only(&self) -> &'static str {

@@ -148,6 +148,13 @@ impl Conn {
         Ok(conn)
     }
 
+    /// How long a read or write may take from now on: long statements
+    /// (CHECKSUM TABLE, waiting for a replica) need more than a log-in.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.stream.set_timeout(timeout)?;
+        Ok(())
+    }
+
     /// A connection before the server's greeting has been read.
     fn open(stream: Stream, timeout: Duration) -> Result<Conn> {
         stream.set_timeout(timeout)?;

@@ -307,6 +307,55 @@ impl Server {
             .collect()
     }
 
+    /// replikit inside this server's root filesystem (chroot), where the
+    /// image's own tools are, as in a container: seeding runs the dump
+    /// tool and the client found there. REPLIKIT_SOCKET is set to the
+    /// server's socket; nothing else from our environment but PATH.
+    pub fn replikit(&self) -> Command {
+        let inside = format!("{}/replikit", self.dir);
+        let copy = self.root.join(inside.trim_start_matches('/'));
+        if !copy.exists() {
+            let tmp = copy.with_extension("tmp");
+            std::fs::copy(super::static_bin(), &tmp).unwrap();
+            std::fs::rename(&tmp, &copy).unwrap();
+        }
+        let mut cmd = Command::new("chroot");
+        cmd.arg(&self.root)
+            .arg(inside)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("REPLIKIT_SOCKET", format!("{}/sock", self.dir));
+        cmd
+    }
+
+    /// Runs a shell command inside the server's root filesystem (its
+    /// client, say, as root over its socket: `$SOCK`).
+    pub fn shell(&self, script: &str) -> Command {
+        let mut cmd = Command::new("chroot");
+        cmd.arg(&self.root)
+            .args(["sh", "-c", script])
+            .env("SOCK", format!("{}/sock", self.dir))
+            .env("CLIENT", self.flavor.client());
+        cmd
+    }
+
+    /// Waits until `query` returns `want` (a replica catching up).
+    pub fn wait_for_rows(&self, query: &str, want: &str) {
+        wait_for(
+            Duration::from_secs(60),
+            &format!("{query} = {want} on port {}", self.port),
+            || self.sql_result(query).map(|v| v == want).unwrap_or(false),
+        );
+    }
+
+    /// The environment that makes a node a replica of this server.
+    pub fn as_source_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MYSQL_MASTER_HOST", "127.0.0.1".to_string()),
+            ("MYSQL_MASTER_PORT", self.port.to_string()),
+        ]
+    }
+
     /// The server's unix socket, as a path on the host.
     pub fn socket(&self) -> PathBuf {
         self.root

@@ -1,0 +1,558 @@
+//! One consistent snapshot of the source, streamed into the local server:
+//! the image's own dump tool (`mariadb-dump`/`mysqldump`) reads the source
+//! in a single transaction, replikit passes the bytes on to the local client
+//! (`mariadb`/`mysql`), counting them for the progress log and reading the
+//! source's coordinates from the dump's comments. Nothing the size of the
+//! data touches the disk, and credentials reach the tools in a private
+//! option file, never on their command lines.
+
+use std::ffi::OsString;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::db::flavor::{Dialect, Product, Tls};
+use crate::helper;
+
+/// How often a running copy logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How much of the dump's start and end is kept: the coordinates are in
+/// comments within the first few hundred bytes (MariaDB puts its GTID
+/// position at the very end).
+const KEEP: usize = 64 * 1024;
+
+/// Where the source's binary log stood at the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Coordinates {
+    pub file: Option<String>,
+    pub pos: Option<u64>,
+    /// MariaDB's `gtid_slave_pos` for a replica of this snapshot.
+    pub mariadb_gtid: Option<String>,
+}
+
+/// A log-in for the dump tool.
+pub struct Login<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub tls: &'a Tls,
+}
+
+/// Everything one copy needs.
+pub struct Job<'a> {
+    pub dialect: &'a Dialect,
+    pub source: Login<'a>,
+    pub local_socket: &'a Path,
+    pub local_password: &'a str,
+    pub schemas: &'a [String],
+    /// MySQL with gtid_mode=ON: the dump carries the GTID set.
+    pub mysql_gtids: bool,
+    /// About how many bytes the copy will be (information_schema sizes).
+    pub estimate: u64,
+}
+
+/// The dump tool and the client of this product and version.
+pub fn tools(d: &Dialect) -> (&'static str, &'static str) {
+    match d.version.product {
+        Product::MariaDb if d.version.release.0 > 10 || d.version.release.1 >= 5 => {
+            ("mariadb-dump", "mariadb")
+        }
+        _ => ("mysqldump", "mysql"),
+    }
+}
+
+/// The dump tool's arguments after its option file: one transaction for a
+/// consistent read, the coordinates as comments, everything a schema holds.
+pub fn dump_args(d: &Dialect, schemas: &[String], mysql_gtids: bool) -> Result<Vec<String>> {
+    let mut args: Vec<String> = [
+        "--single-transaction",
+        "--routines",
+        "--events",
+        "--triggers",
+        "--hex-blob",
+        "--no-tablespaces",
+    ]
+    .map(String::from)
+    .to_vec();
+    match d.version.product {
+        Product::MariaDb => {
+            args.push("--master-data=2".into());
+            args.push("--gtid".into());
+        }
+        Product::MySql => {
+            let renamed = d.version.release >= crate::db::flavor::Release(8, 0, 26);
+            args.push(
+                if renamed {
+                    "--source-data=2"
+                } else {
+                    "--master-data=2"
+                }
+                .into(),
+            );
+            let purged = if mysql_gtids { "ON" } else { "OFF" };
+            args.push(format!("--set-gtid-purged={purged}"));
+        }
+    }
+    args.push("--databases".into());
+    for s in schemas {
+        // The tool would read such a name as an option.
+        if s.starts_with('-') {
+            bail!("the source's schema {s:?} starts with '-', which the dump tool would take for an option; rename it or seed this replica by hand");
+        }
+        args.push(s.clone());
+    }
+    Ok(args)
+}
+
+/// A value for a MySQL option file: quoted, with the escapes the option
+/// file reader undoes, so that any password survives (`#` starts a comment
+/// outside quotes).
+pub fn option_value(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The dump tool's option file: the source log-in and its TLS.
+pub fn source_options(d: &Dialect, login: &Login) -> String {
+    let mut text = format!(
+        "[client]\nhost={}\nport={}\nuser={}\npassword={}\n",
+        option_value(login.host),
+        login.port,
+        option_value(login.user),
+        option_value(login.password)
+    );
+    let mysql = d.version.product == Product::MySql;
+    let lines: Vec<String> = match (login.tls, mysql) {
+        // caching_sha2_password without TLS needs the server's RSA key.
+        (Tls::Off, true) => vec!["get-server-public-key".into()],
+        // MariaDB 11.4+ clients use TLS (and verify) by default.
+        (Tls::Off, false) => vec!["skip-ssl".into()],
+        (Tls::On, true) => vec!["ssl-mode=REQUIRED".into()],
+        (Tls::On, false) => vec!["ssl".into(), "skip-ssl-verify-server-cert".into()],
+        (Tls::Verify { ca }, true) => vec![
+            "ssl-mode=VERIFY_IDENTITY".into(),
+            format!("ssl-ca={}", option_value(ca)),
+        ],
+        (Tls::Verify { ca }, false) => vec![
+            "ssl".into(),
+            "ssl-verify-server-cert".into(),
+            format!("ssl-ca={}", option_value(ca)),
+        ],
+    };
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    text
+}
+
+/// The local client's option file: root over the socket.
+pub fn local_options(socket: &Path, password: &str) -> String {
+    format!(
+        "[client]\nsocket={}\nuser=root\npassword={}\nmax-allowed-packet=1G\n",
+        option_value(&socket.to_string_lossy()),
+        option_value(password)
+    )
+}
+
+/// Reads the coordinates from the dump's comments (pure).
+pub fn coordinates(head: &str, tail: &str) -> Coordinates {
+    let mut c = Coordinates::default();
+    for line in head.lines().chain(tail.lines()) {
+        let Some(rest) = line.strip_prefix("-- ") else {
+            continue;
+        };
+        if rest.starts_with("CHANGE ") {
+            if let Some(file) = quoted_after(rest, "_LOG_FILE=") {
+                c.file = Some(file);
+            }
+            if let Some(pos) = rest.split("_LOG_POS=").nth(1) {
+                c.pos = pos
+                    .trim_end_matches(';')
+                    .split([',', ' '])
+                    .next()
+                    .and_then(|p| p.parse().ok());
+            }
+        } else if rest.starts_with("SET GLOBAL gtid_slave_pos=") {
+            c.mariadb_gtid = quoted_after(rest, "gtid_slave_pos=");
+        }
+    }
+    c
+}
+
+fn quoted_after(text: &str, key: &str) -> Option<String> {
+    let rest = text.split(key).nth(1)?.strip_prefix('\'')?;
+    Some(rest[..rest.find('\'')?].to_string())
+}
+
+/// A progress line: bytes, rate, and percent and time left from the
+/// estimate (pure).
+pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = copied as f64 / secs;
+    let mut line = format!(
+        "seeding: {:.1} MiB copied in {:.0} s, {:.1} MiB/s",
+        mib(copied),
+        secs,
+        rate / (1024.0 * 1024.0)
+    );
+    if estimate > 0 && copied < estimate && rate > 0.0 {
+        let left = (estimate - copied) as f64 / rate;
+        line += &format!(
+            ", about {}% of {:.1} MiB, about {:.0} s left",
+            copied * 100 / estimate,
+            mib(estimate),
+            left
+        );
+    } else if estimate > 0 {
+        line += &format!(", past the estimate of {:.1} MiB", mib(estimate));
+    }
+    line
+}
+
+/// A folder only we can read, removed with everything in it when dropped.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn new() -> Result<PrivateDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("replikit-seed-{}-{nanos}", std::process::id()));
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(PrivateDir(path))
+    }
+
+    /// Writes a file readable by us alone.
+    fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let path = self.0.join(name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+
+    fn file(&self, name: &str) -> Result<File> {
+        let path = self.0.join(name);
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))
+    }
+
+    /// The last line of a tool's error output, for our one-line error.
+    fn last_line(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name))
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with("Warning:"))
+            .unwrap_or("no error output")
+            .to_string()
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn with_options(program: &str, options: &Path) -> Command {
+    let mut c = Command::new(program);
+    // The option file must come first; later options win over it.
+    let mut arg = OsString::from("--defaults-extra-file=");
+    arg.push(options);
+    c.arg(arg);
+    c
+}
+
+/// Copies the snapshot; returns its coordinates.
+pub fn copy(job: &Job) -> Result<Coordinates> {
+    let dir = PrivateDir::new()?;
+    let source_cnf = dir.write("source.cnf", &source_options(job.dialect, &job.source))?;
+    let local_cnf = dir.write(
+        "local.cnf",
+        &local_options(job.local_socket, job.local_password),
+    )?;
+    let (dump_tool, client_tool) = tools(job.dialect);
+
+    let mut load = with_options(client_tool, &local_cnf);
+    load.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(dir.file("load.err")?);
+    let mut load = helper::spawn(&mut load)
+        .with_context(|| format!("cannot run {client_tool} (the local client)"))?;
+    let mut dump = with_options(dump_tool, &source_cnf);
+    dump.args(dump_args(job.dialect, job.schemas, job.mysql_gtids)?)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(dir.file("dump.err")?);
+    let mut dump = match helper::spawn(&mut dump) {
+        Ok(d) => d,
+        Err(e) => {
+            load.stop();
+            return Err(anyhow!(e).context(format!("cannot run {dump_tool}")));
+        }
+    };
+
+    let (Some(mut from), Some(mut to)) = (dump.child.stdout.take(), load.child.stdin.take()) else {
+        unreachable!("both pipes were asked for");
+    };
+    let streamed = stream(&mut from, &mut to, job.estimate);
+    drop(from);
+    drop(to);
+    let dump_code = dump.wait().context("waiting for the dump tool")?;
+    let load_code = load.wait().context("waiting for the local client")?;
+    if dump_code != 0 {
+        bail!(
+            "{dump_tool} failed (exit code {dump_code}): {}",
+            dir.last_line("dump.err")
+        );
+    }
+    if load_code != 0 {
+        bail!(
+            "{client_tool} failed to load the dump (exit code {load_code}): {}",
+            dir.last_line("load.err")
+        );
+    }
+    let (head, tail, copied) = streamed?;
+    let coordinates = coordinates(
+        &String::from_utf8_lossy(&head),
+        &String::from_utf8_lossy(&tail),
+    );
+    log::info!(
+        "seeding: copied {} bytes; the source's coordinates: {coordinates:?}",
+        copied
+    );
+    Ok(coordinates)
+}
+
+/// Passes the dump to the client; returns the dump's first and last KEEP
+/// bytes and the byte count. The client first turns off its binary log:
+/// the replica's own log must not hold the source's history as new events.
+fn stream(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    estimate: u64,
+) -> Result<(Vec<u8>, Vec<u8>, u64)> {
+    to.write_all(b"SET SESSION sql_log_bin = 0;\n")
+        .context("the local client stopped reading")?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut copied = 0u64;
+    let start = Instant::now();
+    let mut last_report = start;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the dump"),
+        };
+        let chunk = &buf[..n];
+        if head.len() < KEEP {
+            head.extend_from_slice(&chunk[..n.min(KEEP - head.len())]);
+        }
+        tail.extend_from_slice(chunk);
+        if tail.len() > 2 * KEEP {
+            tail.drain(..tail.len() - KEEP);
+        }
+        to.write_all(chunk)
+            .context("the local client stopped reading")?;
+        copied += n as u64;
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            log::info!("{}", progress_line(copied, start.elapsed(), estimate));
+            last_report = Instant::now();
+        }
+    }
+    Ok((head, tail, copied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::flavor::ServerVersion;
+
+    fn dialect(v: &str) -> Dialect {
+        Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn tools_by_product_and_version() {
+        assert_eq!(tools(&dialect("9.7.4")), ("mysqldump", "mysql"));
+        assert_eq!(tools(&dialect("10.4.1-MariaDB")), ("mysqldump", "mysql"));
+        assert_eq!(
+            tools(&dialect("10.11.18-MariaDB")),
+            ("mariadb-dump", "mariadb")
+        );
+        assert_eq!(
+            tools(&dialect("11.8.6-MariaDB")),
+            ("mariadb-dump", "mariadb")
+        );
+    }
+
+    #[test]
+    fn dump_arguments() {
+        let schemas = ["app".to_string(), "shop".to_string()];
+        let mysql = dump_args(&dialect("9.7.4"), &schemas, true).unwrap();
+        assert!(mysql.contains(&"--source-data=2".into()));
+        assert!(mysql.contains(&"--set-gtid-purged=ON".into()));
+        let old = dump_args(&dialect("8.0.25"), &schemas, false).unwrap();
+        assert!(old.contains(&"--master-data=2".into()));
+        assert!(old.contains(&"--set-gtid-purged=OFF".into()));
+        let maria = dump_args(&dialect("11.8.6-MariaDB"), &schemas, false).unwrap();
+        assert!(maria.contains(&"--gtid".into()));
+        for args in [&mysql, &old, &maria] {
+            assert!(args.contains(&"--single-transaction".into()));
+            assert!(args.contains(&"--routines".into()));
+            assert_eq!(args[args.len() - 3..], ["--databases", "app", "shop"]);
+            assert!(!args.iter().any(|a| a.contains("password")));
+        }
+        let err = dump_args(&dialect("9.7.4"), &["-x".into()], true).unwrap_err();
+        assert!(err.to_string().contains("\"-x\""), "{err}");
+    }
+
+    #[test]
+    fn option_values_survive_any_password() {
+        let cases = [
+            ("plain", "\"plain\""),
+            ("a#b;c", "\"a#b;c\""),
+            (r#"q"uo\te"#, r#""q\"uo\\te""#),
+            ("nl\ncr\rtab\t", r#""nl\ncr\rtab\t""#),
+            (" x'y ", "\" x'y \""),
+            ("비밀", "\"비밀\""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(option_value(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn option_files() {
+        let login = |tls| Login {
+            host: "db1",
+            port: 3306,
+            user: "replikit_donor",
+            password: "pw",
+            tls,
+        };
+        let off = source_options(&dialect("9.7.4"), &login(&Tls::Off));
+        assert_eq!(
+            off,
+            "[client]\nhost=\"db1\"\nport=3306\nuser=\"replikit_donor\"\npassword=\"pw\"\nget-server-public-key\n"
+        );
+        assert!(
+            source_options(&dialect("11.8.6-MariaDB"), &login(&Tls::Off)).ends_with("skip-ssl\n")
+        );
+        let ca = Tls::Verify {
+            ca: "/ca.pem".into(),
+        };
+        assert!(source_options(&dialect("9.7.4"), &login(&ca))
+            .ends_with("ssl-mode=VERIFY_IDENTITY\nssl-ca=\"/ca.pem\"\n"));
+        assert_eq!(
+            local_options(Path::new("/run/mysqld/mysqld.sock"), "r#t"),
+            "[client]\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=root\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
+        );
+    }
+
+    #[test]
+    fn coordinates_from_each_products_comments() {
+        // As mariadb-dump 11.8 writes them: file and position at the top,
+        // the GTID position at the end.
+        let maria_head = "-- Server version\t11.8.6-MariaDB-log\n\
+            -- CHANGE MASTER TO MASTER_USE_GTID=slave_pos;\n\
+            -- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000001', MASTER_LOG_POS=798;\n\
+            --\n-- Current Database: `a`\n";
+        let maria_tail = "-- Preferably use GTID to start replication from GTID position:\n\
+            \n-- SET GLOBAL gtid_slave_pos='0-13306-3,1-2-9';\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n";
+        assert_eq!(
+            coordinates(maria_head, maria_tail),
+            Coordinates {
+                file: Some("binlog.000001".into()),
+                pos: Some(798),
+                mariadb_gtid: Some("0-13306-3,1-2-9".into()),
+            }
+        );
+        let mysql = "SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'uuid:1-3';\n\
+            -- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=793;\n";
+        assert_eq!(
+            coordinates(mysql, ""),
+            Coordinates {
+                file: Some("binlog.000002".into()),
+                pos: Some(793),
+                mariadb_gtid: None,
+            }
+        );
+        // Data that merely looks like a comment is not a comment line.
+        assert_eq!(
+            coordinates(
+                "INSERT INTO t VALUES ('-- CHANGE MASTER TO MASTER_LOG_POS=5');",
+                ""
+            ),
+            Coordinates::default()
+        );
+    }
+
+    #[test]
+    fn progress_lines() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            progress_line(50 * mib, Duration::from_secs(5), 200 * mib),
+            "seeding: 50.0 MiB copied in 5 s, 10.0 MiB/s, about 25% of 200.0 MiB, about 15 s left"
+        );
+        assert_eq!(
+            progress_line(10 * mib, Duration::from_secs(10), 0),
+            "seeding: 10.0 MiB copied in 10 s, 1.0 MiB/s"
+        );
+        assert_eq!(
+            progress_line(300 * mib, Duration::from_secs(10), 200 * mib),
+            "seeding: 300.0 MiB copied in 10 s, 30.0 MiB/s, past the estimate of 200.0 MiB"
+        );
+    }
+
+    #[test]
+    fn streaming_keeps_both_ends_and_turns_the_binary_log_off_first() {
+        let mut data = b"-- head\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 3 * KEEP));
+        data.extend_from_slice(b"\n-- tail\n");
+        let mut out = Vec::new();
+        let (head, tail, n) = stream(&mut data.as_slice(), &mut out, 0).unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert!(out.starts_with(b"SET SESSION sql_log_bin = 0;\n-- head\n"));
+        assert!(out.ends_with(b"\n-- tail\n"));
+        assert!(head.starts_with(b"-- head") && head.len() == KEEP);
+        assert!(tail.ends_with(b"-- tail\n") && tail.len() >= KEEP);
+    }
+}

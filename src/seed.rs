@@ -1,0 +1,283 @@
+//! Seeding a new replica: whether to (`decide`, pure), and doing it with a
+//! dump (`dump`) so that the replica starts from the snapshot's exact
+//! position. A replica that joins late then holds everything the source
+//! holds, instead of breaking on the first UPDATE of a row it never got.
+//!
+//! An interrupted seed must never turn into a replica that replicates onto
+//! half the data: a marker schema is created before the copy and dropped
+//! only once replication runs from the snapshot's position. A start that
+//! finds the marker throws the partial copy away and seeds again.
+
+use std::str::FromStr;
+
+use anyhow::{bail, Result};
+
+use crate::db::flavor::{Dialect, Product};
+use crate::db::sql::quote;
+use crate::db::wire::Conn;
+
+/// The marker of a seed in progress (a schema, so it lives and dies with
+/// the datadir it describes).
+pub const MARKER: &str = "replikit_seed_incomplete";
+
+/// Schemas that belong to the server, never copied or compared.
+pub const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
+
+/// REPLIKIT_SEED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Seed when the replica is new and the source has something to give.
+    Auto,
+    /// Seed a new replica with a dump, even from an empty source.
+    Dump,
+    /// Never seed: replicate from the source's binary logs alone.
+    None,
+}
+
+impl FromStr for Method {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Method> {
+        match s {
+            "auto" => Ok(Method::Auto),
+            "dump" => Ok(Method::Dump),
+            "none" => Ok(Method::None),
+            "clone" => bail!("clone is not available yet; use auto, dump or none"),
+            other => bail!("{other:?} is not a seeding method; use auto, dump or none"),
+        }
+    }
+}
+
+/// What the two servers hold, for `decide`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// User schemas on this replica (the marker not counted).
+    pub local_schemas: Vec<String>,
+    /// An earlier seed did not finish.
+    pub interrupted: bool,
+    /// User schemas on the source.
+    pub source_schemas: Vec<String>,
+    /// The source no longer has all its binary logs (MySQL's gtid_purged
+    /// is not empty): replaying them cannot rebuild its data.
+    pub source_purged: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Seed(String),
+    Direct(String),
+    Refuse(String),
+}
+
+/// Whether a replica that has no replication set-up yet is seeded (pure).
+/// Each answer carries its reason, for the log.
+pub fn decide(method: Method, f: &Facts) -> Decision {
+    if f.interrupted {
+        return match method {
+            Method::None => Decision::Refuse(format!(
+                "an earlier seed of this replica was interrupted (schema {MARKER} is there), so its data is partial; \
+                 set REPLIKIT_SEED=auto to seed it again"
+            )),
+            _ => Decision::Seed("an earlier seed was interrupted; its partial copy is dropped and the seed starts again".into()),
+        };
+    }
+    if method == Method::None {
+        return Decision::Direct("REPLIKIT_SEED=none".into());
+    }
+    let source_has = if !f.source_schemas.is_empty() {
+        Some(format!(
+            "the source holds data ({})",
+            f.source_schemas.join(", ")
+        ))
+    } else if f.source_purged {
+        Some("the source has purged binary logs that a new replica would need".into())
+    } else {
+        None
+    };
+    if !f.local_schemas.is_empty() {
+        return match (method, source_has) {
+            (Method::Auto, None) => Decision::Direct(
+                "the source holds no data yet, and this replica keeps its own".into(),
+            ),
+            (_, why) => Decision::Refuse(format!(
+                "this replica holds its own data ({}) but has no replication set-up{}; replikit does not overwrite it: \
+                 drop those schemas to have it seeded, or set REPLIKIT_SEED=none to replicate onto it as it is",
+                f.local_schemas.join(", "),
+                why.map(|w| format!(", and {w}")).unwrap_or_default()
+            )),
+        };
+    }
+    match (method, source_has) {
+        (Method::Dump, _) => Decision::Seed("REPLIKIT_SEED=dump".into()),
+        (_, Some(why)) => Decision::Seed(format!("this replica is new and {why}")),
+        (_, None) => Decision::Direct(
+            "the source holds no data yet: its binary log gives a new replica everything".into(),
+        ),
+    }
+}
+
+/// User schemas on the server behind `conn`, sorted; the marker is left
+/// out.
+pub fn user_schemas(conn: &mut Conn) -> Result<Vec<String>> {
+    let rows = conn.query("SELECT schema_name AS s FROM information_schema.schemata ORDER BY 1")?;
+    Ok((0..rows.rows.len())
+        .filter_map(|i| rows.get(i, "s").map(str::to_string))
+        .filter(|s| !SYSTEM_SCHEMAS.contains(&s.to_ascii_lowercase().as_str()) && s != MARKER)
+        .collect())
+}
+
+/// Whether the marker of an unfinished seed is there.
+pub fn interrupted(conn: &mut Conn) -> Result<bool> {
+    let rows = conn.query(&format!(
+        "SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = {}",
+        quote(MARKER)
+    ))?;
+    Ok(rows.get(0, "n") == Some("1"))
+}
+
+/// The source's facts: its schemas, whether it purged logs, its size.
+pub struct SourceFacts {
+    pub schemas: Vec<String>,
+    pub purged: bool,
+    pub mysql_gtids: bool,
+    pub bytes: u64,
+}
+
+pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
+    let schemas = user_schemas(conn)?;
+    let (purged, mysql_gtids) = match d.version.product {
+        Product::MySql => {
+            let rows =
+                conn.query("SELECT @@GLOBAL.gtid_mode AS mode, @@GLOBAL.gtid_purged AS purged")?;
+            (
+                !rows.get(0, "purged").unwrap_or_default().is_empty(),
+                rows.get(0, "mode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("ON")),
+            )
+        }
+        Product::MariaDb => (false, false),
+    };
+    let excluded: Vec<String> = SYSTEM_SCHEMAS.iter().map(|s| quote(s)).collect();
+    let rows = conn.query(&format!(
+        "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS UNSIGNED) AS b \
+         FROM information_schema.tables WHERE table_schema NOT IN ({})",
+        excluded.join(", ")
+    ))?;
+    Ok(SourceFacts {
+        schemas,
+        purged,
+        mysql_gtids,
+        bytes: rows.get(0, "b").and_then(|b| b.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// Before a copy: the marker goes in, anything an earlier attempt left
+/// goes out, and the server takes writes. Nothing here is written to the
+/// replica's binary log.
+pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
+    conn.query("SET SESSION sql_log_bin = 0")?;
+    // A set-up from an interrupted attempt points at its snapshot.
+    let _ = conn.query(d.stop_replica());
+    conn.query(d.reset_replica_all())?;
+    conn.query(&format!("CREATE DATABASE IF NOT EXISTS `{MARKER}`"))?;
+    for schema in user_schemas(conn)? {
+        log::info!("seeding: dropping {schema:?}, left by the interrupted seed");
+        conn.query(&format!("DROP DATABASE `{}`", schema.replace('`', "``")))?;
+    }
+    conn.query("SET GLOBAL read_only = OFF")?;
+    if let Some(reset) = d.reset_gtid_history() {
+        // The dump sets gtid_purged, which needs an empty history.
+        conn.query(reset)?;
+    }
+    Ok(())
+}
+
+/// After replication runs from the snapshot: the seed is complete.
+pub fn finish_local(conn: &mut Conn) -> Result<()> {
+    conn.query("SET SESSION sql_log_bin = 0")?;
+    conn.query(&format!("DROP DATABASE IF EXISTS `{MARKER}`"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(local: &[&str], interrupted: bool, source: &[&str], purged: bool) -> Facts {
+        Facts {
+            local_schemas: local.iter().map(|s| s.to_string()).collect(),
+            interrupted,
+            source_schemas: source.iter().map(|s| s.to_string()).collect(),
+            source_purged: purged,
+        }
+    }
+
+    #[test]
+    fn methods_parse() {
+        assert_eq!("auto".parse::<Method>().unwrap(), Method::Auto);
+        assert_eq!("dump".parse::<Method>().unwrap(), Method::Dump);
+        assert_eq!("none".parse::<Method>().unwrap(), Method::None);
+        for bad in ["", "Auto", "clone", "rsync"] {
+            let e = bad.parse::<Method>().unwrap_err().to_string();
+            assert!(e.contains("use auto, dump or none"), "{bad}: {e}");
+        }
+    }
+
+    /// Every combination of method and facts, with the kind of answer.
+    #[test]
+    fn decisions() {
+        use Method::*;
+        #[derive(Debug, PartialEq)]
+        enum K {
+            Seed,
+            Direct,
+            Refuse,
+        }
+        let kind = |d: &Decision| match d {
+            Decision::Seed(_) => K::Seed,
+            Decision::Direct(_) => K::Direct,
+            Decision::Refuse(_) => K::Refuse,
+        };
+        let cases = [
+            // new replica
+            (Auto, facts(&[], false, &[], false), K::Direct),
+            (Auto, facts(&[], false, &["app"], false), K::Seed),
+            (Auto, facts(&[], false, &[], true), K::Seed),
+            (Dump, facts(&[], false, &[], false), K::Seed),
+            (None, facts(&[], false, &["app"], true), K::Direct),
+            // a replica with its own data
+            (Auto, facts(&["mine"], false, &[], false), K::Direct),
+            (Auto, facts(&["mine"], false, &["app"], false), K::Refuse),
+            (Auto, facts(&["mine"], false, &[], true), K::Refuse),
+            (Dump, facts(&["mine"], false, &[], false), K::Refuse),
+            (None, facts(&["mine"], false, &["app"], false), K::Direct),
+            // an interrupted seed: its partial data is ours to drop
+            (Auto, facts(&["app"], true, &["app"], false), K::Seed),
+            (Dump, facts(&["app"], true, &[], false), K::Seed),
+            (None, facts(&["app"], true, &["app"], false), K::Refuse),
+        ];
+        for (method, f, want) in cases {
+            let got = decide(method, &f);
+            assert_eq!(kind(&got), want, "{method:?} {f:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_say_why_and_what_to_do() {
+        let Decision::Refuse(why) =
+            decide(Method::Auto, &facts(&["mine", "b"], false, &["app"], false))
+        else {
+            panic!("not refused");
+        };
+        assert!(why.contains("own data (mine, b)"), "{why}");
+        assert!(why.contains("the source holds data (app)"), "{why}");
+        assert!(why.contains("REPLIKIT_SEED=none"), "{why}");
+        let Decision::Refuse(why) = decide(Method::None, &facts(&[], true, &[], false)) else {
+            panic!("not refused");
+        };
+        assert!(
+            why.contains(MARKER) && why.contains("REPLIKIT_SEED=auto"),
+            "{why}"
+        );
+    }
+}

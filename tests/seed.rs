@@ -1,0 +1,313 @@
+//! Seeding a replica that joins late, on real servers of every flavor: it
+//! gets everything the source held (schemas, rows, triggers, routines)
+//! from one consistent dump while a writer keeps writing, then replicates
+//! from exactly the snapshot's position, and `replikit verify` finds no
+//! difference. A seed killed half-way starts again cleanly; a replica with
+//! data of its own is not overwritten.
+
+mod common;
+
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::servers::{Flavor, Server};
+use common::*;
+
+const USER: &str = "repl";
+/// Hostile, as in tests/replication.rs; the donor account's password is
+/// derived from it.
+const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
+
+/// replikit `args` in `server`'s root filesystem, with the replication
+/// account and `env`.
+fn replikit(server: &Server, env: &[(&str, String)], args: &[&str]) -> Output {
+    server
+        .replikit()
+        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+        .env("MYSQL_REPL_USER", USER)
+        .env("MYSQL_REPL_PASSWORD", PASSWORD)
+        .env("REPLIKIT_PREPARE_TIMEOUT", "120s")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .bounded_for(Duration::from_secs(180))
+}
+
+fn no_secret(out: &Output) {
+    for text in [
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ] {
+        assert!(!text.contains("비밀"), "the password in output: {text}");
+    }
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    no_secret(out);
+    assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(out));
+    stderr(out)
+}
+
+fn primary(flavor: Flavor) -> Server {
+    let p = Server::start_replicating(flavor);
+    ok(
+        &replikit(&p, &[("MYSQL_MASTER", "1".into())], &["prepare"]),
+        "primary",
+    );
+    p
+}
+
+/// `replikit verify` on `replica`: exit code and stdout.
+fn verify(replica: &Server, source: &Server) -> (i32, String) {
+    let out = replikit(
+        replica,
+        &source.as_source_env(),
+        &["verify", "--timeout", "60s"],
+    );
+    no_secret(&out);
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
+    )
+}
+
+/// Five thousand rows from a cross join of digits (no recursion limits).
+const FIVE_THOUSAND: &str = "(SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) a, \
+    (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) b, \
+    (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) c, \
+    (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) d";
+
+/// Two schemas, a few thousand rows, a trigger, a procedure and a view.
+fn load_data(p: &Server) {
+    p.sql(&format!(
+        "CREATE DATABASE shop; CREATE DATABASE crm; \
+         CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64)); \
+         CREATE TABLE shop.added (n INT NOT NULL); INSERT INTO shop.added VALUES (0); \
+         CREATE TRIGGER shop.count_added AFTER INSERT ON shop.items FOR EACH ROW UPDATE shop.added SET n = n + 1; \
+         INSERT INTO shop.items SELECT a.n*1000 + b.n*100 + c.n*10 + d.n, d.n, CONCAT('item ', a.n, b.n, c.n, d.n) FROM {FIVE_THOUSAND}; \
+         CREATE TABLE crm.people (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32), picture BLOB); \
+         INSERT INTO crm.people (name, picture) VALUES ('ada', UNHEX('00FF10')), ('grace', NULL); \
+         CREATE VIEW crm.names AS SELECT name FROM crm.people; \
+         CREATE PROCEDURE crm.add_person(who VARCHAR(32)) INSERT INTO crm.people (name) VALUES (who)"
+    ));
+}
+
+/// Writes to the primary until `stop` is set: inserts (which fire the
+/// trigger), updates and deletes of rows that existed before the replica.
+fn writer(p: &Server, stop: &AtomicBool, written: &AtomicU32) {
+    let mut i = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        p.sql(&format!(
+            "INSERT INTO shop.items VALUES ({}, {i}, 'new'); UPDATE shop.items SET v = v + 1 WHERE id = {}; \
+             DELETE FROM shop.items WHERE id = {}; CALL crm.add_person('w{i}')",
+            100_000 + i,
+            (i * 7) % 4000,
+            4000 + i
+        ));
+        i += 1;
+        written.store(i, Ordering::SeqCst);
+    }
+}
+
+fn late_replica(flavor: Flavor) {
+    let primary = primary(flavor);
+    load_data(&primary);
+    // Early binary logs gone: replaying them could not rebuild the data.
+    primary.sql("FLUSH BINARY LOGS");
+    primary.sql("FLUSH BINARY LOGS");
+    let logs = primary.rows("SHOW BINARY LOGS");
+    // MariaDB keeps a log until InnoDB's checkpoint passes it (a second or so).
+    wait_for(
+        Duration::from_secs(30),
+        "early binary logs to be purged",
+        || {
+            primary.sql(&format!(
+                "PURGE BINARY LOGS TO '{}'",
+                logs[logs.len() - 1]["Log_name"]
+            ));
+            primary.rows("SHOW BINARY LOGS")[0]["Log_name"] != logs[0]["Log_name"]
+        },
+    );
+
+    let replica = Server::start_replicating(flavor);
+    let stop = AtomicBool::new(false);
+    let written = AtomicU32::new(0);
+    let log = std::thread::scope(|s| {
+        s.spawn(|| writer(&primary, &stop, &written));
+        wait_for(Duration::from_secs(30), "the writer to start", || {
+            written.load(Ordering::SeqCst) > 0
+        });
+        let log = ok(
+            &replikit(&replica, &primary.as_source_env(), &["prepare"]),
+            "late replica",
+        );
+        // Keep writing a little after the seed too.
+        let seen = written.load(Ordering::SeqCst);
+        wait_for(Duration::from_secs(30), "more writes", || {
+            written.load(Ordering::SeqCst) > seen + 5
+        });
+        stop.store(true, Ordering::SeqCst);
+        log
+    });
+    assert!(log.contains("seeding from 127.0.0.1"), "{log}");
+    assert!(log.contains("the source holds data (crm, shop)"), "{log}");
+    assert!(log.contains("seeding: done"), "{log}");
+
+    let (code, report) = verify(&replica, &primary);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("3 tables compared, 0 differences"),
+        "{report}"
+    );
+
+    // What came with the snapshot works like what replicated.
+    primary.sql("UPDATE shop.items SET note = 'changed' WHERE id = 1; DELETE FROM shop.items WHERE id = 2; CALL crm.add_person('late')");
+    replica.wait_for_rows("SELECT note FROM shop.items WHERE id = 1", "changed");
+    replica.wait_for_rows("SELECT COUNT(*) FROM crm.people WHERE name = 'late'", "1");
+    assert_eq!(
+        replica.sql("SELECT COUNT(*) FROM shop.items WHERE id = 2"),
+        "0"
+    );
+    let status = replica.replica_status().unwrap();
+    assert_eq!(status["Last_SQL_Errno"], "0");
+    assert_eq!(status["Replica_SQL_Running"], "Yes");
+    assert_eq!(
+        replica
+            .sql("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = 'shop'"),
+        "1"
+    );
+    assert_eq!(
+        replica.sql("SELECT COUNT(*) FROM crm.names"),
+        primary.sql("SELECT COUNT(*) FROM crm.names")
+    );
+    assert_eq!(
+        replica.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'replikit_seed_incomplete'"),
+        "0"
+    );
+    // The seeded rows are not in the replica's own binary log.
+    let (code, report) = verify(&replica, &primary);
+    assert_eq!(code, 0, "{report}");
+
+    // A restart leaves the seeded replica alone.
+    let again = ok(
+        &replikit(&replica, &primary.as_source_env(), &["prepare"]),
+        "restart",
+    );
+    assert!(!again.contains("seeding from"), "{again}");
+
+    // verify finds a difference made behind replication's back.
+    replica.sql("SET GLOBAL read_only = OFF; SET SESSION sql_log_bin = 0; UPDATE shop.items SET v = 99 WHERE id = 3");
+    let (code, report) = verify(&replica, &primary);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("shop.items: differs"), "{report}");
+    assert!(report.contains("1 differences"), "{report}");
+}
+
+mod late_replica {
+    use super::*;
+    per_flavor!(late_replica);
+}
+
+/// replikit killed (as `docker kill` would) while the dump loads: the next
+/// start drops the partial copy and seeds again.
+fn interrupted(flavor: Flavor) {
+    let primary = primary(flavor);
+    load_data(&primary);
+    // Enough to take a moment to load: schema "big" comes first.
+    primary.sql(&format!(
+        "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY, pad VARCHAR(255)); \
+         INSERT INTO big.t SELECT a.n*1000 + b.n*100 + c.n*10 + d.n, REPEAT('x', 250) FROM {FIVE_THOUSAND}; \
+         INSERT INTO big.t SELECT id + 5000, pad FROM big.t; INSERT INTO big.t SELECT id + 10000, pad FROM big.t; \
+         INSERT INTO big.t SELECT id + 20000, pad FROM big.t; INSERT INTO big.t SELECT id + 40000, pad FROM big.t; \
+         INSERT INTO big.t SELECT id + 80000, pad FROM big.t"
+    ));
+    let replica = Server::start_replicating(flavor);
+    let mut first = replica
+        .replikit()
+        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+        .env("MYSQL_REPL_USER", USER)
+        .env("MYSQL_REPL_PASSWORD", PASSWORD)
+        .envs(primary.as_source_env())
+        .arg("prepare")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // information_schema, because the loader holds big.t locked.
+    wait_for(
+        Duration::from_secs(60),
+        "the copy of big.t to begin",
+        || {
+            replica
+                .sql_result(
+                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'big'",
+                )
+                .map(|v| v == "1")
+                .unwrap_or(false)
+        },
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "the killed seed's loader to end",
+        || !replica.sql("SHOW PROCESSLIST").contains("INSERT INTO"),
+    );
+    assert!(
+        replica
+            .sql_result("SELECT 1 FROM shop.items LIMIT 1")
+            .is_err(),
+        "the seed finished before it was killed"
+    );
+    assert_eq!(replica.replica_status(), None);
+    assert_eq!(
+        replica.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'replikit_seed_incomplete'"),
+        "1"
+    );
+
+    let log = ok(
+        &replikit(&replica, &primary.as_source_env(), &["prepare"]),
+        "the next start",
+    );
+    assert!(log.contains("an earlier seed was interrupted"), "{log}");
+    let (code, report) = verify(&replica, &primary);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("4 tables compared, 0 differences"),
+        "{report}"
+    );
+    primary.sql("DELETE FROM big.t WHERE id = 1");
+    replica.wait_for_rows("SELECT COUNT(*) FROM big.t", "159999");
+}
+
+mod interrupted {
+    use super::*;
+    per_flavor!(interrupted);
+}
+
+/// A replica with data of its own, and no replication set-up, joins a
+/// source with data: refused with the reason, its data untouched.
+fn own_data(flavor: Flavor) {
+    let primary = primary(flavor);
+    load_data(&primary);
+    let replica = Server::start_replicating(flavor);
+    replica.sql("CREATE DATABASE mine; CREATE TABLE mine.t (id INT PRIMARY KEY); INSERT INTO mine.t VALUES (42)");
+    let out = replikit(&replica, &primary.as_source_env(), &["prepare"]);
+    no_secret(&out);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("holds its own data (mine)"), "{err}");
+    assert!(last.contains("does not overwrite it"), "{err}");
+    assert!(last.contains("REPLIKIT_SEED=none"), "{err}");
+    assert_eq!(replica.sql("SELECT id FROM mine.t"), "42");
+    assert_eq!(replica.replica_status(), None);
+    assert!(replica
+        .sql_result("SELECT 1 FROM shop.items LIMIT 1")
+        .is_err());
+}
+
+mod own_data {
+    use super::*;
+    per_flavor!(own_data);
+}
