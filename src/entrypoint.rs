@@ -7,6 +7,7 @@ use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::option_file;
 use crate::replication;
+use crate::restart;
 use crate::role::{self, Role};
 use crate::settings::{Settings, Via};
 use crate::supervisor::Supervisor;
@@ -60,6 +61,13 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
             return Ok(code);
         }
     }
+    if matches!(role, Role::Replica(_)) {
+        // So that mysqld, once docker-entrypoint.sh has exec'd it, knows it
+        // is supervised and a clone can restart it (see `restart`).
+        // Set while no other thread runs: the replication thread starts
+        // below.
+        std::env::set_var(restart::PARENT_PID_VARIABLE, std::process::id().to_string());
+    }
     if role != Role::Standalone {
         let settings = settings.clone();
         // In the background: the server this command starts must come up
@@ -69,17 +77,23 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
             .spawn(
                 move || match replication::account_host(&role, &settings, address) {
                     Ok(repl_host) => {
-                        replication::keep_trying(role, settings.replication, repl_host)
+                        replication::keep_trying(role, settings.replication, repl_host, true)
                     }
                     Err(e) => log::error!("replication: {e}"),
                 },
             )
             .or_exit(exit_code::OS_ERROR)?;
     }
-    log::info!("running {}", for_log(&command));
-    let code = supervisor.run(&command)?;
-    log::info!("{:?} exited with code {code}", command[0]);
-    Ok(code)
+    loop {
+        log::info!("running {}", for_log(&command));
+        let code = supervisor.run(&command)?;
+        log::info!("{:?} exited with code {code}", command[0]);
+        if restart::take() && !supervisor.told_to_stop() {
+            log::info!("starting {:?} again, on the cloned data", command[0]);
+            continue;
+        }
+        return Ok(code);
+    }
 }
 
 /// A command line for the log. Values of password-like options are hidden:

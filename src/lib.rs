@@ -4,6 +4,7 @@
 mod address;
 mod atomic_file;
 mod cli;
+mod clone;
 pub mod db;
 mod dump;
 mod entrypoint;
@@ -19,6 +20,7 @@ mod prehook;
 mod proc_tree;
 mod replication;
 mod resolve;
+mod restart;
 mod role;
 mod seed;
 mod server_id;
@@ -109,6 +111,7 @@ fn prepare_replication(settings: &Settings, o: &cli::PrepareOptions) -> Result<S
         repl_host: &repl_host,
         tls: &settings.replication.tls,
         seed: settings.replication.seed,
+        restartable: false,
         deadline: std::time::Instant::now() + timeout,
     };
     replication::set_up(&role, &local).or_exit(exit_code::REPLICATION)

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::clone;
 use crate::db::flavor::{positioning, Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
 use crate::db::wire::{self, Conn, Rows};
@@ -20,7 +21,7 @@ use crate::dump;
 use crate::exit_code::Fatal;
 use crate::identity;
 use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
-use crate::seed::{self, Decision};
+use crate::seed::{self, Decision, Via};
 use crate::settings::{ReplicationSettings, Settings};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
@@ -90,7 +91,13 @@ pub fn default_repl_host(addr: Option<std::net::IpAddr>) -> String {
 /// pass (a source still starting, a network hiccup) with backoff, and
 /// giving up with an error line on what will not. Never panics, never ends
 /// the process.
-pub fn keep_trying(role: Role, settings: ReplicationSettings, repl_host: String) {
+/// `restartable`: replikit supervises the server, so a clone may restart it.
+pub fn keep_trying(
+    role: Role,
+    settings: ReplicationSettings,
+    repl_host: String,
+    restartable: bool,
+) {
     let mut wait = Duration::from_secs(1);
     loop {
         let local = Local {
@@ -98,6 +105,7 @@ pub fn keep_trying(role: Role, settings: ReplicationSettings, repl_host: String)
             repl_host: &repl_host,
             tls: &settings.tls,
             seed: settings.seed,
+            restartable,
             deadline: Instant::now() + Duration::from_secs(3600),
         };
         match set_up(&role, &local) {
@@ -209,6 +217,9 @@ pub struct Local<'a> {
     pub tls: &'a Tls,
     /// Whether a new replica is seeded (REPLIKIT_SEED).
     pub seed: seed::Method,
+    /// replikit supervises the local server and starts it again when it
+    /// exits for a clone.
+    pub restartable: bool,
     pub deadline: Instant,
 }
 
@@ -230,11 +241,34 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     // account, the donor account is there too.
     let donor = donor_account(creds);
     create_account(&mut conn, &donor, local.repl_host, DONOR_GRANTS)?;
+    offer_clone(&mut conn, &donor, local.repl_host)?;
     create_account(&mut conn, creds, local.repl_host, REPLICA_GRANTS)?;
     Ok(format!(
         "primary: replication account {} and seeding account {} for hosts {} are ready",
         creds.user, donor.user, local.repl_host
     ))
+}
+
+/// On MySQL 8.0.17+, the clone plugin and the donor's BACKUP_ADMIN, so
+/// that replicas can seed by clone. Where the plugin cannot be installed,
+/// replicas seed with a dump instead.
+fn offer_clone(conn: &mut Conn, donor: &Credentials, host: &str) -> Result<()> {
+    let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+    let can = d.version.product == Product::MySql
+        && d.version.release >= crate::db::flavor::Release(8, 0, 17);
+    if !can {
+        return Ok(());
+    }
+    if let Err(e) = clone::ensure_plugin(conn) {
+        log::warn!("replicas will seed with a dump, not clone: {e:#}");
+        return Ok(());
+    }
+    conn.query(&format!(
+        "GRANT BACKUP_ADMIN ON *.* TO {}@{}",
+        quote(&donor.user),
+        quote(host)
+    ))?;
+    Ok(())
 }
 
 /// Reading the binary log is all a replica needs, with GTIDs or without.
@@ -495,6 +529,13 @@ fn seed_if_needed(
         log::info!("not seeding: REPLIKIT_SEED=none");
         return Ok(None);
     }
+    // A clone that completed (the server restarted on it) is the seed,
+    // even if replikit was stopped before it could point it at the source.
+    if d.version.product == Product::MySql && !interrupted {
+        if let Some(at) = completed_clone(conn, r)? {
+            return Ok(Some(at));
+        }
+    }
     let reader = reader_account(&r.access);
     // The primary creates the donor account as it creates the replication
     // account; a primary not run by replikit has none.
@@ -525,7 +566,45 @@ fn seed_if_needed(
         Decision::Refuse(why) => return Err(permanent(why)),
         Decision::Seed(why) => why,
     };
+    let ability = seed::CloneAbility {
+        mine: d.version,
+        theirs: source.version,
+        restartable: local.restartable,
+        source_plugin: source.version.product == Product::MySql && clone::plugin_active(&mut from)?,
+    };
     drop(from);
+    if seed::via(local.seed, &ability).map_err(permanent)? == Via::Clone {
+        log::info!(
+            "seeding from {}:{} with clone ({} schemas, about {} MiB): {why}",
+            r.source_host,
+            r.source_port,
+            theirs.schemas.len(),
+            theirs.bytes / (1024 * 1024)
+        );
+        let started = Instant::now();
+        match clone::clone_from(conn, &r.source_host, r.source_port, &reader, local.tls) {
+            Ok(()) => {
+                log::info!(
+                    "seeding: the clone took {:.1} s; waiting for the server to start on the cloned data \
+                     (it now has the source's accounts: root's password is the source's)",
+                    started.elapsed().as_secs_f64()
+                );
+                *conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
+                return match completed_clone(conn, r)? {
+                    Some(at) => Ok(Some(at)),
+                    None => Err(anyhow!(
+                        "the server restarted, but shows no completed clone of {}:{}",
+                        r.source_host,
+                        r.source_port
+                    )),
+                };
+            }
+            Err(e) if local.seed == seed::Method::Auto => {
+                log::warn!("{e:#}; seeding with a dump instead");
+            }
+            Err(e) => return Err(e),
+        }
+    }
     log::info!(
         "seeding from {}:{} with a dump ({} schemas, about {} MiB): {why}",
         r.source_host,
@@ -555,6 +634,24 @@ fn seed_if_needed(
     let coordinates = dump::copy(&job).map_err(|e| anyhow!("{}", hide(&e, &reader.password)))?;
     conn.set_timeout(Duration::from_secs(5))?;
     Ok(Some(coordinates))
+}
+
+/// The source coordinates of a completed clone of this replica's source.
+fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<dump::Coordinates>> {
+    Ok(
+        clone::cloned_from(conn, &r.source_host, r.source_port)?.map(|(file, pos)| {
+            log::info!(
+                "seeding: this server holds a completed clone of {}:{}",
+                r.source_host,
+                r.source_port
+            );
+            dump::Coordinates {
+                file: Some(file),
+                pos: Some(pos),
+                mariadb_gtid: None,
+            }
+        }),
+    )
 }
 
 /// Points this replica at its source from `position` and starts it.

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Result};
 
-use crate::db::flavor::{Dialect, Product};
+use crate::db::flavor::{Dialect, Product, ServerVersion};
 use crate::db::sql::quote;
 use crate::db::wire::Conn;
 
@@ -30,6 +30,9 @@ pub enum Method {
     Auto,
     /// Seed a new replica with a dump, even from an empty source.
     Dump,
+    /// Seed a new replica with MySQL's clone plugin, even from an empty
+    /// source; an error where clone cannot work.
+    Clone,
     /// Never seed: replicate from the source's binary logs alone.
     None,
 }
@@ -42,8 +45,8 @@ impl FromStr for Method {
             "auto" => Ok(Method::Auto),
             "dump" => Ok(Method::Dump),
             "none" => Ok(Method::None),
-            "clone" => bail!("clone is not available yet; use auto, dump or none"),
-            other => bail!("{other:?} is not a seeding method; use auto, dump or none"),
+            "clone" => Ok(Method::Clone),
+            other => bail!("{other:?} is not a seeding method; use auto, clone, dump or none"),
         }
     }
 }
@@ -109,11 +112,75 @@ pub fn decide(method: Method, f: &Facts) -> Decision {
     }
     match (method, source_has) {
         (Method::Dump, _) => Decision::Seed("REPLIKIT_SEED=dump".into()),
+        (Method::Clone, _) => Decision::Seed("REPLIKIT_SEED=clone".into()),
         (_, Some(why)) => Decision::Seed(format!("this replica is new and {why}")),
         (_, None) => Decision::Direct(
             "the source holds no data yet: its binary log gives a new replica everything".into(),
         ),
     }
+}
+
+/// How a replica is seeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Clone,
+    Dump,
+}
+
+/// What decides whether clone can seed this replica.
+#[derive(Debug, Clone, Copy)]
+pub struct CloneAbility {
+    pub mine: ServerVersion,
+    pub theirs: ServerVersion,
+    /// replikit supervises the server and can start it after the clone.
+    pub restartable: bool,
+    /// The source's clone plugin is active.
+    pub source_plugin: bool,
+}
+
+/// Clone where it works (pure): MySQL 8.0.17+ on both sides, in one
+/// series (one release before 8.0.37), the source's plugin active, and
+/// replikit the server's supervisor. Otherwise a dump; with
+/// REPLIKIT_SEED=clone, an error that says which condition failed.
+pub fn via(method: Method, c: &CloneAbility) -> Result<Via, String> {
+    let why_not = clone_obstacle(c);
+    match (method, why_not) {
+        (Method::Clone, Some(why)) => Err(format!(
+            "REPLIKIT_SEED=clone, but {why}; use REPLIKIT_SEED=dump or auto"
+        )),
+        (Method::Clone | Method::Auto, None) => Ok(Via::Clone),
+        _ => Ok(Via::Dump),
+    }
+}
+
+fn clone_obstacle(c: &CloneAbility) -> Option<String> {
+    use crate::db::flavor::Release;
+    let Release(a, b, _) = c.mine.release;
+    if c.mine.product != Product::MySql || c.mine.release < Release(8, 0, 17) {
+        return Some(format!(
+            "this replica runs {}, and clone needs MySQL 8.0.17 or later",
+            c.mine
+        ));
+    }
+    let same_series = c.theirs.product == Product::MySql
+        && c.theirs.release.0 == a
+        && c.theirs.release.1 == b
+        && (c.mine.release >= Release(8, 0, 37) || c.theirs.release == c.mine.release);
+    if !same_series {
+        return Some(format!(
+            "the source runs {} and this replica {}, and clone needs both in one series",
+            c.theirs, c.mine
+        ));
+    }
+    if !c.restartable {
+        return Some("clone restarts the server, which only replikit as its entrypoint can do (not `replikit prepare`)".into());
+    }
+    if !c.source_plugin {
+        return Some(
+            "the source's clone plugin is not active (replikit on the primary installs it)".into(),
+        );
+    }
+    None
 }
 
 /// User schemas on the server behind `conn`, sorted; the marker is left
@@ -217,9 +284,10 @@ mod tests {
         assert_eq!("auto".parse::<Method>().unwrap(), Method::Auto);
         assert_eq!("dump".parse::<Method>().unwrap(), Method::Dump);
         assert_eq!("none".parse::<Method>().unwrap(), Method::None);
-        for bad in ["", "Auto", "clone", "rsync"] {
+        assert_eq!("clone".parse::<Method>().unwrap(), Method::Clone);
+        for bad in ["", "Auto", "rsync"] {
             let e = bad.parse::<Method>().unwrap_err().to_string();
-            assert!(e.contains("use auto, dump or none"), "{bad}: {e}");
+            assert!(e.contains("use auto, clone, dump or none"), "{bad}: {e}");
         }
     }
 
@@ -250,6 +318,8 @@ mod tests {
             (Auto, facts(&["mine"], false, &["app"], false), K::Refuse),
             (Auto, facts(&["mine"], false, &[], true), K::Refuse),
             (Dump, facts(&["mine"], false, &[], false), K::Refuse),
+            (Clone, facts(&[], false, &[], false), K::Seed),
+            (Clone, facts(&["mine"], false, &["app"], false), K::Refuse),
             (None, facts(&["mine"], false, &["app"], false), K::Direct),
             // an interrupted seed: its partial data is ours to drop
             (Auto, facts(&["app"], true, &["app"], false), K::Seed),
@@ -259,6 +329,97 @@ mod tests {
         for (method, f, want) in cases {
             let got = decide(method, &f);
             assert_eq!(kind(&got), want, "{method:?} {f:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn clone_where_it_works_else_a_dump() {
+        let v = |s: &str| ServerVersion::parse(s).unwrap();
+        let able =
+            |mine: &str, theirs: &str, restartable: bool, source_plugin: bool| CloneAbility {
+                mine: v(mine),
+                theirs: v(theirs),
+                restartable,
+                source_plugin,
+            };
+        let cases = [
+            (
+                Method::Auto,
+                able("9.7.4", "9.7.4", true, true),
+                Ok(Via::Clone),
+            ),
+            (
+                Method::Auto,
+                able("9.7.4", "9.7.2", true, true),
+                Ok(Via::Clone),
+            ),
+            (
+                Method::Auto,
+                able("8.0.36", "8.0.36", true, true),
+                Ok(Via::Clone),
+            ),
+            (
+                Method::Auto,
+                able("8.0.36", "8.0.35", true, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Auto,
+                able("8.0.16", "8.0.16", true, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Auto,
+                able("9.7.4", "8.4.1", true, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Auto,
+                able("9.7.4", "9.7.4", false, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Auto,
+                able("9.7.4", "9.7.4", true, false),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Auto,
+                able("11.8.6-MariaDB", "11.8.6-MariaDB", true, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Dump,
+                able("9.7.4", "9.7.4", true, true),
+                Ok(Via::Dump),
+            ),
+            (
+                Method::Clone,
+                able("9.7.4", "9.7.4", true, true),
+                Ok(Via::Clone),
+            ),
+        ];
+        for (method, ability, want) in cases {
+            assert_eq!(via(method, &ability), want, "{method:?} {ability:?}");
+        }
+        let refusals = [
+            (
+                able("11.8.6-MariaDB", "11.8.6-MariaDB", true, true),
+                "needs MySQL 8.0.17",
+            ),
+            (able("9.7.4", "8.4.1", true, true), "one series"),
+            (
+                able("9.7.4", "9.7.4", false, true),
+                "not `replikit prepare`",
+            ),
+            (
+                able("9.7.4", "9.7.4", true, false),
+                "clone plugin is not active",
+            ),
+        ];
+        for (ability, want) in refusals {
+            let e = via(Method::Clone, &ability).unwrap_err();
+            assert!(e.contains(want) && e.contains("REPLIKIT_SEED=dump"), "{e}");
         }
     }
 

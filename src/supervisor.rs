@@ -48,6 +48,9 @@ pub struct Supervisor {
     /// default by itself, but keeps ignored ones ignored: only these need a
     /// reset in the child.
     inherited_ignored: Vec<i32>,
+    /// A signal that asks to stop (SIGTERM, SIGINT, SIGQUIT) was passed
+    /// on: the command's exit is then meant, whatever else was asked.
+    told_to_stop: bool,
 }
 
 /// Every catchable signal except the synchronous ones; includes SIGCHLD,
@@ -84,11 +87,17 @@ impl Supervisor {
             signals,
             pid1,
             inherited_ignored: ignored_signals(),
+            told_to_stop: false,
         })
     }
 
     pub fn is_pid1(&self) -> bool {
         self.pid1
+    }
+
+    /// Whether a stop signal has been passed on to the command.
+    pub fn told_to_stop(&self) -> bool {
+        self.told_to_stop
     }
 
     /// Runs `argv` until it exits, forwarding signals to it and reaping any
@@ -105,6 +114,9 @@ impl Supervisor {
                     continue;
                 }
                 log::debug!("forwarding signal {sig} to pid {child}");
+                if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig) {
+                    self.told_to_stop = true;
+                }
                 // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
                 unsafe { libc::kill(child.as_raw(), sig) };
             }

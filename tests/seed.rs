@@ -311,3 +311,81 @@ mod own_data {
     use super::*;
     per_flavor!(own_data);
 }
+
+/// MySQL's clone plugin, with replikit as PID 1 and the server its
+/// command (as in a container): the replica clones its source while a
+/// writer writes, the server shuts down for the clone and replikit starts
+/// it again in place, and replication continues by GTID from the clone.
+#[test]
+fn mysql_9_7_clone() {
+    let flavor = Flavor::MySql97;
+    let primary = primary(flavor);
+    load_data(&primary);
+    assert_eq!(
+        primary.sql(
+            "SELECT PLUGIN_STATUS FROM information_schema.plugins WHERE PLUGIN_NAME = 'clone'"
+        ),
+        "ACTIVE",
+        "replikit on the primary installs the clone plugin"
+    );
+    let grants = primary.sql("SHOW GRANTS FOR 'replikit_donor'@'127.0.0.1'");
+    assert!(
+        grants.contains("BACKUP_ADMIN") && !grants.contains("ALL"),
+        "{grants}"
+    );
+
+    let mut env = primary.as_source_env();
+    env.extend([
+        ("MYSQL_REPL_USER", USER.to_string()),
+        ("MYSQL_REPL_PASSWORD", PASSWORD.to_string()),
+        ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
+    ]);
+    let stop = AtomicBool::new(false);
+    let written = AtomicU32::new(0);
+    let replica = std::thread::scope(|s| {
+        s.spawn(|| writer(&primary, &stop, &written));
+        wait_for(Duration::from_secs(30), "the writer to start", || {
+            written.load(Ordering::SeqCst) > 0
+        });
+        let replica = Server::start_replicating_under_replikit(flavor, &env);
+        wait_for(
+            Duration::from_secs(120),
+            "the cloned replica to replicate",
+            || replica.replikit_log().contains("replication: replica of"),
+        );
+        let seen = written.load(Ordering::SeqCst);
+        wait_for(Duration::from_secs(30), "more writes", || {
+            written.load(Ordering::SeqCst) > seen + 5
+        });
+        stop.store(true, Ordering::SeqCst);
+        replica
+    });
+    let log = replica.replikit_log();
+    assert!(log.contains("with clone"), "{log}");
+    assert!(
+        log.contains("starting \"mysqld\" again, on the cloned data"),
+        "{log}"
+    );
+    assert!(!log.contains("with a dump"), "{log}");
+    assert!(!log.contains("비밀"), "the password in the log");
+
+    let (code, report) = verify(&replica, &primary);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("3 tables compared, 0 differences"),
+        "{report}"
+    );
+    primary.sql(
+        "UPDATE shop.items SET note = 'changed' WHERE id = 1; DELETE FROM shop.items WHERE id = 2",
+    );
+    replica.wait_for_rows("SELECT note FROM shop.items WHERE id = 1", "changed");
+    assert_eq!(
+        replica.sql("SELECT COUNT(*) FROM shop.items WHERE id = 2"),
+        "0"
+    );
+    let status = replica.replica_status().unwrap();
+    assert_eq!(status["Auto_Position"], "1");
+    assert_eq!(status["Last_SQL_Errno"], "0");
+    // docker stop: replikit passes SIGTERM on and ends with mysqld's code.
+    assert_eq!(replica.stop(), 0);
+}

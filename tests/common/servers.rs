@@ -85,6 +85,8 @@ pub struct Server {
     dir: String,
     /// The server's command line, for restarts.
     command: String,
+    /// Its environment (replikit's, when replikit runs it).
+    env: Vec<(String, String)>,
     unshare: Option<Child>,
 }
 
@@ -137,6 +139,46 @@ impl Server {
 
     /// Starts with extra server options (`PORT` stands for the port).
     pub fn start_with(flavor: Flavor, extra: &str) -> Server {
+        Server::start_full(flavor, extra, None)
+    }
+
+    /// `start_replicating`, with replikit as PID 1 of the server's PID
+    /// namespace and the server its command, as in a container: replikit
+    /// sets up replication in the background and may restart the server
+    /// (for a clone). `env` is replikit's environment; its log is
+    /// `replikit_log()`.
+    pub fn start_replicating_under_replikit(flavor: Flavor, env: &[(&str, String)]) -> Server {
+        let mysql = if flavor.is_mysql() {
+            " --gtid-mode=ON --enforce-gtid-consistency=ON"
+        } else {
+            ""
+        };
+        Server::start_full(
+            flavor,
+            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql}"),
+            Some(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
+        )
+    }
+
+    /// What replikit logged, when it runs the server.
+    pub fn replikit_log(&self) -> String {
+        std::fs::read_to_string(
+            self.root
+                .join(self.dir.trim_start_matches('/'))
+                .join("replikit.log"),
+        )
+        .unwrap_or_default()
+    }
+
+    fn start_full(
+        flavor: Flavor,
+        extra: &str,
+        replikit_env: Option<Vec<(String, String)>>,
+    ) -> Server {
         require_root();
         require_tool("unshare");
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -186,8 +228,13 @@ impl Server {
         }
 
         let port = free_port();
+        let under = if replikit_env.is_some() {
+            format!("{dir}/replikit -- ")
+        } else {
+            String::new()
+        };
         let mut args = format!(
-            "exec {} --no-defaults --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
+            "exec {under}{} --no-defaults --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
              --socket={dir}/sock --pid-file={dir}/pid --log-error={dir}/error.log --skip-name-resolve",
             flavor.server()
         );
@@ -198,12 +245,25 @@ impl Server {
             args += " ";
             args += &extra.replace("PORT", &port.to_string());
         }
+        let mut env = Vec::new();
+        if let Some(mut e) = replikit_env {
+            args += &format!(" 2>{dir}/replikit.log");
+            std::fs::copy(super::static_bin(), host_dir.join("replikit")).unwrap();
+            e.push(("REPLIKIT_SOCKET".into(), format!("{dir}/sock")));
+            e.push(("REPLIKIT_SERVER_ID_VIA".into(), "off".into()));
+            e.push((
+                "PATH".into(),
+                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+            ));
+            env = e;
+        }
         let mut server = Server {
             flavor,
             port,
             root,
             dir,
             command: args,
+            env,
             unshare: None,
         };
         server.launch();
@@ -213,6 +273,7 @@ impl Server {
     /// Starts the server process and waits until it answers.
     fn launch(&mut self) {
         let child = in_root(&self.root, &self.command)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
