@@ -1,11 +1,12 @@
 //! Replication set-up on this node's own server, for its role: the primary
-//! creates the replication account; a replica waits for its source and
-//! points its server at it, once, and leaves a working set-up alone.
+//! creates the replication and seeding accounts; a replica waits for its
+//! source, seeds itself when it is new (`seed`), points its server at the
+//! source, once, and leaves a working set-up alone.
 //!
 //! Everything here talks to the local server over its socket (`db::wire`).
-//! The source is only probed for its greeting (`db::wire::probe`), since
-//! the replica's own server logs in to it; only in the seed's mode does the
-//! replica log in to the source itself, as root, to create its account.
+//! A replica logs in to its source as the seeding account (or, in the
+//! seed's mode, as root, to create its replication account too); the
+//! replication stream itself is the replica server's own connection.
 
 use std::net::SocketAddr;
 use std::path::Path;
