@@ -84,6 +84,34 @@ if repl_file.exists():
         print(f"| {servers}: ready -> replicating <= 150 ms | {med(r['ready']):.1f} ms | {'yes' if med(r['ready']) <= 150 else 'NO'} |")
         print(f"| {servers}: primary late -> replicating <= 600 ms | {med(r['late']):.1f} ms (max {max(r['late'])*1e3:.1f}) | {'yes' if med(r['late']) <= 600 else 'NO'} |")
 
+seed_file = work / "seeding.json"
+if seed_file.exists():
+    sd = json.loads(seed_file.read_text())
+    med = statistics.median
+    print("\n## Seeding a late replica (issue #4; `bench/seeding.py`, real servers)\n")
+    print(f"A source holding one generated table (rows of 1 KiB of text, an index), at least {sd['megabytes']} MiB of dump text;")
+    print("a new replica; times in seconds, medians of the runs given.\n")
+    print("- **replikit dump**: `replikit prepare` with `REPLIKIT_SEED=dump`, from start to exit: seeded, pointed at the")
+    print("  snapshot's position and replicating.")
+    print("- **bare pipe**: `dump | client` by hand with the same dump options on the same servers, loading with the")
+    print("  binary log off as replikit does. What replikit adds is its pass-through, the byte count and the set-up.\n")
+    print("| servers | dump MiB | rows | replikit dump s (runs) | bare pipe s (runs) | replikit / pipe | target <= 1.2 |")
+    print("|---|---|---|---|---|---|---|")
+    for servers in ("mariadb-11.8", "mysql-9.7"):
+        r = sd[servers]
+        ratio = med(r["replikit"]) / med(r["pipe"])
+        print(f"| {servers} | {r['bytes'] / 2**20:.0f} | {r['rows']} | {med(r['replikit']):.2f} ({len(r['replikit'])}) "
+              f"| {med(r['pipe']):.2f} ({len(r['pipe'])}) | {ratio:.2f} | {'yes' if ratio <= 1.2 else 'NO'} |")
+    sup = sd["mysql-9.7"].get("supervised")
+    if sup:
+        print("\nMySQL 9.7, clone against dump: a fresh replica whose server runs under replikit as PID 1, from the")
+        print("server's first answer to both replication threads running (clone includes the server's restart on the")
+        print("cloned data).\n")
+        print("| method | seconds (runs) | / dump |")
+        print("|---|---|---|")
+        for method in ("clone", "dump"):
+            print(f"| {method} | {med(sup[method]):.2f} ({len(sup[method])}) | {med(sup[method]) / med(sup['dump']):.2f} |")
+
 print("""
 ## Reading these numbers
 

@@ -89,12 +89,17 @@ pub fn cloned_from(conn: &mut Conn, host: &str, port: u16) -> Result<Option<(Str
     if !plugin_active(conn)? {
         return Ok(None);
     }
+    // The clone's GTIDs must still be this server's history: after
+    // RESET BINARY LOGS AND GTIDS and dropped schemas, the status row
+    // remains but the data it describes is gone.
     let rows = conn.query(
-        "SELECT STATE AS s, SOURCE AS src, BINLOG_FILE AS f, BINLOG_POSITION AS p \
+        "SELECT STATE AS s, SOURCE AS src, BINLOG_FILE AS f, BINLOG_POSITION AS p, \
+         GTID_SUBSET(GTID_EXECUTED, @@GLOBAL.gtid_executed) AS kept \
          FROM performance_schema.clone_status",
     )?;
     let done = rows.get(0, "s") == Some("Completed")
-        && rows.get(0, "src") == Some(&format!("{host}:{port}"));
+        && rows.get(0, "src") == Some(&format!("{host}:{port}"))
+        && rows.get(0, "kept") == Some("1");
     if !done {
         return Ok(None);
     }
