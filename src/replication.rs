@@ -235,6 +235,7 @@ pub fn set_up(role: &Role, local: &Local) -> Result<String> {
 
 fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     let mut conn = wait_for_local_server(local, p.root_password.as_deref().unwrap_or(""))?;
+    writable_again(&mut conn)?;
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
@@ -248,6 +249,26 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
         "primary: replication account {} and seeding account {} for hosts {} are ready",
         creds.user, donor.user, local.repl_host
     ))
+}
+
+/// A primary that was a replica before keeps the read-only state that
+/// replikit persisted then; a primary must take writes.
+fn writable_again(conn: &mut Conn) -> Result<()> {
+    let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+    let Some(statements) = d.unpersist_read_only() else {
+        return Ok(());
+    };
+    let persisted = conn.query(
+        "SELECT COUNT(*) AS n FROM performance_schema.persisted_variables \
+         WHERE VARIABLE_NAME IN ('super_read_only', 'read_only') AND VARIABLE_VALUE = 'ON'",
+    )?;
+    if persisted.get(0, "n").unwrap_or("0") != "0" {
+        log::info!("this server was persisted read-only (as a replica); as the primary it takes writes again");
+        for sql in statements {
+            conn.query(sql)?;
+        }
+    }
+    Ok(())
 }
 
 /// On MySQL 8.0.17+, the clone plugin and the donor's BACKUP_ADMIN, so

@@ -239,9 +239,15 @@ pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
 }
 
 /// Before a copy: the marker goes in, anything an earlier attempt left
-/// goes out, and the server takes writes. Nothing here is written to the
+/// goes out, and only root may write. Nothing here is written to the
 /// replica's binary log.
 pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
+    // Read-only for everyone but root, who loads the copy: applications
+    // must not see (or write to) a half-seeded replica.
+    if d.version.product == Product::MySql {
+        conn.query("SET GLOBAL super_read_only = OFF")?;
+    }
+    conn.query("SET GLOBAL read_only = ON")?;
     conn.query("SET SESSION sql_log_bin = 0")?;
     // A set-up from an interrupted attempt points at its snapshot.
     let _ = conn.query(d.stop_replica());
@@ -251,7 +257,6 @@ pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
         log::info!("seeding: dropping {schema:?}, left by the interrupted seed");
         conn.query(&format!("DROP DATABASE `{}`", schema.replace('`', "``")))?;
     }
-    conn.query("SET GLOBAL read_only = OFF")?;
     if let Some(reset) = d.reset_gtid_history() {
         // The dump sets gtid_purged, which needs an empty history.
         conn.query(reset)?;
@@ -261,8 +266,11 @@ pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
 
 /// After replication runs from the snapshot: the seed is complete.
 pub fn finish_local(conn: &mut Conn) -> Result<()> {
-    conn.query("SET SESSION sql_log_bin = 0")?;
-    conn.query(&format!("DROP DATABASE IF EXISTS `{MARKER}`"))?;
+    // A clone leaves no marker (and its server may be read-only already).
+    if interrupted(conn)? {
+        conn.query("SET SESSION sql_log_bin = 0")?;
+        conn.query(&format!("DROP DATABASE `{MARKER}`"))?;
+    }
     Ok(())
 }
 

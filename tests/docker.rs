@@ -388,7 +388,12 @@ fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
             &format!("{base}: the row on {replica}"),
             || sql(replica, "SELECT title FROM tododb.todo WHERE id = 1") == "replicated",
         );
-        assert_eq!(sql(replica, "SELECT @@read_only"), "1");
+        assert_eq!(
+            sql(replica, "SELECT @@read_only"),
+            "1",
+            "{}",
+            stderr(&docker(&["logs", replica]))
+        );
     }
     let ids: std::collections::BTreeSet<String> =
         names.iter().map(|n| sql(n, "SELECT @@server_id")).collect();

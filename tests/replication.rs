@@ -461,3 +461,29 @@ mod source_restart {
     use super::*;
     per_flavor!(source_restart);
 }
+
+/// MySQL keeps a replica read-only from the start of every later run (the
+/// setting is persisted), so no application writes to it in the moment
+/// before replikit connects; a replica turned primary takes writes again.
+#[test]
+fn mysql_9_7_read_only_is_persisted_for_replicas_only() {
+    let primary = Server::start_replicating(Flavor::MySql97);
+    let mut replica = Server::start_replicating(Flavor::MySql97);
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    ok(&prepare(&replica, &replica_env(&primary)), "replica");
+    replica.restart();
+    assert_eq!(replica.sql("SELECT @@super_read_only"), "1");
+
+    // Promoted by hand: no longer a replica, now run as a primary.
+    replica.sql("STOP REPLICA; RESET REPLICA ALL");
+    ok(
+        &prepare(&replica, &[("MYSQL_MASTER", "1".into())]),
+        "promoted",
+    );
+    replica.sql("CREATE DATABASE promoted");
+    replica.restart();
+    assert_eq!(replica.sql("SELECT @@read_only"), "0");
+}

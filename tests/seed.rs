@@ -171,6 +171,7 @@ fn late_replica(flavor: Flavor) {
     let status = replica.replica_status().unwrap();
     assert_eq!(status["Last_SQL_Errno"], "0");
     assert_eq!(status["Replica_SQL_Running"], "Yes");
+    assert_eq!(replica.sql("SELECT @@read_only"), "1");
     assert_eq!(
         replica
             .sql("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = 'shop'"),
@@ -260,6 +261,11 @@ fn interrupted(flavor: Flavor) {
         "the seed finished before it was killed"
     );
     assert_eq!(replica.replica_status(), None);
+    assert_eq!(
+        replica.sql("SELECT @@read_only"),
+        "1",
+        "a half-seeded replica takes no application writes"
+    );
     assert_eq!(
         replica.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'replikit_seed_incomplete'"),
         "1"

@@ -208,13 +208,28 @@ impl Dialect {
     }
 
     /// Makes the server refuse writes. `read_only` does not stop users with
-    /// SUPER, so MySQL gets `super_read_only` (which implies read_only).
+    /// SUPER, so MySQL gets `super_read_only` (which implies read_only),
+    /// persisted (8.0.11+) so that the server is read-only from its next
+    /// start on, before replikit connects: after a clone's restart or a
+    /// container restart no application can write in between. MariaDB
+    /// cannot persist a setting.
     pub fn set_read_only(&self) -> &'static str {
-        if self.mysql() {
-            "SET GLOBAL super_read_only = ON"
-        } else {
-            "SET GLOBAL read_only = ON"
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 0, 11) => "SET PERSIST super_read_only = ON",
+            Product::MySql => "SET GLOBAL super_read_only = ON",
+            Product::MariaDb => "SET GLOBAL read_only = ON",
         }
+    }
+
+    /// For a primary: undoes a read-only state that `set_read_only`
+    /// persisted while this node was a replica. None where nothing can
+    /// have been persisted.
+    pub fn unpersist_read_only(&self) -> Option<[&'static str; 3]> {
+        (self.mysql() && self.version.at_least(8, 0, 11)).then_some([
+            "RESET PERSIST IF EXISTS super_read_only",
+            "RESET PERSIST IF EXISTS read_only",
+            "SET GLOBAL read_only = OFF",
+        ])
     }
 
     fn change_words(&self) -> (&'static str, &'static str) {
@@ -702,7 +717,16 @@ mod tests {
     fn read_only_uses_super_read_only_on_mysql() {
         assert_eq!(
             dialect("8.4.3").set_read_only(),
+            "SET PERSIST super_read_only = ON"
+        );
+        assert_eq!(
+            dialect("8.0.10").set_read_only(),
             "SET GLOBAL super_read_only = ON"
+        );
+        assert!(dialect("10.11.18-MariaDB").unpersist_read_only().is_none());
+        assert_eq!(
+            dialect("9.7.4").unpersist_read_only().unwrap()[0],
+            "RESET PERSIST IF EXISTS super_read_only"
         );
         assert_eq!(
             dialect("10.11.18-MariaDB").set_read_only(),

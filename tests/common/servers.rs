@@ -233,8 +233,11 @@ impl Server {
         } else {
             String::new()
         };
+        // No option files, but an empty one rather than --no-defaults:
+        // that would also make MySQL ignore what SET PERSIST stored in the
+        // datadir, which a container's server reads.
         let mut args = format!(
-            "exec {under}{} --no-defaults --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
+            "exec {under}{} --defaults-file=/dev/null --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
              --socket={dir}/sock --pid-file={dir}/pid --log-error={dir}/error.log --skip-name-resolve",
             flavor.server()
         );
