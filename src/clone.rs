@@ -4,7 +4,9 @@
 //! than a dump for large data, and the GTID history comes along, so the
 //! replica continues with auto-positioning.
 
-use std::time::Duration;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
@@ -13,6 +15,9 @@ use crate::db::sql::quote;
 use crate::db::wire::{Conn, ServerError};
 use crate::restart;
 use crate::role::Credentials;
+
+/// How often a running clone logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// CLONE INSTANCE when nobody can restart the server: the data is cloned
 /// and the server shuts down all the same.
@@ -49,10 +54,17 @@ pub fn clone_statement(host: &str, port: u16, donor: &Credentials, tls: &Tls) ->
     )
 }
 
+/// How to open a second connection to the local server, for progress.
+pub struct LocalLogin<'a> {
+    pub socket: &'a Path,
+    pub password: &'a str,
+}
+
 /// Clones the source into this server. On success the server is shutting
 /// down, and replikit starts it again; `conn` is gone with it.
 pub fn clone_from(
     conn: &mut Conn,
+    local: &LocalLogin,
     host: &str,
     port: u16,
     donor: &Credentials,
@@ -66,7 +78,14 @@ pub fn clone_from(
     // Could take hours for a big source.
     conn.set_timeout(Duration::from_secs(24 * 3600))?;
     restart::request();
-    match conn.query(&clone_statement(host, port, donor, tls)) {
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| watch_progress(local, &done));
+        let result = conn.query(&clone_statement(host, port, donor, tls));
+        done.store(true, Ordering::SeqCst);
+        result
+    });
+    match result {
         Ok(_) => Ok(()),
         Err(e)
             if e.downcast_ref::<ServerError>()
@@ -80,6 +99,49 @@ pub fn clone_from(
             Err(anyhow!("cloning from {host}:{port} failed: {text}"))
         }
     }
+}
+
+/// Logs the clone's progress about every PROGRESS_EVERY until `done`.
+fn watch_progress(local: &LocalLogin, done: &AtomicBool) {
+    let mut next = Instant::now() + PROGRESS_EVERY;
+    while !done.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        if Instant::now() < next {
+            continue;
+        }
+        next = Instant::now() + PROGRESS_EVERY;
+        let rows = Conn::connect(local.socket, "root", local.password, Duration::from_secs(5))
+            .and_then(|mut c| {
+                c.query(
+                "SELECT STAGE AS stage, ESTIMATE AS estimate, DATA AS data, DATA_SPEED AS speed \
+                 FROM performance_schema.clone_progress WHERE STATE = 'In Progress'",
+            )
+            });
+        // The server goes away at the end of a clone: nothing to report.
+        if let Ok(rows) = rows {
+            let number = |c: &str| rows.get(0, c).and_then(|v| v.parse().ok()).unwrap_or(0);
+            if let Some(stage) = rows.get(0, "stage") {
+                log::info!(
+                    "{}",
+                    progress_line(stage, number("data"), number("estimate"), number("speed"))
+                );
+            }
+        }
+    }
+}
+
+/// A progress line for one stage of a clone (pure).
+pub fn progress_line(stage: &str, data: u64, estimate: u64, speed: u64) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let mut line = format!("cloning: stage {stage}, {:.1} MiB", mib(data));
+    if estimate > 0 {
+        line += &format!(
+            " of about {:.1} MiB ({}%)",
+            mib(estimate),
+            data.min(estimate) * 100 / estimate
+        );
+    }
+    line + &format!(", {:.1} MiB/s", mib(speed))
 }
 
 /// Where a completed clone from `host:port` left this server: the source's
@@ -123,5 +185,22 @@ mod tests {
             r"CLONE INSTANCE FROM 'replikit_donor'@'db1':3306 IDENTIFIED BY 'p\'w'"
         );
         assert!(clone_statement("db1", 3306, &donor, &Tls::On).ends_with(" REQUIRE SSL"));
+    }
+
+    #[test]
+    fn progress_lines() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            progress_line("FILE COPY", 50 * mib, 200 * mib, 10 * mib),
+            "cloning: stage FILE COPY, 50.0 MiB of about 200.0 MiB (25%), 10.0 MiB/s"
+        );
+        assert_eq!(
+            progress_line("REDO COPY", 3 * mib, 0, 0),
+            "cloning: stage REDO COPY, 3.0 MiB, 0.0 MiB/s"
+        );
+        assert_eq!(
+            progress_line("FILE COPY", 300 * mib, 200 * mib, 0),
+            "cloning: stage FILE COPY, 300.0 MiB of about 200.0 MiB (100%), 0.0 MiB/s"
+        );
     }
 }

@@ -604,7 +604,18 @@ fn seed_if_needed(
             theirs.bytes / (1024 * 1024)
         );
         let started = Instant::now();
-        match clone::clone_from(conn, &r.source_host, r.source_port, &reader, local.tls) {
+        let login = clone::LocalLogin {
+            socket: local.socket,
+            password: r.root_password.as_deref().unwrap_or(""),
+        };
+        match clone::clone_from(
+            conn,
+            &login,
+            &r.source_host,
+            r.source_port,
+            &reader,
+            local.tls,
+        ) {
             Ok(()) => {
                 log::info!(
                     "seeding: the clone took {:.1} s; waiting for the server to start on the cloned data \

@@ -180,6 +180,18 @@ const CASES: &[Case] = &[
         setup: "ip addr flush dev d0",
         ..case("no network at all", &[], 64, "REPLIKIT_SERVER_ID")
     },
+    case(
+        "unknown seeding method",
+        &[("REPLIKIT_SEED", "rsync")],
+        64,
+        "REPLIKIT_SEED",
+    ),
+    case(
+        "seeding method empty",
+        &[("REPLIKIT_SEED", "")],
+        64,
+        "REPLIKIT_SEED",
+    ),
 ];
 
 #[test]

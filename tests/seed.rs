@@ -247,6 +247,19 @@ fn interrupted(flavor: Flavor) {
                 .unwrap_or(false)
         },
     );
+    // The dump tool and the client are running now, as replikit's
+    // children: no password on their command lines.
+    let helpers = children_of(first.id());
+    assert_eq!(helpers.len(), 2, "the dump tool and the client");
+    for pid in helpers {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(cmdline.contains("--defaults-extra-file="), "{cmdline}");
+        assert!(
+            !cmdline.contains("password") && !cmdline.contains("비밀"),
+            "a password on a command line: {cmdline}"
+        );
+    }
     first.kill().unwrap();
     first.wait().unwrap();
     wait_for(
