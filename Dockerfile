@@ -8,4 +8,8 @@ ARG BASE_IMAGE=mysql:8.4
 FROM ${BASE_IMAGE}
 COPY target/x86_64-unknown-linux-gnu/release/replikit /usr/local/bin/replikit
 ENTRYPOINT ["replikit", "--", "docker-entrypoint.sh"]
+# Fit to serve: the real server answers and, on a replica, both replication
+# threads run without an error (replikit health; the role comes from the
+# container's environment). A new replica is unhealthy while it seeds.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=120s --retries=3 CMD ["replikit", "health"]
 CMD ["mysqld"]

@@ -112,6 +112,23 @@ if seed_file.exists():
         for method in ("clone", "dump"):
             print(f"| {method} | {med(sup[method]):.2f} ({len(sup[method])}) | {med(sup[method]) / med(sup['dump']):.2f} |")
 
+health_file = work / "health.json"
+if health_file.exists():
+    hr = {r["command"]: r for r in json.loads(health_file.read_text())["results"]}
+    hrss = dict(line.split() for line in (work / "health-rss.txt").read_text().splitlines())
+    base_h = hr["true"]["median"]
+    shell = hr["shell-healthcheck"]["median"] - base_h
+    print("\n## Health check cost (issue #6; `bench/health.py`, a real MariaDB 11.8 replica)\n")
+    print("Each command runs in the replica's root filesystem (`chroot`); overhead is its median minus the median")
+    print("of `chroot ... /bin/true`. `shell-healthcheck` is bench/baseline/healthcheck.sh, the approach of")
+    print("mariadb-docker's healthcheck.sh (bash, the client once, grep). Peak RSS is the largest process of a call.\n")
+    print("| command | median ms | overhead ms | overhead / shell | peak RSS KiB | RSS / shell |")
+    print("|---|---|---|---|---|---|")
+    for name, r in hr.items():
+        over = r["median"] - base_h
+        print(f"| {name} | {r['median']*1e3:.3f} | {over*1e3:.3f} | {over/shell:.2f} | {hrss[name]} "
+              f"| {int(hrss[name])/int(hrss['shell-healthcheck']):.2f} |")
+
 print("""
 ## Reading these numbers
 

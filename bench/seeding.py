@@ -122,7 +122,9 @@ def time_supervised(binary, primary, method):
         replica.proc = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c",
              'mount --bind /dev "$R/dev" && mount -t proc proc "$R/proc" && exec chroot "$R" sh -c "$S"'],
-            env=dict(os.environ, R=replica.root, **env,
+            # Only our variables: bench/run's own (REPLIKIT_ROLE for the
+            # start-up runs) must not reach the replica's replikit.
+            env=dict(env, R=replica.root,
                      S=f"exec {inside} -- mysqld --no-defaults --user=root --datadir={replica.dir}/data "
                        f"--port={replica.port} --bind-address=127.0.0.1 --socket={replica.dir}/sock "
                        f"--pid-file={replica.dir}/pid --log-error={replica.dir}/error.log --skip-name-resolve "

@@ -14,7 +14,7 @@ pub const DEFAULT_COMMAND: [&str; 2] = ["docker-entrypoint.sh", "mysqld"];
     name = "replikit",
     version,
     about = "PID-1 entrypoint for MySQL/MariaDB containers: server-id, hooks, signal forwarding, reaping",
-    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]",
+    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
                   127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \
@@ -41,6 +41,36 @@ pub enum Command {
     /// up). Prints each difference; exits 0 when there is none, 1 when there
     /// is one, 69 when it could not compare.
     Verify(VerifyOptions),
+    /// Is this node fit to serve? For HEALTHCHECK and probes: exits 0 when
+    /// every check passes, else 1 with the reason on one line. Without
+    /// checks: --ready, and --replication on a replica.
+    Health(HealthOptions),
+    /// This node's role, server, read-only state and replication, for
+    /// people; --json for scripts (docs/status.schema.json).
+    Status(StatusOptions),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct HealthOptions {
+    /// The local server answers.
+    #[arg(long)]
+    pub connect: bool,
+    /// The real server answers, not the temporary one of first start-up.
+    #[arg(long)]
+    pub ready: bool,
+    /// On a replica: both threads run and there is no error.
+    #[arg(long)]
+    pub replication: bool,
+    /// On a replica: at most this many seconds behind the source.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_lag: Option<String>,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct StatusOptions {
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

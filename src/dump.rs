@@ -297,8 +297,14 @@ fn with_options(program: &str, options: &Path) -> Command {
     c
 }
 
-/// Copies the snapshot; returns its coordinates.
-pub fn copy(job: &Job) -> Result<Coordinates> {
+/// What a copy did.
+pub struct Copied {
+    pub coordinates: Coordinates,
+    pub bytes: u64,
+}
+
+/// Copies the snapshot; returns its coordinates and size.
+pub fn copy(job: &Job) -> Result<Copied> {
     let dir = PrivateDir::new()?;
     let source_cnf = dir.write("source.cnf", &source_options(job.dialect, &job.source))?;
     let local_cnf = dir.write(
@@ -355,7 +361,10 @@ pub fn copy(job: &Job) -> Result<Coordinates> {
         "seeding: copied {} bytes; the source's coordinates: {coordinates:?}",
         copied
     );
-    Ok(coordinates)
+    Ok(Copied {
+        coordinates,
+        bytes: copied,
+    })
 }
 
 /// Passes the dump to the client; returns the dump's first and last KEEP

@@ -9,12 +9,15 @@ pub mod db;
 mod dump;
 mod entrypoint;
 mod exit_code;
+mod health;
 mod helper;
 mod hosts;
 mod identity;
 mod interfaces;
 mod logging;
+mod monitor;
 mod mycnf;
+mod node_status;
 mod option_file;
 mod prehook;
 mod proc_tree;
@@ -87,6 +90,23 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
             println!("{line}");
             Ok(0)
         }
+        Some(Command::Health(o)) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            check_health(&settings, &o)
+        }
+        Some(Command::Status(o)) => {
+            let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
+            let status = read_status(&settings, true).or_exit(exit_code::REPLICATION)?;
+            println!(
+                "{}",
+                if o.json {
+                    status.to_json()
+                } else {
+                    status.to_text()
+                }
+            );
+            Ok(0)
+        }
         Some(Command::Verify(o)) => {
             let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
             verify_replica(&settings, &o)
@@ -135,6 +155,58 @@ fn verify_replica(settings: &Settings, o: &cli::VerifyOptions) -> Result<i32, Fa
         report.differences.len()
     );
     Ok(if report.differences.is_empty() { 0 } else { 1 })
+}
+
+/// The role's name from the environment; "unknown" without one.
+fn role_name() -> &'static str {
+    match role::from_environment() {
+        Ok(role::Role::Primary(_)) => "primary",
+        Ok(role::Role::Replica(_)) => "replica",
+        Ok(role::Role::Standalone) => "standalone",
+        Err(_) => "unknown",
+    }
+}
+
+/// This node's status, over the socket as the monitoring account.
+fn read_status(settings: &Settings, with_replica: bool) -> anyhow::Result<node_status::NodeStatus> {
+    let password = role::root_password_from_environment()?.unwrap_or_default();
+    let mut conn = monitor::log_in(
+        &settings.replication.socket,
+        &password,
+        std::time::Duration::from_secs(5),
+    )?;
+    node_status::read(&mut conn, role_name(), with_replica)
+}
+
+/// `replikit health`: 0 when fit to serve, else 1 and one line saying why.
+fn check_health(settings: &Settings, o: &cli::HealthOptions) -> Result<i32, Fatal> {
+    let max_lag = o
+        .max_lag
+        .as_deref()
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                anyhow::anyhow!("--max-lag {v:?} is not a number of seconds; give one like 30")
+            })
+        })
+        .transpose()
+        .or_exit(exit_code::USAGE)?;
+    let checks = health::Checks {
+        connect: o.connect,
+        ready: o.ready,
+        replication: o.replication,
+        max_lag,
+    }
+    .or_default_for(role_name());
+    let verdict = read_status(settings, checks.need_replica())
+        .map_err(|e| format!("--connect: {e:#}"))
+        .and_then(|status| health::evaluate(&checks, &status));
+    match verdict {
+        Ok(()) => Ok(0),
+        Err(reason) => {
+            let _ = writeln!(std::io::stderr(), "replikit: unhealthy: {reason}");
+            Ok(1)
+        }
+    }
 }
 
 fn options_from_env() -> Result<cli::Options, Fatal> {

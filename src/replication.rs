@@ -21,6 +21,7 @@ use crate::db::wire::{self, Conn, Rows};
 use crate::dump;
 use crate::exit_code::Fatal;
 use crate::identity;
+use crate::monitor;
 use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
 use crate::seed::{self, Decision, Via};
 use crate::settings::{ReplicationSettings, Settings};
@@ -236,6 +237,8 @@ pub fn set_up(role: &Role, local: &Local) -> Result<String> {
 fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     let mut conn = wait_for_local_server(local, p.root_password.as_deref().unwrap_or(""))?;
     writable_again(&mut conn)?;
+    let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+    monitor::ensure(&mut conn, &d, p.root_password.as_deref().unwrap_or(""))?;
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
@@ -332,7 +335,7 @@ fn create_account(conn: &mut Conn, creds: &Credentials, host: &str, grants: &str
 /// derivation is one-way, so the password a replica stores for its
 /// replication connection does not give away the source's root password.
 fn seed_mode_account(admin: &Credentials) -> Credentials {
-    derived_account(
+    Credentials::derived(
         SEED_MODE_USER,
         "replikit replication account",
         &admin.password,
@@ -345,7 +348,7 @@ fn seed_mode_account(admin: &Credentials) -> Credentials {
 /// has, so no new secret needs handing out; one-way, so it does not give
 /// the replication password away.
 fn donor_account(replication: &Credentials) -> Credentials {
-    derived_account(DONOR_USER, "replikit donor account", &replication.password)
+    Credentials::derived(DONOR_USER, "replikit donor account", &replication.password)
 }
 
 /// The account a replica reads its source with: the donor account, or the
@@ -354,21 +357,6 @@ pub fn reader_account(access: &SourceAccess) -> Credentials {
     match access {
         SourceAccess::Account(creds) => donor_account(creds),
         SourceAccess::Admin(admin) => admin.clone(),
-    }
-}
-
-fn derived_account(user: &str, label: &str, secret: &str) -> Credentials {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(label.as_bytes());
-    h.update(b"\0");
-    h.update(secret.as_bytes());
-    let digest = h.finalize();
-    // 32 characters: MySQL's limit for a replication password.
-    let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    Credentials {
-        user: user.into(),
-        password,
     }
 }
 
@@ -467,28 +455,19 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             let creds = credentials()?;
             let position = choose_position(&mut conn, &mine, r, &source, &creds, local)?;
             let seeded = seed_if_needed(&mut conn, &mine, r, &source, interrupted, local)?;
-            let position = match (&seeded, position) {
-                (None, p) => p,
-                (Some(at), Position::Gtid) => {
-                    if let Some(gtid) = &at.mariadb_gtid {
-                        conn.query(&format!("SET GLOBAL gtid_slave_pos = {}", quote(gtid)))?;
-                    } else if mine.version.product == Product::MariaDb {
-                        return Err(permanent("the dump did not give the source's GTID position; the seed cannot be trusted".into()));
-                    }
-                    Position::Gtid
-                }
-                (Some(at), _) => match (&at.file, at.pos) {
-                    (Some(file), Some(pos)) => Position::File { file, pos },
-                    _ => return Err(permanent("the dump did not give the source's binary log position; the seed cannot be trusted".into())),
-                },
+            let position = match &seeded {
+                Some(seeded) => seeded_position(&mut conn, &mine, &seeded.at, position)?,
+                None => position,
             };
             point_at_source(&mut conn, &mine, r, &creds, position, local)?;
-            if seeded.is_some() {
+            if let Some(seeded) = &seeded {
                 seed::finish_local(&mut conn)?;
-                log::info!("seeding: done; replicating from the snapshot's position");
+                seed::record(&mut conn, &seeded.how)?;
+                log::info!("seeding: done ({}); replicating from the snapshot's position", seeded.how);
             }
         }
     }
+    monitor::ensure(&mut conn, &mine, r.root_password.as_deref().unwrap_or(""))?;
     conn.query(mine.set_read_only())?;
     Ok(format!(
         "replica of {}:{} ({})",
@@ -546,7 +525,7 @@ fn seed_if_needed(
     source: &Source,
     interrupted: bool,
     local: &Local,
-) -> Result<Option<dump::Coordinates>> {
+) -> Result<Option<Seeded>> {
     if local.seed == seed::Method::None && !interrupted {
         log::info!("not seeding: REPLIKIT_SEED=none");
         return Ok(None);
@@ -624,7 +603,15 @@ fn seed_if_needed(
                 );
                 *conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
                 return match completed_clone(conn, r)? {
-                    Some(at) => Ok(Some(at)),
+                    Some(mut seeded) => {
+                        seeded.how = format!(
+                            "clone from {}:{} in {:.1} s",
+                            r.source_host,
+                            r.source_port,
+                            started.elapsed().as_secs_f64()
+                        );
+                        Ok(Some(seeded))
+                    }
                     None => Err(anyhow!(
                         "the server restarted, but shows no completed clone of {}:{}",
                         r.source_host,
@@ -664,13 +651,29 @@ fn seed_if_needed(
         mysql_gtids: theirs.mysql_gtids,
         estimate: theirs.bytes,
     };
-    let coordinates = dump::copy(&job).map_err(|e| anyhow!("{}", hide(&e, &reader.password)))?;
+    let started = Instant::now();
+    let copied = dump::copy(&job).map_err(|e| anyhow!("{}", hide(&e, &reader.password)))?;
     conn.set_timeout(Duration::from_secs(5))?;
-    Ok(Some(coordinates))
+    Ok(Some(Seeded {
+        at: copied.coordinates,
+        how: format!(
+            "dump from {}:{}, {} bytes in {:.1} s",
+            r.source_host,
+            r.source_port,
+            copied.bytes,
+            started.elapsed().as_secs_f64()
+        ),
+    }))
+}
+
+/// A seed: where replication starts, and how it was done (for the record).
+struct Seeded {
+    at: dump::Coordinates,
+    how: String,
 }
 
 /// The source coordinates of a completed clone of this replica's source.
-fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<dump::Coordinates>> {
+fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<Seeded>> {
     Ok(
         clone::cloned_from(conn, &r.source_host, r.source_port)?.map(|(file, pos)| {
             log::info!(
@@ -678,13 +681,45 @@ fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<dump::Coordina
                 r.source_host,
                 r.source_port
             );
-            dump::Coordinates {
-                file: Some(file),
-                pos: Some(pos),
-                mariadb_gtid: None,
+            Seeded {
+                at: dump::Coordinates {
+                    file: Some(file),
+                    pos: Some(pos),
+                    mariadb_gtid: None,
+                },
+                how: format!("clone from {}:{}", r.source_host, r.source_port),
             }
         }),
     )
+}
+
+/// Where a seeded replica starts: GTID auto-positioning where `chosen`
+/// says GTIDs (MariaDB's position set from the snapshot first; MySQL's came
+/// with it), else the snapshot's binary log coordinates.
+fn seeded_position<'a>(
+    conn: &mut Conn,
+    d: &Dialect,
+    at: &'a dump::Coordinates,
+    chosen: Position<'static>,
+) -> Result<Position<'a>> {
+    if chosen != Position::Gtid {
+        return match (&at.file, at.pos) {
+            (Some(file), Some(pos)) => Ok(Position::File { file, pos }),
+            _ => Err(permanent(
+                "the snapshot did not give the source's binary log position; the seed cannot be trusted".into(),
+            )),
+        };
+    }
+    if d.version.product == Product::MariaDb {
+        let Some(gtid) = &at.mariadb_gtid else {
+            return Err(permanent(
+                "the dump did not give the source's GTID position; the seed cannot be trusted"
+                    .into(),
+            ));
+        };
+        conn.query(&format!("SET GLOBAL gtid_slave_pos = {}", quote(gtid)))?;
+    }
+    Ok(Position::Gtid)
 }
 
 /// Points this replica at its source from `position` and starts it.

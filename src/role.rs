@@ -43,6 +43,26 @@ pub struct Credentials {
     pub password: String,
 }
 
+impl Credentials {
+    /// An account whose password is derived one-way from `secret`, with
+    /// `label` keeping each kind of account's password apart: every node
+    /// that knows `secret` derives the same, and nobody can go back.
+    pub fn derived(user: &str, label: &str, secret: &str) -> Credentials {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(label.as_bytes());
+        h.update(b"\0");
+        h.update(secret.as_bytes());
+        let digest = h.finalize();
+        // 32 characters: MySQL's limit for a replication password.
+        let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Credentials {
+            user: user.into(),
+            password,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Primary {
     /// The replication account the primary creates for its replicas.
@@ -223,6 +243,17 @@ pub fn from_environment() -> Result<Role> {
         env: &env,
         file: &read_secret_file,
     })
+}
+
+/// The local root password (MYSQL_ROOT_PASSWORD or its file), whatever
+/// the role: health and status need it without a role.
+pub fn root_password_from_environment() -> Result<Option<String>> {
+    let env = |name: &str| std::env::var(name).ok();
+    Inputs {
+        env: &env,
+        file: &read_secret_file,
+    }
+    .get(&ROOT_PASSWORD)
 }
 
 pub fn resolve(inputs: &Inputs) -> Result<Role> {

@@ -264,6 +264,53 @@ pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
     Ok(())
 }
 
+/// Records how this node was seeded, for `replikit status`: a file in the
+/// server's datadir (replikit runs beside the server), written atomically.
+pub fn record(conn: &mut Conn, how: &str) -> Result<()> {
+    let rows = conn.query("SELECT @@datadir AS d")?;
+    let Some(dir) = rows.get(0, "d") else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(dir).join(crate::node_status::SEED_RECORD);
+    let text = format!("{how}, finished {}\n", utc_now());
+    if let Err(e) = crate::atomic_file::write_if_changed(&path, None, text.as_bytes()) {
+        // Only `status` reads it: not worth failing the set-up for.
+        log::warn!("cannot record the seed in {}: {e:#}", path.display());
+    }
+    Ok(())
+}
+
+/// Now in UTC as 2026-11-22T23:01:02Z.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    utc(secs)
+}
+
+/// Seconds since 1970 as an ISO 8601 UTC time (pure): the days become a
+/// civil date by the Gregorian calendar's 400-year cycles.
+pub fn utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Counted from 0000-03-01, so that a leap day ends its cycle's year.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 /// After replication runs from the snapshot: the seed is complete.
 pub fn finish_local(conn: &mut Conn) -> Result<()> {
     // A clone leaves no marker (and its server may be read-only already).
@@ -285,6 +332,15 @@ mod tests {
             source_schemas: source.iter().map(|s| s.to_string()).collect(),
             source_purged: purged,
         }
+    }
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_795_388_462), "2026-11-22T23:01:02Z");
+        assert_eq!(utc(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(utc(4_107_542_400), "2100-03-01T00:00:00Z");
     }
 
     #[test]

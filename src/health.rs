@@ -1,0 +1,210 @@
+//! `replikit health`: is this node fit to serve? For Docker's HEALTHCHECK,
+//! Compose and Kubernetes probes, run every few seconds for the container's
+//! whole life, so it asks the server only what its checks need: one log-in
+//! over the socket as the monitoring account, one query, and SHOW REPLICA
+//! STATUS only for the replication checks. Deciding is pure (`evaluate`).
+
+use crate::node_status::NodeStatus;
+
+/// The checks asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// The local server answers (always true once `evaluate` runs).
+    pub connect: bool,
+    /// The real server, not the init-time temporary one.
+    pub ready: bool,
+    /// Both replication threads run and there is no error.
+    pub replication: bool,
+    /// At most this many seconds behind the source.
+    pub max_lag: Option<u64>,
+}
+
+impl Checks {
+    /// Nothing asked for: what fits the role. A replica must replicate;
+    /// any node must be the real server.
+    pub fn or_default_for(self, role: &str) -> Checks {
+        if self != Checks::default() {
+            return self;
+        }
+        Checks {
+            connect: true,
+            ready: true,
+            replication: role == "replica",
+            max_lag: None,
+        }
+    }
+
+    /// Whether SHOW REPLICA STATUS is needed.
+    pub fn need_replica(&self) -> bool {
+        self.replication || self.max_lag.is_some()
+    }
+}
+
+/// Ok, or the first failing check's one-line reason (pure).
+pub fn evaluate(checks: &Checks, s: &NodeStatus) -> Result<(), String> {
+    if checks.ready && !s.ready {
+        return Err(
+            "--ready: this is the temporary server of first start-up, not the real one yet".into(),
+        );
+    }
+    if !checks.need_replica() {
+        return Ok(());
+    }
+    let Some(r) = &s.replica else {
+        return Err("--replication: this server is no replica".into());
+    };
+    if checks.replication {
+        if let Some(e) = &r.last_error {
+            return Err(format!(
+                "--replication: the {} thread stopped on error {}: {}",
+                e.thread, e.number, e.message
+            ));
+        }
+        if r.io_running != "Yes" || r.sql_running != "Yes" {
+            return Err(format!(
+                "--replication: I/O thread {}, SQL thread {} (both must be Yes)",
+                r.io_running, r.sql_running
+            ));
+        }
+    }
+    if let Some(max) = checks.max_lag {
+        match r.lag_seconds {
+            None => {
+                return Err(format!(
+                    "--max-lag {max}: the lag is unknown (the SQL thread does not run)"
+                ))
+            }
+            Some(lag) if lag > max => {
+                return Err(format!(
+                    "--max-lag {max}: {lag} s behind {}:{}",
+                    r.source_host, r.source_port
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::flavor::ServerVersion;
+    use crate::node_status::{LastError, ReplicaState};
+
+    fn node(ready: bool, replica: Option<ReplicaState>) -> NodeStatus {
+        NodeStatus {
+            role: "replica".into(),
+            server_id: 1,
+            version: ServerVersion::parse("11.8.6-MariaDB").unwrap(),
+            ready,
+            read_only: true,
+            super_read_only: None,
+            gtid_executed: String::new(),
+            replica,
+            seeded: None,
+        }
+    }
+
+    fn replica(io: &str, sql: &str, lag: Option<u64>, error: Option<u32>) -> Option<ReplicaState> {
+        Some(ReplicaState {
+            source_host: "db1".into(),
+            source_port: 3306,
+            io_running: io.into(),
+            sql_running: sql.into(),
+            lag_seconds: lag,
+            source_log_file: String::new(),
+            source_log_pos: 0,
+            gtid: String::new(),
+            last_error: error.map(|number| LastError {
+                thread: "sql",
+                number,
+                message: "Duplicate entry".into(),
+                time: None,
+            }),
+        })
+    }
+
+    #[test]
+    fn defaults_fit_the_role() {
+        let none = Checks::default();
+        assert!(none.or_default_for("replica").replication);
+        assert!(!none.or_default_for("primary").replication);
+        assert!(none.or_default_for("unknown").ready);
+        let asked = Checks {
+            max_lag: Some(5),
+            ..Checks::default()
+        };
+        assert_eq!(asked.or_default_for("replica"), asked);
+    }
+
+    #[test]
+    fn each_check_passes_and_fails_with_its_reason() {
+        let all = Checks {
+            connect: true,
+            ready: true,
+            replication: true,
+            max_lag: Some(10),
+        };
+        let ready_only = Checks {
+            ready: true,
+            ..Checks::default()
+        };
+        let lag_only = Checks {
+            max_lag: Some(10),
+            ..Checks::default()
+        };
+        let cases = [
+            (all, node(true, replica("Yes", "Yes", Some(0), None)), None),
+            (all, node(true, replica("Yes", "Yes", Some(10), None)), None),
+            (
+                all,
+                node(false, replica("Yes", "Yes", Some(0), None)),
+                Some("--ready"),
+            ),
+            (ready_only, node(true, None), None),
+            (all, node(true, None), Some("no replica")),
+            (
+                all,
+                node(true, replica("Yes", "No", None, None)),
+                Some("SQL thread No"),
+            ),
+            (
+                all,
+                node(true, replica("Connecting", "Yes", Some(0), None)),
+                Some("I/O thread Connecting"),
+            ),
+            (
+                all,
+                node(true, replica("Yes", "No", None, Some(1062))),
+                Some("error 1062: Duplicate entry"),
+            ),
+            (
+                all,
+                node(true, replica("Yes", "Yes", Some(11), None)),
+                Some("11 s behind db1:3306"),
+            ),
+            (
+                lag_only,
+                node(true, replica("Yes", "No", None, None)),
+                Some("lag is unknown"),
+            ),
+            (
+                lag_only,
+                node(true, replica("Yes", "Yes", Some(3), None)),
+                None,
+            ),
+        ];
+        for (checks, status, want) in cases {
+            let got = evaluate(&checks, &status);
+            match want {
+                None => assert_eq!(got, Ok(()), "{checks:?} {status:?}"),
+                Some(w) => {
+                    let e = got.unwrap_err();
+                    assert!(e.contains(w), "{w} in {e}");
+                    assert!(!e.contains('\n'), "one line: {e}");
+                }
+            }
+        }
+    }
+}

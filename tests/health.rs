@@ -1,0 +1,259 @@
+//! `replikit health` and `replikit status` on real servers of every flavor:
+//! a healthy replica passes; a stopped SQL thread, a replication error (a
+//! conflicting row) and lag above the limit fail with their reason; the
+//! temporary server of first start-up fails --ready; the JSON matches its
+//! documented schema; and the probes log in as the monitoring account,
+//! which has one read-only privilege, not as root.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::servers::{Flavor, Server};
+use common::*;
+
+/// `replikit ARGS` inside `server`'s root filesystem with `env`.
+fn replikit(server: &Server, env: &[(&str, String)], args: &[&str]) -> Output {
+    server
+        .replikit()
+        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
+        .env("MYSQL_REPL_USER", "repl")
+        .env("MYSQL_REPL_PASSWORD", "repl-pw")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .bounded()
+}
+
+/// `replikit health ARGS` on a replica of `source`: exit code and stderr.
+fn health(replica: &Server, source: &Server, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["health"];
+    all.extend_from_slice(args);
+    let out = replikit(replica, &source.as_source_env(), &all);
+    let err = stderr(&out);
+    assert!(err.lines().count() <= 1, "one line at most: {err}");
+    (out.status.code().unwrap_or(-1), err)
+}
+
+fn pair(flavor: Flavor) -> (Server, Server) {
+    let primary = Server::start_replicating(flavor);
+    let replica = Server::start_replicating(flavor);
+    let out = replikit(&primary, &[("MYSQL_MASTER", "1".into())], &["prepare"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = replikit(&replica, &primary.as_source_env(), &["prepare"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    replica.wait_for_rows(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app'",
+        "1",
+    );
+    (primary, replica)
+}
+
+fn probes(flavor: Flavor) {
+    let (primary, replica) = pair(flavor);
+
+    // The monitoring account: one privilege, on every node.
+    for server in [&primary, &replica] {
+        let grants = server.sql("SHOW GRANTS FOR 'replikit_monitor'@'localhost'");
+        // MariaDB shows REPLICA MONITOR by its other name.
+        let privilege = if flavor == Flavor::MySql97 {
+            "REPLICATION CLIENT"
+        } else {
+            "SLAVE MONITOR"
+        };
+        assert!(
+            grants.contains(&format!("GRANT {privilege} ON *.*")),
+            "{grants}"
+        );
+        assert!(
+            !grants.contains("ALL") && !grants.contains("SELECT"),
+            "{grants}"
+        );
+    }
+    let (code, err) = health(&replica, &primary, &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "a healthy replica");
+    let (code, err) = health(&replica, &primary, &["--replication", "--max-lag", "60"]);
+    assert_eq!(code, 0, "{err}");
+    let out = replikit(&primary, &[("MYSQL_MASTER", "1".into())], &["health"]);
+    assert_eq!(out.status.code(), Some(0), "the primary: {}", stderr(&out));
+    let (code, err) = health(&replica, &primary, &["--max-lag", "soon"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("--max-lag"), "{err}");
+
+    // status, as text and as JSON that matches its schema.
+    let out = replikit(&replica, &primary.as_source_env(), &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for want in [
+        "role:         replica",
+        &format!("source:       127.0.0.1:{}", primary.port),
+        "threads:      I/O Yes, SQL Yes",
+        "last error:   none",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    for (server, env) in [
+        (&replica, primary.as_source_env()),
+        (&primary, vec![("MYSQL_MASTER", "1".to_string())]),
+    ] {
+        let out = replikit(server, &env, &["status", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        matches_schema(&String::from_utf8_lossy(&out.stdout));
+    }
+
+    // A stopped SQL thread.
+    replica.sql(&format!("{} SQL_THREAD", stop_replica(flavor)));
+    let (code, err) = health(&replica, &primary, &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("SQL thread No"), "{err}");
+    replica.sql(&format!("{} SQL_THREAD", start_replica(flavor)));
+    wait_for(Duration::from_secs(30), "healthy again", || {
+        health(&replica, &primary, &[]).0 == 0
+    });
+
+    // Lag: the replica's SQL thread waits on a table locked on the replica.
+    let lock = std::thread::spawn({
+        let locker = replica
+            .shell("$CLIENT --socket=$SOCK -uroot -e 'LOCK TABLES app.t READ; SELECT SLEEP(8)'");
+        move || {
+            let mut locker = locker;
+            locker.bounded()
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    primary.sql("INSERT INTO app.t VALUES (1)");
+    wait_for(Duration::from_secs(6), "the lag to pass 2 s", || {
+        let (code, err) = health(&replica, &primary, &["--max-lag", "1"]);
+        code == 1 && err.contains("s behind 127.0.0.1")
+    });
+    assert_eq!(
+        health(&replica, &primary, &[]).0,
+        0,
+        "lag alone is no failure of --replication"
+    );
+    lock.join().unwrap();
+    replica.wait_for_rows("SELECT COUNT(*) FROM app.t", "1");
+
+    // A replication error: a row written on the replica behind
+    // replication's back, then the same key on the primary.
+    replica.sql(
+        "SET GLOBAL read_only = OFF; SET SESSION sql_log_bin = 0; INSERT INTO app.t VALUES (2)",
+    );
+    primary.sql("INSERT INTO app.t VALUES (2)");
+    wait_for(Duration::from_secs(30), "the replica to fail", || {
+        let (code, err) = health(&replica, &primary, &[]);
+        code == 1 && err.contains("error 1062")
+    });
+    let out = replikit(&replica, &primary.as_source_env(), &["status", "--json"]);
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    matches_schema(&json);
+    assert!(json.contains("\"number\":1062"), "{json}");
+
+    // Root's password changed behind replikit's back: the probes log in as
+    // the monitoring account, not as root.
+    replica.sql(
+        "SET SESSION sql_log_bin = 0; ALTER USER 'root'@'localhost' IDENTIFIED BY 'not-given'",
+    );
+    let (code, err) = health(&replica, &primary, &["--ready"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+mod probes {
+    use super::*;
+    per_flavor!(probes);
+}
+
+fn stop_replica(flavor: Flavor) -> &'static str {
+    if flavor == Flavor::MariaDb1011 {
+        "STOP SLAVE"
+    } else {
+        "STOP REPLICA"
+    }
+}
+
+fn start_replica(flavor: Flavor) -> &'static str {
+    if flavor == Flavor::MariaDb1011 {
+        "START SLAVE"
+    } else {
+        "START REPLICA"
+    }
+}
+
+/// The temporary server of first start-up (no networking) is not ready.
+fn temporary_server(flavor: Flavor) {
+    let server = Server::start_with(flavor, "--skip-networking");
+    let out = server
+        .replikit()
+        .env("REPLIKIT_ROLE", "standalone")
+        .args(["health", "--ready"])
+        .bounded();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("temporary server"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server
+        .replikit()
+        .env("REPLIKIT_ROLE", "standalone")
+        .args(["health", "--connect"])
+        .bounded();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+mod temporary_server {
+    use super::*;
+    per_flavor!(temporary_server);
+}
+
+/// A stopped server: --connect fails with the reason.
+#[test]
+fn no_server_fails_connect() {
+    let server = Server::start(Flavor::MariaDb118);
+    server.sql("SHUTDOWN");
+    wait_for(Duration::from_secs(30), "the server to stop", || {
+        !server.socket().exists()
+    });
+    let out = server
+        .replikit()
+        .env("REPLIKIT_ROLE", "standalone")
+        .args(["health"])
+        .bounded();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--connect: cannot connect"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Checks `json` against docs/status.schema.json with python3-jsonschema.
+fn matches_schema(json: &str) {
+    require_tool("python3");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/status.schema.json");
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  jsonschema.Draft202012Validator.check_schema(schema)\n\
+                  jsonschema.validate(json.loads(sys.stdin.read()), schema, cls=jsonschema.Draft202012Validator)\n";
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, schema])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{json} does not match the schema: {}",
+        stderr(&out)
+    );
+}
