@@ -10,8 +10,8 @@ in one hyperfine run, each command run in the replica's root filesystem:
   script:   bench/baseline/healthcheck.sh, the shell approach of
             mariadb-docker's healthcheck.sh (bash + the client + grep);
   true:     `chroot ROOT /bin/true`, the cost of chroot itself.
-Peak RSS per call is the largest process of each command (getrusage of
-the children), the median of RUNS // 10 calls.
+Peak RSS per call is the largest process of each command (GNU time's %M),
+the median of RUNS // 10 calls; `true` shows the floor (time and chroot).
 Writes OUT_DIR/health.json (hyperfine) and OUT_DIR/health-rss.txt.
 """
 
@@ -28,12 +28,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def peak_rss_kib(argv, env):
-    """The peak RSS of the biggest process `argv` runs, in KiB."""
-    code = ("import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[1:], check=True)\n"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", code] + argv, env=env, capture_output=True, text=True, check=True)
-    return int(out.stdout.strip())
+    """The peak RSS of the biggest process `argv` runs, in KiB, by GNU time
+    (wait4's rusage covers the waited-for descendants too). Not Python's
+    own rusage: its forked child counts the interpreter's pages before exec."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, env=env, capture_output=True, text=True, check=True)
+    return int(out.stderr.strip().splitlines()[-1])
 
 
 def main():

@@ -234,6 +234,29 @@ pub struct Options {
         hide_env_values = true
     )]
     pub seed: String,
+
+    /// Serve HAProxy's agent check on this TCP port: `up`, or `down #reason`
+    /// when the node fails its health checks (as `replikit health`).
+    #[arg(
+        long,
+        env = "REPLIKIT_AGENT_PORT",
+        value_name = "PORT",
+        global = true,
+        hide_env_values = true
+    )]
+    pub agent_port: Option<String>,
+
+    /// For the agent check: a replica further behind its source than this
+    /// many seconds answers `down`.
+    #[arg(
+        long,
+        env = "REPLIKIT_AGENT_MAX_LAG",
+        value_name = "SECONDS",
+        default_value = "30",
+        global = true,
+        hide_env_values = true
+    )]
+    pub agent_max_lag: String,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]
@@ -280,6 +303,8 @@ impl Options {
             repl_host: text("REPLIKIT_REPL_HOST")?,
             repl_ssl: or("REPLIKIT_REPL_SSL", "off")?,
             seed: or("REPLIKIT_SEED", "auto")?,
+            agent_port: text("REPLIKIT_AGENT_PORT")?,
+            agent_max_lag: or("REPLIKIT_AGENT_MAX_LAG", "30")?,
             grace: or("REPLIKIT_GRACE", "5s")?,
             pre: text("REPLIKIT_PRE")?
                 .map(|v| v.split('\n').map(String::from).collect())
@@ -340,6 +365,8 @@ mod tests {
             "repl_host" => one(&o.repl_host),
             "repl_ssl" => vec![o.repl_ssl.clone()],
             "seed" => vec![o.seed.clone()],
+            "agent_port" => one(&o.agent_port),
+            "agent_max_lag" => vec![o.agent_max_lag.clone()],
             other => panic!("argument {other} is missing from Options::from_env and this test"),
         }
     }
@@ -351,7 +378,7 @@ mod tests {
             .get_arguments()
             .filter(|a| a.get_long().is_some() && a.get_id() != "help" && a.get_id() != "version")
             .collect();
-        assert_eq!(args.len(), 14);
+        assert_eq!(args.len(), 16);
         let unset = Options::from_env(|_| None).unwrap();
         for arg in args {
             let id = arg.get_id().as_str();
@@ -402,6 +429,8 @@ mod tests {
             "REPLIKIT_REPL_HOST",
             "REPLIKIT_REPL_SSL",
             "REPLIKIT_SEED",
+            "REPLIKIT_AGENT_PORT",
+            "REPLIKIT_AGENT_MAX_LAG",
         ] {
             assert!(
                 help.contains(&format!("[env: {var}")),

@@ -3,7 +3,9 @@
 
 use std::ffi::OsString;
 
+use crate::agent::Agent;
 use crate::exit_code::{self, Fatal, OrExit};
+use crate::health::Checks;
 use crate::identity;
 use crate::option_file;
 use crate::replication;
@@ -67,6 +69,23 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
         // Set while no other thread runs: the replication thread starts
         // below.
         std::env::set_var(restart::PARENT_PID_VARIABLE, std::process::id().to_string());
+    }
+    if let Some(agent) = settings.replication.agent {
+        let root_password = role::root_password_from_environment()
+            .or_exit(exit_code::USAGE)?
+            .unwrap_or_default();
+        Agent {
+            port: agent.port,
+            socket: settings.replication.socket.clone(),
+            role: role.name(),
+            root_password,
+            checks: Checks {
+                max_lag: (role.name() == "replica").then_some(agent.max_lag),
+                ..Checks::default().or_default_for(role.name())
+            },
+        }
+        .start()
+        .or_exit(exit_code::OS_ERROR)?;
     }
     if role != Role::Standalone {
         let settings = settings.clone();

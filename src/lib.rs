@@ -2,6 +2,7 @@
 //! whole program; src/main.rs only starts it. See README.md for the parts.
 
 mod address;
+mod agent;
 mod atomic_file;
 mod cli;
 mod clone;
@@ -159,12 +160,7 @@ fn verify_replica(settings: &Settings, o: &cli::VerifyOptions) -> Result<i32, Fa
 
 /// The role's name from the environment; "unknown" without one.
 fn role_name() -> &'static str {
-    match role::from_environment() {
-        Ok(role::Role::Primary(_)) => "primary",
-        Ok(role::Role::Replica(_)) => "replica",
-        Ok(role::Role::Standalone) => "standalone",
-        Err(_) => "unknown",
-    }
+    role::from_environment().map_or("unknown", |r| r.name())
 }
 
 /// This node's status, over the socket as the monitoring account.

@@ -26,6 +26,17 @@ pub enum Role {
     Standalone,
 }
 
+impl Role {
+    /// primary, replica or standalone.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Primary(_) => "primary",
+            Role::Replica(_) => "replica",
+            Role::Standalone => "standalone",
+        }
+    }
+}
+
 /// What the log may say about a role: never a user's secret.
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

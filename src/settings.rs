@@ -56,6 +56,14 @@ pub struct ReplicationSettings {
     pub repl_host: Option<String>,
     pub tls: Tls,
     pub seed: crate::seed::Method,
+    /// HAProxy's agent check, when REPLIKIT_AGENT_PORT is set.
+    pub agent: Option<AgentSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub port: u16,
+    pub max_lag: u64,
 }
 
 impl FromStr for Tls {
@@ -137,6 +145,24 @@ impl Settings {
             .seed
             .parse()
             .with_context(|| named("REPLIKIT_SEED", "seed"))?;
+        let agent = match &o.agent_port {
+            None => None,
+            Some(port) => Some(AgentSettings {
+                port: port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: {port:?} is not a port; use 1..=65535",
+                        named("REPLIKIT_AGENT_PORT", "agent-port")
+                    )
+                })?,
+                max_lag: o.agent_max_lag.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: {:?} is not a number of seconds; give one like 30",
+                        named("REPLIKIT_AGENT_MAX_LAG", "agent-max-lag"),
+                        o.agent_max_lag
+                    )
+                })?,
+            }),
+        };
         let hooks = o
             .pre
             .iter()
@@ -164,6 +190,7 @@ impl Settings {
                 repl_host: o.repl_host.clone(),
                 tls,
                 seed,
+                agent,
             },
             via,
             cnf,

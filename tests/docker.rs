@@ -446,4 +446,46 @@ fn the_readmes_main_job_runs_a_replicated_cluster() {
         text.contains("replica1: has the row") && text.contains("replica2: has the row"),
         "{text}"
     );
+    assert!(text.contains("reads through haproxy:3307"), "{text}");
+
+    // A replica whose SQL thread stops leaves HAProxy's read pool within
+    // seconds (replikit's agent check), and comes back once it runs.
+    let sql = |service: &str, query: &str, flags: &str| -> String {
+        let out = Command::new("docker-compose")
+            .args([
+                "-f",
+                "compose.yaml",
+                "-p",
+                &project,
+                "exec",
+                "-T",
+                service,
+                "sh",
+                "-c",
+            ])
+            .arg(format!(
+                "MYSQL_PWD=root-pw mysql -uroot -N {flags} -e \"{query}\""
+            ))
+            .env("REPLIKIT_NET", &net)
+            .bounded();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let id = |service: &str| sql(service, "SELECT @@server_id", "");
+    let (one, two) = (id("replica1"), id("replica2"));
+    assert!(!one.is_empty() && one != two, "{one} {two}");
+    let read = || sql("primary", "SELECT @@server_id", "-h haproxy -P 3307");
+    sql("replica1", "STOP REPLICA SQL_THREAD", "");
+    let started = std::time::Instant::now();
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "replica1 to leave the read pool",
+        || (0..6).all(|_| read() == two),
+    );
+    eprintln!("replica1 left the read pool after {:?}", started.elapsed());
+    sql("replica1", "START REPLICA SQL_THREAD", "");
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "replica1 to come back",
+        || (0..6).any(|_| read() == one),
+    );
 }

@@ -257,3 +257,58 @@ fn matches_schema(json: &str) {
         stderr(&out)
     );
 }
+
+/// HAProxy's agent check, served by replikit as the replica's PID 1: `up`
+/// while it replicates, `down #reason` while its SQL thread is stopped,
+/// `up` again once it runs.
+fn agent(flavor: Flavor) {
+    let primary = Server::start_replicating(flavor);
+    let out = replikit(&primary, &[("MYSQL_MASTER", "1".into())], &["prepare"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut env = primary.as_source_env();
+    env.extend([
+        ("MYSQL_REPL_USER", "repl".to_string()),
+        ("MYSQL_REPL_PASSWORD", "repl-pw".to_string()),
+        ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
+        ("REPLIKIT_AGENT_PORT", port.to_string()),
+    ]);
+    let replica = Server::start_replicating_under_replikit(flavor, &env);
+    let ask = || -> String {
+        use std::io::Read;
+        let mut answer = String::new();
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read_to_string(&mut answer);
+        }
+        answer
+    };
+    wait_for(Duration::from_secs(60), "the agent to say up", || {
+        ask() == "up\n"
+    });
+    replica.sql(&format!("{} SQL_THREAD", stop_replica(flavor)));
+    let down = ask();
+    assert!(
+        down.starts_with("down #--replication:")
+            && down.contains("SQL thread No")
+            && down.ends_with('\n'),
+        "{down:?}"
+    );
+    assert_eq!(down.lines().count(), 1, "{down:?}");
+    replica.sql(&format!("{} SQL_THREAD", start_replica(flavor)));
+    wait_for(Duration::from_secs(30), "the agent to say up again", || {
+        ask() == "up\n"
+    });
+    assert!(replica
+        .replikit_log()
+        .contains(&format!("agent check for HAProxy on port {port}")));
+}
+
+mod agent {
+    use super::*;
+    per_flavor!(agent);
+}
