@@ -575,63 +575,12 @@ fn seed_if_needed(
     };
     drop(from);
     if seed::via(local.seed, &ability).map_err(permanent)? == Via::Clone {
-        log::info!(
-            "seeding from {}:{} with clone ({} schemas, about {} MiB): {why}",
-            r.source_host,
-            r.source_port,
-            theirs.schemas.len(),
-            theirs.bytes / (1024 * 1024)
-        );
-        let started = Instant::now();
-        let login = clone::LocalLogin {
-            socket: local.socket,
-            password: r.root_password.as_deref().unwrap_or(""),
-        };
-        match clone::clone_from(
-            conn,
-            &login,
-            &r.source_host,
-            r.source_port,
-            &reader,
-            local.tls,
-        ) {
-            Ok(()) => {
-                log::info!(
-                    "seeding: the clone took {:.1} s; waiting for the server to start on the cloned data \
-                     (it now has the source's accounts: root's password is the source's)",
-                    started.elapsed().as_secs_f64()
-                );
-                *conn = wait_for_local_server(local, r.root_password.as_deref().unwrap_or(""))?;
-                return match completed_clone(conn, r)? {
-                    Some(mut seeded) => {
-                        seeded.how = format!(
-                            "clone from {}:{} in {:.1} s",
-                            r.source_host,
-                            r.source_port,
-                            started.elapsed().as_secs_f64()
-                        );
-                        Ok(Some(seeded))
-                    }
-                    None => Err(anyhow!(
-                        "the server restarted, but shows no completed clone of {}:{}",
-                        r.source_host,
-                        r.source_port
-                    )),
-                };
-            }
-            Err(e) if local.seed == seed::Method::Auto => {
-                log::warn!("{e:#}; seeding with a dump instead");
-            }
-            Err(e) => return Err(e),
+        announce("clone", r, &theirs, &why);
+        if let Some(seeded) = seed_by_clone(conn, r, &reader, local)? {
+            return Ok(Some(seeded));
         }
     }
-    log::info!(
-        "seeding from {}:{} with a dump ({} schemas, about {} MiB): {why}",
-        r.source_host,
-        r.source_port,
-        theirs.schemas.len(),
-        theirs.bytes / (1024 * 1024)
-    );
+    announce("a dump", r, &theirs, &why);
     conn.set_timeout(Duration::from_secs(3600))?;
     seed::prepare_local(conn, d)?;
     let job = dump::Job {
@@ -664,6 +613,69 @@ fn seed_if_needed(
             started.elapsed().as_secs_f64()
         ),
     }))
+}
+
+/// The log line that says a seed begins, how, and why.
+fn announce(how: &str, r: &Replica, theirs: &seed::SourceFacts, why: &str) {
+    log::info!(
+        "seeding from {}:{} with {how} ({} schemas, about {} MiB): {why}",
+        r.source_host,
+        r.source_port,
+        theirs.schemas.len(),
+        theirs.bytes / (1024 * 1024)
+    );
+}
+
+/// Clones the source, waits for the server to start again on the clone,
+/// and returns the seed; None when the clone failed under
+/// REPLIKIT_SEED=auto, so that a dump seeds instead.
+fn seed_by_clone(
+    conn: &mut Conn,
+    r: &Replica,
+    donor: &Credentials,
+    local: &Local,
+) -> Result<Option<Seeded>> {
+    let started = Instant::now();
+    let root_password = r.root_password.as_deref().unwrap_or("");
+    let login = clone::LocalLogin {
+        socket: local.socket,
+        password: root_password,
+    };
+    match clone::clone_from(
+        conn,
+        &login,
+        &r.source_host,
+        r.source_port,
+        donor,
+        local.tls,
+    ) {
+        Ok(()) => {}
+        Err(e) if local.seed == seed::Method::Auto => {
+            log::warn!("{e:#}; seeding with a dump instead");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    log::info!(
+        "seeding: the clone took {:.1} s; waiting for the server to start on the cloned data \
+         (it now has the source's accounts: root's password is the source's)",
+        started.elapsed().as_secs_f64()
+    );
+    *conn = wait_for_local_server(local, root_password)?;
+    let Some(mut seeded) = completed_clone(conn, r)? else {
+        bail!(
+            "the server restarted, but shows no completed clone of {}:{}",
+            r.source_host,
+            r.source_port
+        );
+    };
+    seeded.how = format!(
+        "clone from {}:{} in {:.1} s",
+        r.source_host,
+        r.source_port,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(seeded))
 }
 
 /// A seed: where replication starts, and how it was done (for the record).

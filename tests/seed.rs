@@ -71,6 +71,16 @@ fn verify(replica: &Server, source: &Server) -> (i32, String) {
     )
 }
 
+/// `replikit verify` finds no difference in `tables` tables.
+fn verified_clean(replica: &Server, source: &Server, tables: usize) {
+    let (code, report) = verify(replica, source);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains(&format!("{tables} tables compared, 0 differences")),
+        "{report}"
+    );
+}
+
 /// Five thousand rows from a cross join of digits (no recursion limits).
 const FIVE_THOUSAND: &str = "(SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) a, \
     (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) b, \
@@ -153,12 +163,7 @@ fn late_replica(flavor: Flavor) {
     assert!(log.contains("the source holds data (crm, shop)"), "{log}");
     assert!(log.contains("seeding: done"), "{log}");
 
-    let (code, report) = verify(&replica, &primary);
-    assert_eq!(code, 0, "{report}");
-    assert!(
-        report.contains("3 tables compared, 0 differences"),
-        "{report}"
-    );
+    verified_clean(&replica, &primary, 3);
 
     // What came with the snapshot works like what replicated.
     primary.sql("UPDATE shop.items SET note = 'changed' WHERE id = 1; DELETE FROM shop.items WHERE id = 2; CALL crm.add_person('late')");
@@ -289,12 +294,7 @@ fn interrupted(flavor: Flavor) {
         "the next start",
     );
     assert!(log.contains("an earlier seed was interrupted"), "{log}");
-    let (code, report) = verify(&replica, &primary);
-    assert_eq!(code, 0, "{report}");
-    assert!(
-        report.contains("4 tables compared, 0 differences"),
-        "{report}"
-    );
+    verified_clean(&replica, &primary, 4);
     primary.sql("DELETE FROM big.t WHERE id = 1");
     replica.wait_for_rows("SELECT COUNT(*) FROM big.t", "159999");
 }
@@ -388,12 +388,7 @@ fn mysql_9_7_clone() {
     assert!(!log.contains("with a dump"), "{log}");
     assert!(!log.contains("비밀"), "the password in the log");
 
-    let (code, report) = verify(&replica, &primary);
-    assert_eq!(code, 0, "{report}");
-    assert!(
-        report.contains("3 tables compared, 0 differences"),
-        "{report}"
-    );
+    verified_clean(&replica, &primary, 3);
     primary.sql(
         "UPDATE shop.items SET note = 'changed' WHERE id = 1; DELETE FROM shop.items WHERE id = 2",
     );
