@@ -75,6 +75,10 @@ pub fn clone_from(
         "SET GLOBAL clone_valid_donor_list = {}",
         quote(&format!("{host}:{port}"))
     ))?;
+    // The server restarts on the clone before replikit can reconnect: it
+    // must come up read-only already (the clone keeps the recipient's
+    // persisted settings), so no application writes to it in between.
+    conn.query("SET PERSIST_ONLY super_read_only = ON")?;
     // Could take hours for a big source.
     conn.set_timeout(Duration::from_secs(24 * 3600))?;
     restart::request();
