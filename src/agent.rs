@@ -17,8 +17,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::health::{self, Checks};
-use crate::monitor;
-use crate::node_status;
 
 /// What the agent needs to answer.
 #[derive(Debug, Clone)]
@@ -65,16 +63,14 @@ impl Agent {
         Ok(())
     }
 
-    fn verdict(&self) -> Result<(), String> {
-        let status = monitor::log_in(&self.socket, &self.root_password, Duration::from_secs(2))
-            .and_then(|mut c| node_status::read(&mut c, self.role, self.checks.need_replica()))
-            .map_err(|e| format!("--connect: {e:#}"))?;
-        health::evaluate(&self.checks, &status)
-    }
-
     fn reply(&self, mut stream: TcpStream) {
         let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        let line = answer(&self.verdict());
+        let node = health::Node {
+            socket: &self.socket,
+            root_password: &self.root_password,
+            role: self.role,
+        };
+        let line = answer(&health::probe(&node, &self.checks, Duration::from_secs(2)));
         // HAProxy may have given up already: nothing to do about it.
         let _ = stream.write_all(line.as_bytes());
     }

@@ -71,9 +71,7 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
         std::env::set_var(restart::PARENT_PID_VARIABLE, std::process::id().to_string());
     }
     if let Some(agent) = settings.replication.agent {
-        let root_password = role::root_password_from_environment()
-            .or_exit(exit_code::USAGE)?
-            .unwrap_or_default();
+        let root_password = role.local_root_password().or_exit(exit_code::USAGE)?;
         Agent {
             port: agent.port,
             socket: settings.replication.socket.clone(),

@@ -2,9 +2,31 @@
 //! Compose and Kubernetes probes, run every few seconds for the container's
 //! whole life, so it asks the server only what its checks need: one log-in
 //! over the socket as the monitoring account, one query, and SHOW REPLICA
-//! STATUS only for the replication checks. Deciding is pure (`evaluate`).
+//! STATUS only for the replication checks. Deciding is pure (`evaluate`);
+//! `probe` does the asking, for `replikit health` and the agent check alike.
 
-use crate::node_status::NodeStatus;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::monitor;
+use crate::node_status::{self, NodeStatus};
+
+/// What a probe needs to log in and to name the node's role.
+pub struct Node<'a> {
+    pub socket: &'a Path,
+    pub root_password: &'a str,
+    /// primary, replica, standalone or unknown.
+    pub role: &'static str,
+}
+
+/// Asks the local server what `checks` need and judges it: Ok, or the
+/// failing check's one-line reason (a failed log-in is `--connect`'s).
+pub fn probe(node: &Node, checks: &Checks, timeout: Duration) -> Result<(), String> {
+    let status = monitor::log_in(node.socket, node.root_password, timeout)
+        .and_then(|mut c| node_status::read(&mut c, node.role, checks.need_replica()))
+        .map_err(|e| format!("--connect: {e:#}"))?;
+    evaluate(checks, &status)
+}
 
 /// The checks asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

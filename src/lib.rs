@@ -97,7 +97,14 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         }
         Some(Command::Status(o)) => {
             let settings = Settings::from_options(&cli.options, None).or_exit(exit_code::USAGE)?;
-            let status = read_status(&settings, true).or_exit(exit_code::REPLICATION)?;
+            let (role, password) = local_node().or_exit(exit_code::USAGE)?;
+            let status = monitor::log_in(
+                &settings.replication.socket,
+                &password,
+                std::time::Duration::from_secs(5),
+            )
+            .and_then(|mut c| node_status::read(&mut c, role, true))
+            .or_exit(exit_code::REPLICATION)?;
             println!(
                 "{}",
                 if o.json {
@@ -158,20 +165,16 @@ fn verify_replica(settings: &Settings, o: &cli::VerifyOptions) -> Result<i32, Fa
     Ok(if report.differences.is_empty() { 0 } else { 1 })
 }
 
-/// The role's name from the environment; "unknown" without one.
-fn role_name() -> &'static str {
-    role::from_environment().map_or("unknown", |r| r.name())
-}
-
-/// This node's status, over the socket as the monitoring account.
-fn read_status(settings: &Settings, with_replica: bool) -> anyhow::Result<node_status::NodeStatus> {
-    let password = role::root_password_from_environment()?.unwrap_or_default();
-    let mut conn = monitor::log_in(
-        &settings.replication.socket,
-        &password,
-        std::time::Duration::from_secs(5),
-    )?;
-    node_status::read(&mut conn, role_name(), with_replica)
+/// The role's name ("unknown" without one) and the local root password,
+/// read from the environment (and secret files) once.
+fn local_node() -> anyhow::Result<(&'static str, String)> {
+    match role::from_environment() {
+        Ok(role) => Ok((role.name(), role.local_root_password()?)),
+        Err(_) => Ok((
+            "unknown",
+            role::root_password_from_environment()?.unwrap_or_default(),
+        )),
+    }
 }
 
 /// `replikit health`: 0 when fit to serve, else 1 and one line saying why.
@@ -186,17 +189,20 @@ fn check_health(settings: &Settings, o: &cli::HealthOptions) -> Result<i32, Fata
         })
         .transpose()
         .or_exit(exit_code::USAGE)?;
+    let (role, root_password) = local_node().or_exit(exit_code::USAGE)?;
     let checks = health::Checks {
         connect: o.connect,
         ready: o.ready,
         replication: o.replication,
         max_lag,
     }
-    .or_default_for(role_name());
-    let verdict = read_status(settings, checks.need_replica())
-        .map_err(|e| format!("--connect: {e:#}"))
-        .and_then(|status| health::evaluate(&checks, &status));
-    match verdict {
+    .or_default_for(role);
+    let node = health::Node {
+        socket: &settings.replication.socket,
+        root_password: &root_password,
+        role,
+    };
+    match health::probe(&node, &checks, std::time::Duration::from_secs(5)) {
         Ok(()) => Ok(0),
         Err(reason) => {
             let _ = writeln!(std::io::stderr(), "replikit: unhealthy: {reason}");

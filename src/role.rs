@@ -35,6 +35,16 @@ impl Role {
             Role::Standalone => "standalone",
         }
     }
+
+    /// The local root password: the one the role was read with, or, for a
+    /// standalone node (whose role holds none), the environment's.
+    pub fn local_root_password(&self) -> Result<String> {
+        Ok(match self {
+            Role::Primary(p) => p.root_password.clone().unwrap_or_default(),
+            Role::Replica(r) => r.root_password.clone().unwrap_or_default(),
+            Role::Standalone => root_password_from_environment()?.unwrap_or_default(),
+        })
+    }
 }
 
 /// What the log may say about a role: never a user's secret.
@@ -256,8 +266,8 @@ pub fn from_environment() -> Result<Role> {
     })
 }
 
-/// The local root password (MYSQL_ROOT_PASSWORD or its file), whatever
-/// the role: health and status need it without a role.
+/// The local root password (MYSQL_ROOT_PASSWORD or its file), for a node
+/// without a role (health and status still work there).
 pub fn root_password_from_environment() -> Result<Option<String>> {
     let env = |name: &str| std::env::var(name).ok();
     Inputs {
