@@ -36,10 +36,15 @@ pub fn grant(d: &Dialect) -> &'static str {
 
 /// Creates or updates the account on the local server, outside the binary
 /// log: each node has its own, and a replica must not receive the
-/// primary's. A MySQL replica persisted read-only is opened for root for
-/// the moment it takes (read_only stays on for everyone else).
-pub fn ensure(conn: &mut Conn, d: &Dialect, root_password: &str) -> Result<()> {
+/// primary's. Every start asks this, so an account that logs in already
+/// (the usual case) costs one log-in and nothing is changed. A MySQL
+/// replica persisted read-only is opened for root for the moment the
+/// change takes (read_only stays on for everyone else).
+pub fn ensure(conn: &mut Conn, socket: &Path, d: &Dialect, root_password: &str) -> Result<()> {
     let creds = account(root_password);
+    if Conn::connect(socket, &creds.user, &creds.password, Duration::from_secs(5)).is_ok() {
+        return Ok(());
+    }
     let name = format!("{}@'localhost'", quote(USER));
     let super_read_only = d.version.product == Product::MySql
         && conn

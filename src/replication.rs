@@ -236,9 +236,14 @@ pub fn set_up(role: &Role, local: &Local) -> Result<String> {
 
 fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     let mut conn = wait_for_local_server(local, p.root_password.as_deref().unwrap_or(""))?;
-    writable_again(&mut conn)?;
     let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
-    monitor::ensure(&mut conn, &d, p.root_password.as_deref().unwrap_or(""))?;
+    writable_again(&mut conn, &d)?;
+    monitor::ensure(
+        &mut conn,
+        local.socket,
+        &d,
+        p.root_password.as_deref().unwrap_or(""),
+    )?;
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
@@ -246,7 +251,7 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
     // account, the donor account is there too.
     let donor = donor_account(creds);
     create_account(&mut conn, &donor, local.repl_host, DONOR_GRANTS)?;
-    offer_clone(&mut conn, &donor, local.repl_host)?;
+    offer_clone(&mut conn, &d, &donor, local.repl_host)?;
     create_account(&mut conn, creds, local.repl_host, REPLICA_GRANTS)?;
     Ok(format!(
         "primary: replication account {} and seeding account {} for hosts {} are ready",
@@ -256,8 +261,7 @@ fn set_up_primary(p: &Primary, local: &Local) -> Result<String> {
 
 /// A primary that was a replica before keeps the read-only state that
 /// replikit persisted then; a primary must take writes.
-fn writable_again(conn: &mut Conn) -> Result<()> {
-    let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+fn writable_again(conn: &mut Conn, d: &Dialect) -> Result<()> {
     let Some(statements) = d.unpersist_read_only() else {
         return Ok(());
     };
@@ -277,8 +281,7 @@ fn writable_again(conn: &mut Conn) -> Result<()> {
 /// On MySQL 8.0.17+, the clone plugin and the donor's BACKUP_ADMIN, so
 /// that replicas can seed by clone. Where the plugin cannot be installed,
 /// replicas seed with a dump instead.
-fn offer_clone(conn: &mut Conn, donor: &Credentials, host: &str) -> Result<()> {
-    let d = Dialect::new(ServerVersion::parse(&conn.server_version)?)?;
+fn offer_clone(conn: &mut Conn, d: &Dialect, donor: &Credentials, host: &str) -> Result<()> {
     let can = d.version.product == Product::MySql
         && d.version.release >= crate::db::flavor::Release(8, 0, 17);
     if !can {
@@ -467,7 +470,12 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             }
         }
     }
-    monitor::ensure(&mut conn, &mine, r.root_password.as_deref().unwrap_or(""))?;
+    monitor::ensure(
+        &mut conn,
+        local.socket,
+        &mine,
+        r.root_password.as_deref().unwrap_or(""),
+    )?;
     conn.query(mine.set_read_only())?;
     Ok(format!(
         "replica of {}:{} ({})",
