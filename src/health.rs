@@ -76,7 +76,7 @@ pub fn evaluate(checks: &Checks, s: &NodeStatus) -> Result<(), String> {
         return Err("--replication: this server is no replica".into());
     };
     if checks.replication {
-        if let Some(e) = &r.last_error {
+        if let Some(e) = r.last_error() {
             return Err(format!(
                 "--replication: the {} thread stopped on error {}: {}",
                 e.thread, e.number, e.message
@@ -138,7 +138,8 @@ mod tests {
             source_log_file: String::new(),
             source_log_pos: 0,
             gtid: String::new(),
-            last_error: error.map(|number| LastError {
+            io_error: None,
+            sql_error: error.map(|number| LastError {
                 thread: "sql",
                 number,
                 message: "Duplicate entry".into(),

@@ -45,7 +45,8 @@ pub struct ReplicaState {
     pub source_log_pos: u64,
     /// The GTIDs applied (MySQL's Executed_Gtid_Set, MariaDB's Gtid_IO_Pos).
     pub gtid: String,
-    pub last_error: Option<LastError>,
+    pub io_error: Option<LastError>,
+    pub sql_error: Option<LastError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,9 +112,14 @@ impl ReplicaState {
             source_log_file: text("Relay_Source_Log_File"),
             source_log_pos: number("Exec_Source_Log_Pos").unwrap_or(0),
             gtid,
-            // The SQL thread's error matters more: it means data.
-            last_error: error("sql", "SQL").or_else(|| error("io", "IO")),
+            io_error: error("io", "IO"),
+            sql_error: error("sql", "SQL"),
         })
+    }
+
+    /// The error to show: the SQL thread's matters more (it means data).
+    pub fn last_error(&self) -> Option<&LastError> {
+        self.sql_error.as_ref().or(self.io_error.as_ref())
     }
 }
 
@@ -183,7 +189,7 @@ impl NodeStatus {
         };
         let crate::db::flavor::Release(a, b, c) = self.version.release;
         let replica = json_opt(&self.replica, |r| {
-            let error = json_opt(&r.last_error, |e| {
+            let error = json_opt(&r.last_error(), |e| {
                 format!(
                     "{{\"thread\":{},\"number\":{},\"message\":{},\"time\":{}}}",
                     json_string(e.thread),
@@ -269,7 +275,7 @@ impl NodeStatus {
                 ));
                 lines.push(format!(
                     "last error:   {}",
-                    r.last_error.as_ref().map_or_else(
+                    r.last_error().map_or_else(
                         || "none".into(),
                         |e| format!(
                             "{} thread, error {}{}: {}",
@@ -337,8 +343,8 @@ mod tests {
         assert_eq!(s.lag_seconds, None);
         assert_eq!(s.gtid, "uuid:1-5,uuid2:1-3");
         assert_eq!(
-            s.last_error,
-            Some(LastError {
+            s.last_error(),
+            Some(&LastError {
                 thread: "sql",
                 number: 1062,
                 message: "Duplicate entry".into(),
@@ -361,7 +367,7 @@ mod tests {
         let s = ReplicaState::from_rows(&mariadb).unwrap();
         assert_eq!((s.source_port, s.lag_seconds), (3307, Some(0)));
         assert_eq!(s.gtid, "0-1-5");
-        assert_eq!(s.last_error.unwrap().thread, "io");
+        assert_eq!(s.last_error().unwrap().thread, "io");
         assert_eq!(ReplicaState::from_rows(&Rows::default()), None);
     }
 
@@ -390,7 +396,8 @@ mod tests {
             source_log_file: "binlog.000002".into(),
             source_log_pos: 793,
             gtid: "uuid:1-5".into(),
-            last_error: None,
+            io_error: None,
+            sql_error: None,
         };
         assert_eq!(
             status(Some(replica)).to_json(),

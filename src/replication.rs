@@ -17,11 +17,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::clone;
 use crate::db::flavor::{positioning, Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use crate::db::sql::{quote, SESSION_SQL_MODE};
-use crate::db::wire::{self, Conn, Rows};
+use crate::db::wire::{self, Conn};
 use crate::dump;
 use crate::exit_code::Fatal;
 use crate::identity;
 use crate::monitor;
+use crate::node_status::ReplicaState;
 use crate::role::{Credentials, Primary, Replica, Role, SourceAccess};
 use crate::seed::{self, Decision, Via};
 use crate::settings::{ReplicationSettings, Settings};
@@ -146,56 +147,17 @@ pub enum Plan {
     OtherSource(String),
 }
 
-/// The parts of SHOW REPLICA STATUS that decide the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub host: String,
-    pub port: u16,
-    pub io_running: String,
-    pub sql_running: String,
-    pub last_error: String,
-    /// Last_IO_Errno: 1045 is "access denied".
-    pub io_errno: u32,
-}
-
-impl Status {
-    pub fn from_rows(rows: &Rows, dialect: &Dialect) -> Option<Status> {
-        let [host, port, io, sql] = dialect.status_columns();
-        let host = rows.get(0, host)?.to_string();
-        if host.is_empty() {
-            return None;
-        }
-        let error = |c: &str| rows.get(0, c).unwrap_or_default().to_string();
-        let last_error = [error("Last_IO_Error"), error("Last_SQL_Error")]
-            .into_iter()
-            .filter(|e| !e.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        Some(Status {
-            host,
-            port: rows.get(0, port).and_then(|p| p.parse().ok()).unwrap_or(0),
-            io_running: rows.get(0, io).unwrap_or_default().to_string(),
-            sql_running: rows.get(0, sql).unwrap_or_default().to_string(),
-            last_error,
-            io_errno: rows
-                .get(0, "Last_IO_Errno")
-                .and_then(|e| e.parse().ok())
-                .unwrap_or(0),
-        })
-    }
-}
-
 /// Decides what to do with a replica's current status (pure).
-pub fn plan(current: Option<&Status>, host: &str, port: u16) -> Plan {
+pub fn plan(current: Option<&ReplicaState>, host: &str, port: u16) -> Plan {
     let Some(s) = current else {
         return Plan::Configure;
     };
-    if !s.host.eq_ignore_ascii_case(host) || s.port != port {
-        return Plan::OtherSource(format!("{}:{}", s.host, s.port));
+    if !s.source_host.eq_ignore_ascii_case(host) || s.source_port != port {
+        return Plan::OtherSource(format!("{}:{}", s.source_host, s.source_port));
     }
     // Wrong credentials (a wrong password, then the right one after a
     // restart): only a new password helps, and we have one.
-    if s.io_errno == 1045 {
+    if s.io_error.as_ref().is_some_and(|e| e.number == 1045) {
         return Plan::UpdateCredentials;
     }
     let running = |t: &str| t == "Yes" || t == "Connecting" || t == "Preparing";
@@ -204,10 +166,10 @@ pub fn plan(current: Option<&Status>, host: &str, port: u16) -> Plan {
     }
     // An I/O error while the source is away clears itself on retry; an SQL
     // thread that stopped on an error means data that needs a person.
-    if s.sql_running != "Yes" && !s.last_error.is_empty() {
-        return Plan::Broken(s.last_error.clone());
+    match s.last_error() {
+        Some(e) if s.sql_running != "Yes" => Plan::Broken(e.message.clone()),
+        _ => Plan::Start,
     }
-    Plan::Start
 }
 
 /// Where things are and how long to try.
@@ -420,7 +382,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
     let status = if interrupted {
         None
     } else {
-        Status::from_rows(&conn.query(mine.replica_status())?, &mine)
+        ReplicaState::from_rows(&conn.query(mine.replica_status())?)
     };
     log::debug!("replica status before set-up: {status:?}");
     match plan(status.as_ref(), &r.source_host, r.source_port) {
@@ -910,16 +872,27 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
 mod tests {
     use super::*;
 
-    fn status(host: &str, port: u16, io: &str, sql: &str, error: &str) -> Status {
-        Status {
-            host: host.into(),
-            port,
+    fn status(host: &str, port: u16, io: &str, sql: &str, error: &str) -> ReplicaState {
+        ReplicaState {
+            source_host: host.into(),
+            source_port: port,
             io_running: io.into(),
             sql_running: sql.into(),
-            last_error: error.into(),
-            io_errno: 0,
+            lag_seconds: None,
+            source_log_file: String::new(),
+            source_log_pos: 0,
+            gtid: String::new(),
+            io_error: None,
+            sql_error: (!error.is_empty()).then(|| LastError {
+                thread: "sql",
+                number: 1,
+                message: error.into(),
+                time: None,
+            }),
         }
     }
+
+    use crate::node_status::LastError;
 
     #[test]
     fn plans() {
