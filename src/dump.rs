@@ -249,17 +249,13 @@ impl PrivateDir {
     /// Writes a file readable by us alone.
     fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
         let path = self.0.join(name);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        f.write_all(text.as_bytes())
+        self.file(name)?
+            .write_all(text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     }
 
+    /// A new file readable by us alone.
     fn file(&self, name: &str) -> Result<File> {
         let path = self.0.join(name);
         OpenOptions::new()
