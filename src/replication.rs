@@ -446,7 +446,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
 }
 
 /// MySQL's `@@GLOBAL.gtid_mode` of the server behind `conn`; None on MariaDB.
-fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
+pub fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
     match d.gtid_mode_query() {
         Some(query) => Ok(conn.query(query)?.get(0, "gtid_mode").map(str::to_string)),
         None => Ok(None),

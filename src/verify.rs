@@ -124,19 +124,10 @@ pub fn run(role: &Role, socket: &std::path::Path, timeout: Duration) -> Result<R
 }
 
 fn progress(source: &mut Conn, d: &Dialect) -> Result<Progress> {
-    Ok(match d.version.product {
-        Product::MariaDb => Progress::MariaDbGtid,
-        Product::MySql => {
-            let rows = source.query("SELECT @@GLOBAL.gtid_mode AS m")?;
-            if rows
-                .get(0, "m")
-                .is_some_and(|m| m.eq_ignore_ascii_case("ON"))
-            {
-                Progress::MySqlGtid
-            } else {
-                Progress::File
-            }
-        }
+    Ok(match replication::gtid_mode(source, d)? {
+        None => Progress::MariaDbGtid,
+        Some(mode) if mode.eq_ignore_ascii_case("ON") => Progress::MySqlGtid,
+        Some(_) => Progress::File,
     })
 }
 
