@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from replication import ROOT_PASSWORD, REPL_PASSWORD, Server  # noqa: E402
+from replication import ROOT_PASSWORD, REPL_PASSWORD, Server, prepare_primary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,12 +40,10 @@ def main():
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 300
     primary, replica = Server("mariadb", "health-p"), Server("mariadb", "health-r")
     try:
-        common = {"PATH": os.environ["PATH"], "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
-                  "MYSQL_REPL_USER": "repl", "MYSQL_REPL_PASSWORD": REPL_PASSWORD,
-                  "REPLIKIT_REPL_HOST": "127.0.0.1"}
-        subprocess.run([binary, "prepare"], check=True, capture_output=True,
-                       env=dict(common, REPLIKIT_SOCKET=primary.socket, MYSQL_MASTER="1"))
-        replica_env = dict(common, MYSQL_MASTER_HOST="127.0.0.1", MYSQL_MASTER_PORT=str(primary.port))
+        prepare_primary(binary, primary)
+        replica_env = {"PATH": os.environ["PATH"], "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD,
+                       "MYSQL_REPL_USER": "repl", "MYSQL_REPL_PASSWORD": REPL_PASSWORD,
+                       "MYSQL_MASTER_HOST": "127.0.0.1", "MYSQL_MASTER_PORT": str(primary.port)}
         subprocess.run([binary, "prepare"], check=True, capture_output=True,
                        env=dict(replica_env, REPLIKIT_SOCKET=replica.socket))
 

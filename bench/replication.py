@@ -115,6 +115,15 @@ class Server:
         shutil.rmtree(self.host_dir, ignore_errors=True)
 
 
+def prepare_primary(binary, primary):
+    """The primary's accounts (and, on MySQL, the clone plugin), as
+    replikit on the primary creates them."""
+    subprocess.run([binary, "prepare"], check=True, capture_output=True, env={
+        "PATH": os.environ["PATH"], "REPLIKIT_SOCKET": primary.socket, "MYSQL_MASTER": "1",
+        "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "MYSQL_REPL_USER": "repl",
+        "MYSQL_REPL_PASSWORD": REPL_PASSWORD, "REPLIKIT_REPL_HOST": "127.0.0.1"})
+
+
 def replicating(conn, flavor):
     io, sql = ("Replica_IO_Running", "Replica_SQL_Running") if flavor == "mysql" else ("Slave_IO_Running", "Slave_SQL_Running")
     with conn.cursor(pymysql.cursors.DictCursor) as c:
@@ -171,11 +180,7 @@ def tool(kind, binary, primary, replica):
 def measure(flavor, kind, binary, runs, late_runs):
     primary, replica = Server(flavor, f"{kind}-p"), Server(flavor, f"{kind}-r")
     try:
-        # The primary's account, as replikit on the primary creates it.
-        subprocess.run([binary, "prepare"], check=True, capture_output=True, env={
-            "PATH": os.environ["PATH"], "REPLIKIT_SOCKET": primary.socket, "MYSQL_MASTER": "1",
-            "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "MYSQL_REPL_USER": "repl",
-            "MYSQL_REPL_PASSWORD": REPL_PASSWORD, "REPLIKIT_REPL_HOST": "127.0.0.1"})
+        prepare_primary(binary, primary)
         ready, late = [], []
         for _ in range(runs):
             reset(replica)

@@ -28,7 +28,7 @@ import time
 import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from replication import ROOT_PASSWORD, REPL_PASSWORD, Server, replicating  # noqa: E402
+from replication import ROOT_PASSWORD, REPL_PASSWORD, Server, prepare_primary, replicating  # noqa: E402
 
 INSIDE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
@@ -62,8 +62,7 @@ def generate(primary, megabytes):
 
 
 def reset(replica):
-    stop = "STOP REPLICA"
-    for q in (stop, "RESET REPLICA ALL", "SET GLOBAL read_only = OFF", "DROP DATABASE IF EXISTS bench",
+    for q in ("STOP REPLICA", "RESET REPLICA ALL", "SET GLOBAL read_only = OFF", "DROP DATABASE IF EXISTS bench",
               "DROP DATABASE IF EXISTS replikit_seed_incomplete"):
         replica.sql(q)
     if replica.flavor == "mysql":
@@ -159,12 +158,7 @@ def measure(flavor, binary, runs, megabytes):
     primary = Server(flavor, "seed-p")
     replica = Server(flavor, "seed-r")
     try:
-        # The primary's accounts, as replikit on the primary creates them
-        # (and, on MySQL, the clone plugin).
-        subprocess.run([binary, "prepare"], check=True, capture_output=True, env={
-            "PATH": os.environ["PATH"], "REPLIKIT_SOCKET": primary.socket, "MYSQL_MASTER": "1",
-            "MYSQL_ROOT_PASSWORD": ROOT_PASSWORD, "MYSQL_REPL_USER": "repl",
-            "MYSQL_REPL_PASSWORD": REPL_PASSWORD, "REPLIKIT_REPL_HOST": "127.0.0.1"})
+        prepare_primary(binary, primary)
         rows = generate(primary, megabytes)
         result = {"rows": rows, "replikit": [], "pipe": [], "bytes": 0}
         for _ in range(runs):
