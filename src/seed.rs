@@ -21,7 +21,7 @@ use crate::db::wire::Conn;
 pub const MARKER: &str = "replikit_seed_incomplete";
 
 /// Schemas that belong to the server, never copied or compared.
-pub const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
+const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 /// REPLIKIT_SEED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,13 +183,26 @@ fn clone_obstacle(c: &CloneAbility) -> Option<String> {
     None
 }
 
-/// User schemas on the server behind `conn`, sorted; the marker is left
-/// out.
+/// The schemas that hold no user data, as an SQL list for `NOT IN (...)`:
+/// the system schemas and the marker.
+pub fn not_user_schemas() -> String {
+    let names: Vec<String> = SYSTEM_SCHEMAS
+        .iter()
+        .chain([&MARKER])
+        .map(|s| quote(s))
+        .collect();
+    names.join(", ")
+}
+
+/// User schemas on the server behind `conn`, sorted.
 pub fn user_schemas(conn: &mut Conn) -> Result<Vec<String>> {
-    let rows = conn.query("SELECT schema_name AS s FROM information_schema.schemata ORDER BY 1")?;
+    let rows = conn.query(&format!(
+        "SELECT schema_name AS s FROM information_schema.schemata \
+         WHERE schema_name NOT IN ({}) ORDER BY 1",
+        not_user_schemas()
+    ))?;
     Ok((0..rows.rows.len())
         .filter_map(|i| rows.get(i, "s").map(str::to_string))
-        .filter(|s| !SYSTEM_SCHEMAS.contains(&s.to_ascii_lowercase().as_str()) && s != MARKER)
         .collect())
 }
 
@@ -224,11 +237,10 @@ pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
         }
         Product::MariaDb => (false, false),
     };
-    let excluded: Vec<String> = SYSTEM_SCHEMAS.iter().map(|s| quote(s)).collect();
     let rows = conn.query(&format!(
         "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS UNSIGNED) AS b \
          FROM information_schema.tables WHERE table_schema NOT IN ({})",
-        excluded.join(", ")
+        not_user_schemas()
     ))?;
     Ok(SourceFacts {
         schemas,
@@ -332,6 +344,14 @@ mod tests {
             source_schemas: source.iter().map(|s| s.to_string()).collect(),
             source_purged: purged,
         }
+    }
+
+    #[test]
+    fn the_schemas_without_user_data_are_listed_once_for_sql() {
+        assert_eq!(
+            not_user_schemas(),
+            "'mysql', 'information_schema', 'performance_schema', 'sys', 'replikit_seed_incomplete'"
+        );
     }
 
     #[test]

@@ -133,12 +133,10 @@ fn progress(source: &mut Conn, d: &Dialect) -> Result<Progress> {
 
 /// The user tables (not views) on a server, as (schema, table).
 fn tables(conn: &mut Conn) -> Result<BTreeSet<(String, String)>> {
-    let mut excluded: Vec<String> = seed::SYSTEM_SCHEMAS.iter().map(|s| quote(s)).collect();
-    excluded.push(quote(seed::MARKER));
     let rows = conn.query(&format!(
         "SELECT table_schema AS s, table_name AS t FROM information_schema.tables \
          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ({})",
-        excluded.join(", ")
+        seed::not_user_schemas()
     ))?;
     Ok((0..rows.rows.len())
         .filter_map(|i| Some((rows.get(i, "s")?.to_string(), rows.get(i, "t")?.to_string())))
