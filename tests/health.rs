@@ -103,11 +103,11 @@ fn probes(flavor: Flavor) {
     }
 
     // A stopped SQL thread.
-    replica.sql(&format!("{} SQL_THREAD", stop_replica(flavor)));
+    replica.sql("STOP REPLICA SQL_THREAD");
     let (code, err) = health(&replica, &primary, &[]);
     assert_eq!(code, 1);
     assert!(err.contains("SQL thread No"), "{err}");
-    replica.sql(&format!("{} SQL_THREAD", start_replica(flavor)));
+    replica.sql("START REPLICA SQL_THREAD");
     wait_for(Duration::from_secs(30), "healthy again", || {
         health(&replica, &primary, &[]).0 == 0
     });
@@ -164,41 +164,24 @@ mod probes {
     per_flavor!(probes);
 }
 
-fn stop_replica(flavor: Flavor) -> &'static str {
-    if flavor == Flavor::MariaDb1011 {
-        "STOP SLAVE"
-    } else {
-        "STOP REPLICA"
-    }
-}
-
-fn start_replica(flavor: Flavor) -> &'static str {
-    if flavor == Flavor::MariaDb1011 {
-        "START SLAVE"
-    } else {
-        "START REPLICA"
-    }
-}
-
 /// The temporary server of first start-up (no networking) is not ready.
 fn temporary_server(flavor: Flavor) {
     let server = Server::start_with(flavor, "--skip-networking");
-    let out = server
-        .replikit()
-        .env("REPLIKIT_ROLE", "standalone")
-        .args(["health", "--ready"])
-        .bounded();
+    let health = |check: &str| {
+        server
+            .replikit()
+            .env("REPLIKIT_ROLE", "standalone")
+            .args(["health", check])
+            .bounded()
+    };
+    let out = health("--ready");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("temporary server"),
         "{}",
         stderr(&out)
     );
-    let out = server
-        .replikit()
-        .env("REPLIKIT_ROLE", "standalone")
-        .args(["health", "--connect"])
-        .bounded();
+    let out = health("--connect");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -290,7 +273,7 @@ fn agent(flavor: Flavor) {
     wait_for(Duration::from_secs(60), "the agent to say up", || {
         ask() == "up\n"
     });
-    replica.sql(&format!("{} SQL_THREAD", stop_replica(flavor)));
+    replica.sql("STOP REPLICA SQL_THREAD");
     let down = ask();
     assert!(
         down.starts_with("down #--replication:")
@@ -299,7 +282,7 @@ fn agent(flavor: Flavor) {
         "{down:?}"
     );
     assert_eq!(down.lines().count(), 1, "{down:?}");
-    replica.sql(&format!("{} SQL_THREAD", start_replica(flavor)));
+    replica.sql("START REPLICA SQL_THREAD");
     wait_for(Duration::from_secs(30), "the agent to say up again", || {
         ask() == "up\n"
     });
