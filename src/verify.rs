@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::db::flavor::{Dialect, Product, ServerVersion};
+use crate::db::flavor::{Dialect, ServerVersion};
 use crate::db::sql::quote;
 use crate::db::wire::Conn;
 use crate::replication;
@@ -42,13 +42,7 @@ pub fn wait_query(d: &Dialect, how: Progress, position: &str, timeout: Duration)
         ),
         Progress::File => {
             let (file, pos) = position.rsplit_once(':').unwrap_or((position, "0"));
-            let function = if d.version.release >= crate::db::flavor::Release(8, 0, 26)
-                && d.version.product == Product::MySql
-            {
-                "SOURCE_POS_WAIT"
-            } else {
-                "MASTER_POS_WAIT"
-            };
+            let function = d.pos_wait_function();
             let pos: u64 = pos.parse().unwrap_or(0);
             format!("SELECT {function}({}, {pos}, {secs}) AS w", quote(file))
         }

@@ -187,6 +187,16 @@ impl Dialect {
         }
     }
 
+    /// The function that waits for a replica to reach a binary log
+    /// position: MySQL 8.0.26 renamed MASTER_POS_WAIT to SOURCE_POS_WAIT.
+    pub fn pos_wait_function(&self) -> &'static str {
+        if self.mysql() && self.version.at_least(8, 0, 26) {
+            "SOURCE_POS_WAIT"
+        } else {
+            "MASTER_POS_WAIT"
+        }
+    }
+
     /// Forgets every replication set-up (and the position in it).
     pub fn reset_replica_all(&self) -> &'static str {
         if self.replica_words() {
