@@ -408,11 +408,8 @@ fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::flavor::ServerVersion;
 
-    fn dialect(v: &str) -> Dialect {
-        Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
-    }
+    use crate::db::flavor::dialect;
 
     #[test]
     fn tools_by_product_and_version() {

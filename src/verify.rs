@@ -209,9 +209,7 @@ fn compare(
 mod tests {
     use super::*;
 
-    fn dialect(v: &str) -> Dialect {
-        Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
-    }
+    use crate::db::flavor::dialect;
 
     #[test]
     fn wait_queries() {

@@ -390,6 +390,12 @@ impl Dialect {
     }
 }
 
+/// The dialect of a version string, for unit tests here and elsewhere.
+#[cfg(test)]
+pub fn dialect(version: &str) -> Dialect {
+    Dialect::new(ServerVersion::parse(version).unwrap()).unwrap()
+}
+
 /// GTID auto-positioning when both servers support it (MariaDB always;
 /// MySQL with gtid_mode=ON on both), the oldest binary log when neither
 /// side uses GTIDs, and an error for a mix that MySQL cannot replicate
@@ -446,9 +452,7 @@ mod tests {
         }
     }
 
-    fn dialect(v: &str) -> Dialect {
-        Dialect::new(ServerVersion::parse(v).unwrap()).unwrap()
-    }
+    use super::dialect;
 
     #[test]
     fn versions_parse() {
