@@ -14,6 +14,10 @@ use crate::role::{self, Role};
 use crate::settings::{Settings, Via};
 use crate::supervisor::Supervisor;
 
+/// The role replikit decided, passed to the command: `primary`, `replica`
+/// or `standalone`.
+pub const NODE_ROLE_VARIABLE: &str = "REPLIKIT_NODE_ROLE";
+
 pub fn run(settings: &Settings) -> Result<i32, Fatal> {
     let mut supervisor = Supervisor::start().or_exit(exit_code::OS_ERROR)?;
     log::info!(
@@ -63,6 +67,9 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
             return Ok(code);
         }
     }
+    // For the image's first-start scripts (sql/load-on-primary.sh): only a
+    // primary loads the sample schema. Set while no other thread runs.
+    std::env::set_var(NODE_ROLE_VARIABLE, role.name());
     if matches!(role, Role::Replica(_)) {
         // So that mysqld, once docker-entrypoint.sh has exec'd it, knows it
         // is supervised and a clone can restart it (see `restart`).

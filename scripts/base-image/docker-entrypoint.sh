@@ -8,7 +8,8 @@
 #     temporary server with --skip-networking, set the root password from
 #     MYSQL_ROOT_PASSWORD(_FILE) or MYSQL_ALLOW_EMPTY_PASSWORD, create
 #     MYSQL_DATABASE and MYSQL_USER/MYSQL_PASSWORD(_FILE), run
-#     /docker-entrypoint-initdb.d/*.sh and *.sql, stop the temporary server;
+#     /docker-entrypoint-initdb.d/*.sh (sourced, with docker_process_sql)
+#     and *.sql, stop the temporary server;
 #   - then exec the server (as root here: these images have no mysql user).
 set -eo pipefail
 
@@ -87,6 +88,9 @@ if [ ! -d "$datadir/mysql" ]; then
         fi
     } | sql
     export MYSQL_PWD=${MYSQL_ROOT_PASSWORD:-}
+    # The official entrypoints' helper for *.sh init files: SQL on stdin,
+    # run on the temporary server.
+    docker_process_sql() { sql ${MYSQL_DATABASE:+--database="$MYSQL_DATABASE"} "$@"; }
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
             *.sh) log "running $f"; . "$f" ;;
