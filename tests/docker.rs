@@ -395,97 +395,35 @@ fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
             stderr(&docker(&["logs", replica]))
         );
     }
+    // On a slow machine a replica may start after the first row and get it
+    // by a clone; a second row proves that replication itself runs.
+    sql(
+        &names[0],
+        "INSERT INTO tododb.todo VALUES (2, 'replicated after seeding')",
+    );
+    for replica in &names[1..] {
+        wait_for(
+            std::time::Duration::from_secs(180),
+            &format!("{base}: the second row on {replica}"),
+            || sql(replica, "SELECT COUNT(*) FROM tododb.todo") == "2",
+        );
+    }
     let ids: std::collections::BTreeSet<String> =
         names.iter().map(|n| sql(n, "SELECT @@server_id")).collect();
     assert_eq!(ids.len(), 3, "{base}: server ids must differ: {ids:?}");
     for name in &names {
-        let logs = stderr(&docker(&["logs", name]));
-        assert!(
-            logs.contains("replikit: info: replication: "),
-            "{name}: {logs}"
+        // The set-up is logged once it is all done, which may come just
+        // after the rows.
+        wait_for(
+            std::time::Duration::from_secs(60),
+            &format!("{name} to log its replication set-up"),
+            || stderr(&docker(&["logs", name])).contains("replikit: info: replication: "),
         );
+        let logs = stderr(&docker(&["logs", name]));
         assert!(
             !logs.contains("repl-pw") && !logs.contains("root-pw"),
             "{name} logged a password"
         );
     }
     drop(cleanups);
-}
-
-/// The README's first command, end to end: `scripts/cluster up`, then
-/// `check` (a row written on the primary is read on both replicas), then
-/// `down`, on a project and network of the test's own.
-#[test]
-fn the_readmes_main_job_runs_a_replicated_cluster() {
-    require_root();
-    require_tool("docker-compose");
-    let _bin = static_bin();
-    let project = format!("replikit-main-{}", std::process::id());
-    let net = format!("10.253.{}", std::process::id() % 200);
-    let run = |verb: &str| {
-        Command::new("scripts/cluster")
-            .arg(verb)
-            .env("REPLIKIT_PREBUILT", "1")
-            .env("REPLIKIT_PROJECT", &project)
-            .env("REPLIKIT_NET", &net)
-            .bounded_for(std::time::Duration::from_secs(600))
-    };
-    struct Down<'a>(&'a dyn Fn(&str) -> Output);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)("down");
-        }
-    }
-    let _down = Down(&run);
-    let up = run("up");
-    assert!(up.status.success(), "{}", stderr(&up));
-    let check = run("check");
-    let text = String::from_utf8_lossy(&check.stdout).into_owned();
-    assert!(check.status.success(), "{text}{}", stderr(&check));
-    assert!(
-        text.contains("replica1: has the row") && text.contains("replica2: has the row"),
-        "{text}"
-    );
-    assert!(text.contains("reads through haproxy:3307"), "{text}");
-
-    // A replica whose SQL thread stops leaves HAProxy's read pool within
-    // seconds (replikit's agent check), and comes back once it runs.
-    let sql = |service: &str, query: &str, flags: &str| -> String {
-        let out = Command::new("docker-compose")
-            .args([
-                "-f",
-                "compose.yaml",
-                "-p",
-                &project,
-                "exec",
-                "-T",
-                service,
-                "sh",
-                "-c",
-            ])
-            .arg(format!(
-                "MYSQL_PWD=root-pw mysql -uroot -N {flags} -e \"{query}\""
-            ))
-            .env("REPLIKIT_NET", &net)
-            .bounded();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let id = |service: &str| sql(service, "SELECT @@server_id", "");
-    let (one, two) = (id("replica1"), id("replica2"));
-    assert!(!one.is_empty() && one != two, "{one} {two}");
-    let read = || sql("primary", "SELECT @@server_id", "-h haproxy -P 3307");
-    sql("replica1", "STOP REPLICA SQL_THREAD", "");
-    let started = std::time::Instant::now();
-    wait_for(
-        std::time::Duration::from_secs(30),
-        "replica1 to leave the read pool",
-        || (0..6).all(|_| read() == two),
-    );
-    eprintln!("replica1 left the read pool after {:?}", started.elapsed());
-    sql("replica1", "START REPLICA SQL_THREAD", "");
-    wait_for(
-        std::time::Duration::from_secs(30),
-        "replica1 to come back",
-        || (0..6).any(|_| read() == one),
-    );
 }
