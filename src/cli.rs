@@ -279,8 +279,18 @@ impl Options {
     /// defaults must match the clap definition above: a unit test compares
     /// them through clap's own introspection.
     pub fn from_env(get: impl Fn(&str) -> Option<OsString>) -> Result<Options, String> {
+        // Set but empty is a mistake (a `VAR=` left in a compose file), not
+        // "unset": taking the default instead would hide it.
+        let get = |name: &str| -> Result<Option<OsString>, String> {
+            match get(name) {
+                Some(v) if v.is_empty() => Err(format!(
+                    "{name} is set but empty; give it a value or unset it"
+                )),
+                v => Ok(v),
+            }
+        };
         let text = |name: &str| -> Result<Option<String>, String> {
-            get(name)
+            get(name)?
                 .map(|v| {
                     v.into_string()
                         .map_err(|_| format!("{name} is not valid UTF-8; use plain text"))
@@ -296,10 +306,10 @@ impl Options {
             ordinal_offset: or("REPLIKIT_ORDINAL_OFFSET", "100")?,
             subnet: text("REPLIKIT_SUBNET")?,
             server_id_via: or("REPLIKIT_SERVER_ID_VIA", "file")?,
-            cnf: get("REPLIKIT_CNF").unwrap_or_else(|| DEFAULT_CNF.into()),
+            cnf: get("REPLIKIT_CNF")?.unwrap_or_else(|| DEFAULT_CNF.into()),
             report_host: text("REPLIKIT_REPORT_HOST")?,
-            hosts_file: get("REPLIKIT_HOSTS_FILE").unwrap_or_else(|| "/etc/hosts".into()),
-            socket: get("REPLIKIT_SOCKET").unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
+            hosts_file: get("REPLIKIT_HOSTS_FILE")?.unwrap_or_else(|| "/etc/hosts".into()),
+            socket: get("REPLIKIT_SOCKET")?.unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
             repl_host: text("REPLIKIT_REPL_HOST")?,
             repl_ssl: or("REPLIKIT_REPL_SSL", "off")?,
             seed: or("REPLIKIT_SEED", "auto")?,
@@ -409,6 +419,22 @@ mod tests {
             Options::from_env(|k| (k == "REPLIKIT_GRACE").then(|| OsString::from_vec(vec![0xff])))
                 .unwrap_err();
         assert!(err.starts_with("REPLIKIT_GRACE"), "{err}");
+    }
+
+    #[test]
+    fn the_env_fast_path_rejects_an_empty_variable_by_name() {
+        for name in [
+            "REPLIKIT_SOCKET",
+            "REPLIKIT_CNF",
+            "REPLIKIT_GRACE",
+            "REPLIKIT_PRE",
+        ] {
+            let err = Options::from_env(|k| (k == name).then(OsString::new)).unwrap_err();
+            assert_eq!(
+                err,
+                format!("{name} is set but empty; give it a value or unset it")
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,20 @@ mod spawn;
 mod supervisor;
 mod verify;
 
+/// The pure parsers, for the fuzz targets in fuzz/ (`cargo fuzz`); not an
+/// API. Only built with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::cli::Options;
+    pub use crate::db::flavor::ServerVersion;
+    pub use crate::db::wire::Rows;
+    pub use crate::dump::coordinates;
+    pub use crate::mycnf::set_options;
+    pub use crate::node_status::{NodeStatus, ReplicaState};
+    pub use crate::role::{resolve, Inputs};
+    pub use crate::settings::Settings;
+}
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;

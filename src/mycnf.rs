@@ -208,15 +208,22 @@ fn leading_ws(s: &[u8]) -> usize {
     s.iter().take_while(|b| b.is_ascii_whitespace()).count()
 }
 
-/// Length of the value at the start of `rest`: a quoted string, or up to an
-/// unquoted `#`, without the spaces before it.
+/// Length of the value at the start of `rest`: up to an unquoted `#`,
+/// without the spaces before it. A quoted string (which may hold `#`) and
+/// whatever follows its closing quote are all value: keeping text after the
+/// quote would make the next edit see a different value (found by fuzzing).
 fn value_extent(rest: &[u8]) -> usize {
+    let mut from = 0;
     if let Some(&quote @ (b'"' | b'\'')) = rest.first() {
         if let Some(close) = rest[1..].iter().position(|b| *b == quote) {
-            return close + 2;
+            from = close + 2;
         }
     }
-    let end = rest.iter().position(|b| *b == b'#').unwrap_or(rest.len());
+    let end = from
+        + rest[from..]
+            .iter()
+            .position(|b| *b == b'#')
+            .unwrap_or(rest.len() - from);
     end - leading_ws_before(rest, end)
 }
 
@@ -359,6 +366,18 @@ mod tests {
             edit("[mysqld]\nserver-id # no value\nloose_report-host=\"a # b\" # c\n"),
             "[mysqld]\nserver-id = 42 # no value\nloose_report-host=10.0.0.5 # c\n"
         );
+    }
+
+    #[test]
+    fn text_after_a_closing_quote_is_value_too() {
+        // Found by fuzz/option_file: the first edit kept `x`, so the second
+        // saw the value `42x` and changed the file again.
+        let once = edit("[mysqld]\nserver-id=\"7\"x # c\r stray\n");
+        assert_eq!(
+            once,
+            "[mysqld]\nserver-id=42 # c\r stray\nreport-host = 10.0.0.5\n"
+        );
+        assert_eq!(edit(&once), once);
     }
 
     #[test]

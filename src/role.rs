@@ -245,6 +245,17 @@ impl Inputs<'_> {
     }
 }
 
+/// The source's host: a DNS name, an IPv4 address or an IPv6 address. A
+/// typo (a space, a URL, a port after a colon) is caught at start-up
+/// instead of in a replication thread that retries for ever.
+fn check_source_host(host: &str) -> Result<()> {
+    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
+    if host.len() <= 253 && (host.bytes().all(name) || host.parse::<std::net::Ipv6Addr>().is_ok()) {
+        return Ok(());
+    }
+    bail!("MYSQL_MASTER_HOST={host:?} is not a host name or address; give the primary's name (e.g. mysql_master) or address, and its port in MYSQL_MASTER_PORT")
+}
+
 /// Reads a secret file of at most MAX_SECRET_FILE bytes.
 pub fn read_secret_file(path: &Path) -> Result<String> {
     use std::io::Read;
@@ -282,6 +293,9 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
     let master = inputs.get(&MASTER)?.filter(|v| !v.is_empty());
     let bitnami = inputs.get(&BITNAMI_MODE)?;
     let host = inputs.get(&SOURCE_HOST)?.filter(|v| !v.is_empty());
+    if let Some(h) = &host {
+        check_source_host(h)?;
+    }
     let wanted = match (role.as_deref(), bitnami.as_deref()) {
         (Some("primary"), _) => "primary",
         (Some("replica"), _) => "replica",
@@ -366,6 +380,32 @@ fn credentials(inputs: &Inputs) -> Result<Option<Credentials>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_source_host_is_a_name_or_an_address() {
+        for good in [
+            "db",
+            "mysql_master",
+            "db-1.example.com",
+            "10.0.0.5",
+            "fd00::5",
+            "::1",
+        ] {
+            assert!(check_source_host(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "bad host!",
+            "db:3306",
+            "mysql://db",
+            "db;DROP",
+            "a\nb",
+            &"a".repeat(254),
+        ] {
+            let e = check_source_host(bad).unwrap_err().to_string();
+            assert!(e.starts_with("MYSQL_MASTER_HOST="), "{e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
     use super::*;
     use std::collections::HashMap;
 

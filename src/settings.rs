@@ -187,7 +187,12 @@ impl Settings {
             },
             replication: ReplicationSettings {
                 socket: PathBuf::from(&o.socket),
-                repl_host: o.repl_host.clone(),
+                repl_host: o
+                    .repl_host
+                    .as_deref()
+                    .map(check_account_host)
+                    .transpose()
+                    .with_context(|| named("REPLIKIT_REPL_HOST", "repl-host"))?,
                 tls,
                 seed,
                 agent,
@@ -219,6 +224,18 @@ fn check_report_host(host: &str) -> Result<String> {
     Ok(host.to_string())
 }
 
+/// The host part of the replication account ('10.0.%.%', a name, an
+/// address with a netmask) goes into CREATE USER: a pattern's characters
+/// only, so that it is never something else.
+fn check_account_host(host: &str) -> Result<String> {
+    let ok =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%' | b'/');
+    if host.is_empty() || host.len() > 255 || !host.bytes().all(ok) {
+        bail!("{host:?} is not an account host pattern (letters, digits, . - _ : % / only, as in 10.0.%.%)");
+    }
+    Ok(host.to_string())
+}
+
 /// Seconds, optionally with a unit: `5`, `2.5`, `5s`, `500ms`. At most a day.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -246,6 +263,22 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_account_host_is_a_pattern_and_nothing_else() {
+        for good in [
+            "10.0.%.%",
+            "%",
+            "db.example",
+            "10.0.0.0/255.255.0.0",
+            "fd00::%",
+        ] {
+            assert_eq!(check_account_host(good).unwrap(), good);
+        }
+        for bad in ["", "a b", "10.0.%.%'", "x;y", "a\"b"] {
+            assert!(check_account_host(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::cli::Cli;
     use clap::Parser;

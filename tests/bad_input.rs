@@ -22,6 +22,8 @@ struct Case {
     setup: &'static str,
     code: i32,
     names: &'static str,
+    /// The option file is written before the command is looked for.
+    writes_cnf: bool,
 }
 
 const fn case(
@@ -39,7 +41,18 @@ const fn case(
         setup: "",
         code,
         names,
+        writes_cnf: false,
     }
+}
+
+/// A replica's environment with one setting bad: the role needs a source
+/// and credentials before it gets to the setting under test.
+const fn replica(
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    names: &'static str,
+) -> Case {
+    case(name, env, 64, names)
 }
 
 const CASES: &[Case] = &[
@@ -192,7 +205,195 @@ const CASES: &[Case] = &[
         64,
         "REPLIKIT_SEED",
     ),
+    // Every setting, set but empty.
+    case(
+        "socket empty",
+        &[("REPLIKIT_SOCKET", "")],
+        64,
+        "REPLIKIT_SOCKET",
+    ),
+    case(
+        "option file empty",
+        &[("REPLIKIT_CNF", "")],
+        64,
+        "REPLIKIT_CNF",
+    ),
+    case(
+        "grace empty",
+        &[("REPLIKIT_GRACE", "")],
+        64,
+        "REPLIKIT_GRACE",
+    ),
+    case(
+        "id empty",
+        &[("REPLIKIT_SERVER_ID", "")],
+        64,
+        "REPLIKIT_SERVER_ID",
+    ),
+    case(
+        "hosts file empty",
+        &[("REPLIKIT_HOSTS_FILE", "")],
+        64,
+        "REPLIKIT_HOSTS_FILE",
+    ),
+    case("hooks empty", &[("REPLIKIT_PRE", "")], 64, "REPLIKIT_PRE"),
+    // The role contract.
+    case(
+        "unknown role",
+        &[("REPLIKIT_ROLE", "boss")],
+        64,
+        "REPLIKIT_ROLE",
+    ),
+    case(
+        "unknown replication mode",
+        &[("MYSQL_REPLICATION_MODE", "leader")],
+        64,
+        "MYSQL_REPLICATION_MODE",
+    ),
+    replica(
+        "source port too large",
+        &[("MYSQL_MASTER_HOST", "db"), ("MYSQL_MASTER_PORT", "70000")],
+        "MYSQL_MASTER_PORT",
+    ),
+    replica(
+        "source port not a number",
+        &[("MYSQL_MASTER_HOST", "db"), ("MYSQL_MASTER_PORT", "mysql")],
+        "MYSQL_MASTER_PORT",
+    ),
+    replica(
+        "source host with a port in it",
+        &[("MYSQL_MASTER_HOST", "db:3307")],
+        "MYSQL_MASTER_HOST",
+    ),
+    replica(
+        "source host a URL",
+        &[("MYSQL_MASTER_HOST", "mysql://db/")],
+        "MYSQL_MASTER_HOST",
+    ),
+    replica(
+        "replication user without password",
+        &[("MYSQL_MASTER_HOST", "db"), ("MYSQL_REPL_USER", "repl")],
+        "MYSQL_REPL_PASSWORD",
+    ),
+    replica(
+        "hostile replication password without user",
+        &[
+            ("MYSQL_MASTER_HOST", "db"),
+            ("MYSQL_REPL_PASSWORD", "hunter2-secret'\";\n--"),
+        ],
+        "MYSQL_REPL_USER",
+    ),
+    replica(
+        "source admin user empty",
+        &[("MYSQL_MASTER_HOST", "db"), ("MYSQL_MASTER_ROOT_USER", "")],
+        "MYSQL_MASTER_ROOT_USER",
+    ),
+    // Secrets from files: missing, unreadable, oversized, conflicting.
+    replica(
+        "password file missing",
+        &[
+            ("MYSQL_MASTER_HOST", "db"),
+            ("MYSQL_REPL_USER", "repl"),
+            ("MYSQL_REPL_PASSWORD_FILE", "/nonexistent/repl-password"),
+        ],
+        "MYSQL_REPL_PASSWORD_FILE",
+    ),
+    replica(
+        "password file a folder",
+        &[
+            ("MYSQL_MASTER_HOST", "db"),
+            ("MYSQL_REPL_USER", "repl"),
+            ("MYSQL_REPL_PASSWORD_FILE", "/tmp"),
+        ],
+        "MYSQL_REPL_PASSWORD_FILE",
+    ),
+    // Unreadable even for root: reading address 0 of its own memory fails.
+    replica(
+        "password file unreadable",
+        &[
+            ("MYSQL_MASTER_HOST", "db"),
+            ("MYSQL_REPL_USER", "repl"),
+            ("MYSQL_REPL_PASSWORD_FILE", "/proc/self/mem"),
+        ],
+        "MYSQL_REPL_PASSWORD_FILE",
+    ),
+    Case {
+        setup: "head -c 70000 /dev/zero | tr '\\0' x > \"$D/big\"",
+        ..replica(
+            "password file oversized",
+            &[
+                ("MYSQL_MASTER_HOST", "db"),
+                ("MYSQL_REPL_USER", "repl"),
+                ("MYSQL_REPL_PASSWORD_FILE", "$D/big"),
+            ],
+            "MYSQL_REPL_PASSWORD_FILE",
+        )
+    },
+    Case {
+        setup: "printf 'other-hunter2-secret' > \"$D/root\"",
+        ..case(
+            "root password and its file differ",
+            &[
+                ("MYSQL_MASTER", "1"),
+                ("MYSQL_ROOT_PASSWORD_FILE", "$D/root"),
+            ],
+            64,
+            "MYSQL_ROOT_PASSWORD",
+        )
+    },
+    // The agent check and TLS.
+    case(
+        "agent port zero",
+        &[("REPLIKIT_AGENT_PORT", "0")],
+        64,
+        "REPLIKIT_AGENT_PORT",
+    ),
+    case(
+        "agent port a name",
+        &[("REPLIKIT_AGENT_PORT", "http")],
+        64,
+        "REPLIKIT_AGENT_PORT",
+    ),
+    case(
+        "agent lag not seconds",
+        &[
+            ("REPLIKIT_AGENT_PORT", "9200"),
+            ("REPLIKIT_AGENT_MAX_LAG", "soon"),
+        ],
+        64,
+        "REPLIKIT_AGENT_MAX_LAG",
+    ),
+    case(
+        "TLS mode unknown",
+        &[("REPLIKIT_REPL_SSL", "maybe")],
+        64,
+        "REPLIKIT_REPL_SSL",
+    ),
+    case(
+        "TLS CA a relative path",
+        &[("REPLIKIT_REPL_SSL", "certs/ca.pem")],
+        64,
+        "REPLIKIT_REPL_SSL",
+    ),
+    case(
+        "account host not a pattern",
+        &[("REPLIKIT_REPL_HOST", "10.0.%.%' OR 1")],
+        64,
+        "REPLIKIT_REPL_HOST",
+    ),
+    // The command: checked only once the option file is written.
+    Case {
+        args: &["--", "/no/such/command"],
+        raw: true,
+        writes_cnf: true,
+        ..case("command does not exist", &[], 127, "/no/such/command")
+    },
 ];
+
+#[test]
+fn the_matrix_has_at_least_forty_cases() {
+    assert!(CASES.len() >= 40, "{} cases", CASES.len());
+}
 
 #[test]
 fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
@@ -212,8 +413,12 @@ fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
             .env("D", &s.0)
             .env("REPLIKIT_CNF", m.join("r.cnf"));
         cmd.env("MYSQL_ROOT_PASSWORD", "hunter2-secret");
+        // The role cases need the role from the seed's variables.
+        if c.env.iter().any(|(k, _)| k.starts_with("MYSQL_")) {
+            cmd.env_remove("REPLIKIT_ROLE");
+        }
         for (k, v) in c.env {
-            cmd.env(k, v);
+            cmd.env(k, v.replace("$D", &s.0.to_string_lossy()));
         }
         cmd.args(c.args);
         if !c.raw {
@@ -238,7 +443,14 @@ fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
         if s.path("started").exists() {
             problems.push("the command started".into());
         }
-        if s.read("after.cnf") != ORIGINAL {
+        if c.writes_cnf {
+            if s.read("after.cnf") == ORIGINAL {
+                problems.push(format!(
+                    "option file not written: {:?}",
+                    s.read("after.cnf")
+                ));
+            }
+        } else if s.read("after.cnf") != ORIGINAL {
             problems.push(format!("option file changed: {:?}", s.read("after.cnf")));
         }
         let leftovers: Vec<String> = s
