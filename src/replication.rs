@@ -366,7 +366,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
     let source = wait_for_source(&r.source_host, r.source_port, local.deadline)?;
     if source.version.product != mine.version.product {
         return Err(permanent(format!(
-            "the source {}:{} runs {} but this replica runs {}; replicate between servers of one product",
+            "the source {}:{} (MYSQL_MASTER_HOST) runs {} but this replica runs {}; replicate between servers of one product",
             r.source_host, r.source_port, source.version, mine.version
         )));
     }
@@ -418,6 +418,9 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
         }
         Plan::Configure => {
             let creds = credentials()?;
+            if matches!(local.tls, Tls::Off) {
+                wait_until_writable(r, &source, &creds, local.deadline)?;
+            }
             let position = choose_position(&mut conn, &mine, r, &source, &creds, local)?;
             let seeded = seed_if_needed(&mut conn, &mine, r, &source, interrupted, local)?;
             let position = match &seeded {
@@ -784,6 +787,35 @@ fn log_in_to_source(
     retry_until(deadline, &what, || log_in(source, creds))
 }
 
+/// A new replica follows the primary, not another replica: a read-only
+/// source is a replica (MYSQL_MASTER_HOST names the wrong node) or a
+/// primary that is being promoted. Waits, with the reason in the log,
+/// rather than chaining replicas or failing a promotion for good.
+fn wait_until_writable(
+    r: &Replica,
+    source: &Source,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<()> {
+    let what = format!(
+        "the source {}:{} to take writes",
+        r.source_host, r.source_port
+    );
+    retry_until(deadline, &what, || {
+        let mut conn = log_in(source, creds)?;
+        let rows = conn
+            .query("SELECT @@GLOBAL.read_only AS ro")
+            .map_err(|e| format!("{e:#}"))?;
+        match rows.get(0, "ro") {
+            Some("0") => Ok(()),
+            _ => Err(
+                "it is read-only, so it is a replica, not the primary; point MYSQL_MASTER_HOST at the primary"
+                    .to_string(),
+            ),
+        }
+    })
+}
+
 /// One log-in to the source over TCP; the error's text never holds the password.
 fn log_in(source: &Source, creds: &Credentials) -> Result<Conn, String> {
     Conn::connect_tcp(
@@ -819,7 +851,8 @@ struct Source {
 
 /// Waits until the source greets us; returns its version.
 fn wait_for_source(host: &str, port: u16, deadline: Instant) -> Result<Source> {
-    let (addr, greeting) = retry_until(deadline, &format!("the source {host}:{port}"), || {
+    let what = format!("the source {host}:{port} (MYSQL_MASTER_HOST, MYSQL_MASTER_PORT)");
+    let (addr, greeting) = retry_until(deadline, &what, || {
         resolve(host, port)
             .and_then(|addr| Ok((addr, wire::probe(addr, Duration::from_secs(5))?)))
             .map_err(|e| format!("{e:#}"))

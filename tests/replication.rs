@@ -487,3 +487,89 @@ fn mysql_9_7_read_only_is_persisted_for_replicas_only() {
     replica.restart();
     assert_eq!(replica.sql("SELECT @@read_only"), "0");
 }
+
+/// Bad sources, on real servers: `replikit prepare` on a new replica exits
+/// 69 with one error line naming the setting at fault and no password, and
+/// leaves the replica without a replication set-up.
+#[test]
+fn bad_sources_are_refused_with_one_line_naming_the_setting() {
+    let primary = Server::start_replicating(Flavor::MySql97);
+    let replica = Server::start_replicating(Flavor::MySql97);
+    let fresh = Server::start_replicating(Flavor::MySql97);
+    let mariadb = Server::start_replicating(Flavor::MariaDb1011);
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    ok(&prepare(&replica, &replica_env(&primary)), "replica");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let at = |host: &str, port: &str| {
+        vec![
+            ("MYSQL_MASTER_HOST", host.to_string()),
+            ("MYSQL_MASTER_PORT", port.to_string()),
+        ]
+    };
+    let cases: Vec<(&str, &Server, Vec<(&str, String)>, &str)> = vec![
+        (
+            "unresolvable source",
+            &fresh,
+            at("no-such-host.invalid", &primary.port.to_string()),
+            "MYSQL_MASTER_HOST",
+        ),
+        (
+            "nothing listens on the port",
+            &fresh,
+            at("127.0.0.1", &closed_port),
+            "MYSQL_MASTER_PORT",
+        ),
+        (
+            "the source is itself a replica",
+            &fresh,
+            replica_env(&replica),
+            "MYSQL_MASTER_HOST",
+        ),
+        (
+            "the source is of another product",
+            &mariadb,
+            replica_env(&primary),
+            "MYSQL_MASTER_HOST",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, server, env, names) in cases {
+        let mut cmd = replikit(server, &env, PASSWORD);
+        cmd.arg("prepare").env("REPLIKIT_PREPARE_TIMEOUT", "8s");
+        let out = cmd.bounded();
+        let err = stderr(&out);
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("replikit: error:"))
+            .collect();
+        eprintln!("{name}: {}", errors.join(" / "));
+        let mut problems = Vec::new();
+        if out.status.code() != Some(69) {
+            problems.push(format!("exit {:?}, want 69", out.status.code()));
+        }
+        if errors.len() != 1 || !errors[0].contains(names) {
+            problems.push(format!(
+                "want one error line naming {names}, got {errors:?}"
+            ));
+        }
+        if err.contains("비밀") || String::from_utf8_lossy(&out.stdout).contains("비밀") {
+            problems.push("the password was printed".into());
+        }
+        let status = server.sql("SHOW REPLICA STATUS");
+        if !status.is_empty() {
+            problems.push(format!("replication was set up: {status}"));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}\n  stderr: {err}", problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
