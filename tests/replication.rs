@@ -514,7 +514,9 @@ fn bad_sources_are_refused_with_one_line_naming_the_setting() {
             ("MYSQL_MASTER_PORT", port.to_string()),
         ]
     };
-    let cases: Vec<(&str, &Server, Vec<(&str, String)>, &str)> = vec![
+    // Name, the new replica, its source settings, the setting at fault.
+    type BadSource<'a> = (&'a str, &'a Server, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<BadSource> = vec![
         (
             "unresolvable source",
             &fresh,
