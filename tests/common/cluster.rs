@@ -1,0 +1,188 @@
+//! The shipped image and compose.yaml as one cluster per test: the README's
+//! commands (scripts/cluster), docker-compose, and SQL in its containers.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use super::*;
+
+/// One Compose project of the shipped compose.yaml, on a subnet and image
+/// of its own, taken down (volumes too) when dropped.
+pub struct Cluster {
+    pub base: &'static str,
+    pub project: String,
+    /// The first three octets of the cluster's /24.
+    pub net: String,
+    pub image: String,
+}
+
+impl Cluster {
+    pub fn up(base: &'static str, octet: u32) -> Cluster {
+        require_root();
+        require_tool("docker-compose");
+        let _bin = static_bin();
+        let cluster = Cluster {
+            base,
+            project: format!("replikit-e2e-{base}-{}", std::process::id()),
+            net: format!("10.253.{octet}"),
+            image: format!("replikit-e2e-{base}:{}", std::process::id()),
+        };
+        let up = cluster.script("up");
+        assert!(up.status.success(), "{base}: {}", stderr(&up));
+        cluster
+    }
+
+    pub fn env(&self, command: &mut Command) {
+        command
+            .env("REPLIKIT_BASE", self.base)
+            .env("REPLIKIT_PREBUILT", "1")
+            .env("REPLIKIT_PROJECT", &self.project)
+            .env("REPLIKIT_NET", &self.net)
+            .env("REPLIKIT_IMAGE", &self.image);
+    }
+
+    /// `scripts/cluster VERB`, the README's commands.
+    pub fn script(&self, verb: &str) -> Output {
+        let mut command = Command::new("scripts/cluster");
+        command.arg(verb);
+        self.env(&mut command);
+        command.bounded_for(Duration::from_secs(900))
+    }
+
+    pub fn compose(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("docker-compose");
+        command.args(["-f", "compose.yaml", "-p", &self.project]);
+        command.args(args);
+        self.env(&mut command);
+        let out = command.bounded_for(Duration::from_secs(600));
+        assert!(
+            out.status.success(),
+            "{}: docker-compose {args:?}: {}",
+            self.base,
+            stderr(&out)
+        );
+        out
+    }
+
+    pub fn container(&self, service: &str) -> String {
+        let out = self.compose(&["ps", "-q", service]);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!id.is_empty(), "{}: no container for {service}", self.base);
+        id
+    }
+
+    /// Runs a shell command in a service's container.
+    pub fn exec(&self, service: &str, script: &str) -> Output {
+        Command::new("docker")
+            .args(["exec", &self.container(service), "sh", "-c", script])
+            .bounded_for(Duration::from_secs(300))
+    }
+
+    /// A query as root (the password from the Compose secret), "" on error.
+    pub fn sql(&self, service: &str, query: &str) -> String {
+        self.sql_with(service, query, "")
+    }
+
+    pub fn sql_with(&self, service: &str, query: &str, flags: &str) -> String {
+        let out = self.exec(
+            service,
+            &format!(
+                "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
+                 {{ mysql -uroot -N {flags} -e \"{query}\" || mariadb -uroot -N {flags} -e \"{query}\"; }} 2>/dev/null"
+            ),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Through HAProxy's write port (3306), from the primary's container.
+    pub fn write(&self, query: &str) {
+        let done = self.sql_with(
+            "primary",
+            &format!("{query}; SELECT 'ok'"),
+            "-h haproxy -P 3306",
+        );
+        assert_eq!(done, "ok", "{}: {query}", self.base);
+    }
+
+    pub fn logs(&self, service: &str) -> String {
+        let out = Command::new("docker")
+            .args(["logs", &self.container(service)])
+            .bounded();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    pub fn docker(&self, verb: &str, service: &str, flags: &[&str]) -> Output {
+        let id = self.container(service);
+        let out = Command::new("docker")
+            .arg(verb)
+            .args(flags)
+            .arg(&id)
+            .bounded_for(Duration::from_secs(300));
+        assert!(
+            out.status.success(),
+            "{}: docker {verb} {service}: {}",
+            self.base,
+            stderr(&out)
+        );
+        out
+    }
+
+    pub fn inspect(&self, service: &str, format: &str) -> String {
+        let out = self.docker("inspect", service, &["-f", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Writes a row through the write port and waits until every replica
+    /// listed has it: replication runs end to end.
+    pub fn row_reaches(&self, replicas: &[&str], title: &str) {
+        self.write(&format!(
+            "INSERT INTO tododb.todo (title, content) VALUES ('{title}', 'e2e')"
+        ));
+        for replica in replicas {
+            wait_for(
+                Duration::from_secs(180),
+                &format!("{}: {title} on {replica}", self.base),
+                || {
+                    self.sql(
+                        replica,
+                        &format!("SELECT COUNT(*) FROM tododb.todo WHERE title = '{title}'"),
+                    ) == "1"
+                },
+            );
+        }
+    }
+
+    /// `replikit verify` in a replica's container: the same rows as the
+    /// primary, table by table.
+    pub fn verify(&self, replica: &str) {
+        let out = self.exec(replica, "replikit verify");
+        assert!(
+            out.status.success(),
+            "{}: replikit verify on {replica}: {}{}",
+            self.base,
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+
+    pub fn healthy(&self, service: &str) {
+        wait_for(
+            Duration::from_secs(300),
+            &format!("{}: {service} to be healthy", self.base),
+            || self.inspect(service, "{{.State.Health.Status}}") == "healthy",
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.script("down");
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.image])
+            .output();
+    }
+}
