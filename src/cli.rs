@@ -271,6 +271,28 @@ pub struct PrepareOptions {
     pub timeout: String,
 }
 
+/// The environment variables of the global options, as clap names them
+/// (a unit test checks that --help lists each); the fuzz targets set them.
+#[cfg(any(test, feature = "fuzzing"))]
+pub const VARIABLES: [&str; 16] = [
+    "REPLIKIT_SERVER_ID",
+    "REPLIKIT_SERVER_ID_RULE",
+    "REPLIKIT_ORDINAL_OFFSET",
+    "REPLIKIT_SUBNET",
+    "REPLIKIT_SERVER_ID_VIA",
+    "REPLIKIT_CNF",
+    "REPLIKIT_REPORT_HOST",
+    "REPLIKIT_HOSTS_FILE",
+    "REPLIKIT_GRACE",
+    "REPLIKIT_PRE",
+    "REPLIKIT_SOCKET",
+    "REPLIKIT_REPL_HOST",
+    "REPLIKIT_REPL_SSL",
+    "REPLIKIT_SEED",
+    "REPLIKIT_AGENT_PORT",
+    "REPLIKIT_AGENT_MAX_LAG",
+];
+
 impl Options {
     /// The options when no flag is given, straight from the environment:
     /// what a container start looks like (`replikit -- docker-entrypoint.sh
@@ -440,24 +462,7 @@ mod tests {
     #[test]
     fn every_option_names_its_env_var_in_help() {
         let help = Cli::command().render_long_help().to_string();
-        for var in [
-            "REPLIKIT_SERVER_ID",
-            "REPLIKIT_SERVER_ID_RULE",
-            "REPLIKIT_ORDINAL_OFFSET",
-            "REPLIKIT_SUBNET",
-            "REPLIKIT_SERVER_ID_VIA",
-            "REPLIKIT_CNF",
-            "REPLIKIT_REPORT_HOST",
-            "REPLIKIT_HOSTS_FILE",
-            "REPLIKIT_GRACE",
-            "REPLIKIT_PRE",
-            "REPLIKIT_SOCKET",
-            "REPLIKIT_REPL_HOST",
-            "REPLIKIT_REPL_SSL",
-            "REPLIKIT_SEED",
-            "REPLIKIT_AGENT_PORT",
-            "REPLIKIT_AGENT_MAX_LAG",
-        ] {
+        for var in VARIABLES {
             assert!(
                 help.contains(&format!("[env: {var}")),
                 "{var} missing from --help"

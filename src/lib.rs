@@ -37,7 +37,7 @@ mod verify;
 /// API. Only built with the `fuzzing` feature.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
-    pub use crate::cli::Options;
+    pub use crate::cli::{Options, VARIABLES};
     pub use crate::db::flavor::ServerVersion;
     pub use crate::db::wire::Rows;
     pub use crate::dump::coordinates;

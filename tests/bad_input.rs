@@ -426,10 +426,7 @@ fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
         }
         let out = cmd.bounded();
         let err = stderr(&out);
-        let errors: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("replikit: error:"))
-            .collect();
+        let errors = error_lines(&err);
         let mut problems = Vec::new();
         if out.status.code() != Some(c.code) {
             problems.push(format!("exit {:?}, want {}", out.status.code(), c.code));

@@ -548,10 +548,7 @@ fn bad_sources_are_refused_with_one_line_naming_the_setting() {
         cmd.arg("prepare").env("REPLIKIT_PREPARE_TIMEOUT", "8s");
         let out = cmd.bounded();
         let err = stderr(&out);
-        let errors: Vec<&str> = err
-            .lines()
-            .filter(|l| l.starts_with("replikit: error:"))
-            .collect();
+        let errors = error_lines(&err);
         eprintln!("{name}: {}", errors.join(" / "));
         let mut problems = Vec::new();
         if out.status.code() != Some(69) {

@@ -130,6 +130,14 @@ pub fn wait_for_value<T>(limit: Duration, what: &str, mut check: impl FnMut() ->
     value.unwrap()
 }
 
+/// replikit's error lines in a stderr text (`replikit: error: ...`).
+pub fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("replikit: error:"))
+        .collect()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
