@@ -1,0 +1,91 @@
+//! The settings parsers on any environment: REPLIKIT_* options
+//! (src/cli.rs, src/settings.rs) and the role contract with its secrets
+//! (src/role.rs). They never panic; an error is one line and never repeats
+//! a password it was given.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use replikit::fuzzing::{resolve, Inputs, Options, Settings, VARIABLES};
+
+const MARK: &str = "pw-7f3a9c-";
+
+/// The role contract's variables (src/role.rs); the options' come from
+/// the crate (VARIABLES).
+const ROLE: &[&str] = &[
+    "REPLIKIT_ROLE",
+    "MYSQL_MASTER",
+    "MYSQL_REPLICATION_MODE",
+    "MYSQL_MASTER_HOST",
+    "MARIADB_MASTER_HOST",
+    "MYSQL_MASTER_PORT",
+    "MYSQL_MASTER_PORT_NUMBER",
+    "MYSQL_REPL_USER",
+    "MYSQL_REPLICATION_USER",
+    "MYSQL_REPL_PASSWORD",
+    "MYSQL_REPL_PASSWORD_FILE",
+    "MYSQL_REPLICATION_PASSWORD",
+    "MYSQL_ROOT_PASSWORD",
+    "MYSQL_ROOT_PASSWORD_FILE",
+    "MARIADB_ROOT_PASSWORD",
+    "MYSQL_MASTER_ROOT_USER",
+    "MYSQL_MASTER_ROOT_PASSWORD",
+];
+
+fuzz_target!(|data: &[u8]| {
+    // Lines of "index value": the index picks the name.
+    let names: Vec<&str> = VARIABLES.iter().chain(ROLE).copied().collect();
+    let text = String::from_utf8_lossy(data);
+    let env: Vec<(&str, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let (&first, rest) = line.as_bytes().split_first()?;
+            let value = String::from_utf8_lossy(rest).into_owned();
+            Some((names[usize::from(first) % names.len()], value))
+        })
+        .collect();
+    // Every password starts with a marker no message contains, so an error
+    // that repeats a password, whole or cut short, is caught by its marker.
+    let env: Vec<(&str, String)> = env
+        .into_iter()
+        .map(|(n, mut v)| {
+            // The fuzzer learns the marker; only passwords may carry it.
+            while v.contains(MARK) {
+                v = v.replace(MARK, "");
+            }
+            if n.ends_with("PASSWORD") {
+                v = format!("{MARK}{v}");
+            }
+            (n, v)
+        })
+        .collect();
+    let get = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let check = |error: String| {
+        assert!(!error.contains('\n'), "error of more than one line: {error:?}");
+        assert!(!error.contains(MARK), "error repeats a password: {error:?}");
+    };
+
+    match Options::from_env(|name| get(name).map(Into::into)) {
+        Ok(options) => {
+            if let Err(e) = Settings::from_options(&options, None) {
+                check(format!("{e:#}"));
+            }
+        }
+        Err(e) => check(e),
+    }
+    // Secret files hold the input's last line.
+    let file_text = format!("{MARK}{}", text.lines().last().unwrap_or("").replace(MARK, ""));
+    let file = |_: &Path| Ok(file_text.clone());
+    if let Err(e) = resolve(&Inputs {
+        env: &get,
+        file: &file,
+    }) {
+        check(format!("{e:#}"));
+    }
+});
