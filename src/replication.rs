@@ -802,7 +802,16 @@ fn wait_until_writable(
         r.source_host, r.source_port
     );
     retry_until(deadline, &what, || {
-        let mut conn = log_in(source, creds)?;
+        // An account that only the I/O thread can use (one that requires
+        // TLS, which replikit's client does not speak) leaves this unknown;
+        // the replica's own errors then say what is wrong.
+        let mut conn = match log_in(source, creds) {
+            Ok(conn) => conn,
+            Err(e) => {
+                log::info!("cannot check whether the source takes writes: {e}");
+                return Ok(());
+            }
+        };
         let rows = conn
             .query("SELECT @@GLOBAL.read_only AS ro")
             .map_err(|e| format!("{e:#}"))?;
