@@ -32,6 +32,8 @@ fn the_default_build_compiles_replikit_and_makes_a_working_server_image() {
         .args([
             "build",
             "-q",
+            // A failed step's container goes too (the legacy builder keeps it).
+            "--force-rm",
             "--build-arg",
             "BUILDER_IMAGE=replikit-builder:sid-rust",
             "--build-arg",
