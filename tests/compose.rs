@@ -177,6 +177,15 @@ fn scale_out(cluster: &Cluster) {
     );
     cluster.row_reaches(&["replica1", "replica2", "replica3"], "after the scale-out");
     cluster.verify("replica3");
+    let three = cluster.sql("replica3", "SELECT @@server_id");
+    wait_for(
+        Duration::from_secs(60),
+        &format!(
+            "{}: replica3 to serve reads through haproxy:3307",
+            cluster.base
+        ),
+        || cluster.sql_with("primary", "SELECT @@server_id", "-h haproxy -P 3307") == three,
+    );
     let ids: std::collections::BTreeSet<String> = ["primary", "replica1", "replica2", "replica3"]
         .iter()
         .map(|s| cluster.sql(s, "SELECT @@server_id"))
