@@ -418,10 +418,11 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
         }
         Plan::Configure => {
             let creds = credentials()?;
-            if matches!(local.tls, Tls::Off) {
-                wait_until_writable(r, &source, &creds, local.deadline)?;
-            }
-            let position = choose_position(&mut conn, &mine, r, &source, &creds, local)?;
+            let checked = match local.tls {
+                Tls::Off => wait_until_writable(r, &source, &creds, local.deadline)?,
+                _ => None,
+            };
+            let position = choose_position(&mut conn, &mine, r, &source, checked, &creds, local)?;
             let seeded = seed_if_needed(&mut conn, &mine, r, &source, interrupted, local)?;
             let position = match &seeded {
                 Some(seeded) => seeded_position(&mut conn, &mine, &seeded.at, position)?,
@@ -457,11 +458,13 @@ pub fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
 }
 
 /// GTIDs where both sides have them, else binary log coordinates.
+/// `on_source`: a log-in to the source already made, if any.
 fn choose_position(
     conn: &mut Conn,
     d: &Dialect,
     r: &Replica,
     source: &Source,
+    on_source: Option<Conn>,
     creds: &Credentials,
     local: &Local,
 ) -> Result<Position<'static>> {
@@ -470,8 +473,9 @@ fn choose_position(
         None => Position::Gtid,
         Some(_) => {
             let mine = gtid_mode(conn, d)?;
-            let theirs = match local.tls {
-                Tls::Off => {
+            let theirs = match (on_source, local.tls) {
+                (Some(mut source), _) => gtid_mode(&mut source, d)?,
+                (None, Tls::Off) => {
                     let mut source = log_in_to_source(r, source, creds, local.deadline)?;
                     gtid_mode(&mut source, d)?
                 }
@@ -791,12 +795,14 @@ fn log_in_to_source(
 /// source is a replica (MYSQL_MASTER_HOST names the wrong node) or a
 /// primary that is being promoted. Waits, with the reason in the log,
 /// rather than chaining replicas or failing a promotion for good.
+/// Returns the log-in, for what else the set-up reads on the source; None
+/// when replikit's client cannot log in.
 fn wait_until_writable(
     r: &Replica,
     source: &Source,
     creds: &Credentials,
     deadline: Instant,
-) -> Result<()> {
+) -> Result<Option<Conn>> {
     let what = format!(
         "the source {}:{} to take writes",
         r.source_host, r.source_port
@@ -809,14 +815,14 @@ fn wait_until_writable(
             Ok(conn) => conn,
             Err(e) => {
                 log::info!("cannot check whether the source takes writes: {e}");
-                return Ok(());
+                return Ok(None);
             }
         };
         let rows = conn
             .query("SELECT @@GLOBAL.read_only AS ro")
             .map_err(|e| format!("{e:#}"))?;
         match rows.get(0, "ro") {
-            Some("0") => Ok(()),
+            Some("0") => Ok(Some(conn)),
             _ => Err(
                 "it is read-only, so it is a replica, not the primary; point MYSQL_MASTER_HOST at the primary"
                     .to_string(),
