@@ -6,6 +6,17 @@
 
 use std::net::IpAddr;
 
+/// Whether `text` could be a host name or address: 1 to `max` bytes of
+/// letters, digits, `.`, `-`, `_` and the bytes in `extra` (`:` for IPv6,
+/// `%` and `/` for account host patterns). Whatever passes is safe to write
+/// into an option file or an SQL string.
+pub fn is_host_text(text: &str, extra: &[u8], max: usize) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b) || extra.contains(&b))
+}
+
 /// Addresses that `hostname` maps to, in file order. Names compare
 /// case-insensitively; `#` starts a comment; malformed lines are skipped.
 pub fn addresses_of(hosts_file: &str, hostname: &str) -> Vec<IpAddr> {

@@ -16,6 +16,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::hosts::is_host_text;
+
 /// Largest secret file we read: a password, not a log file.
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;
 
@@ -249,8 +251,7 @@ impl Inputs<'_> {
 /// typo (a space, a URL, a port after a colon) is caught at start-up
 /// instead of in a replication thread that retries for ever.
 fn check_source_host(host: &str) -> Result<()> {
-    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
-    if host.len() <= 253 && (host.bytes().all(name) || host.parse::<std::net::Ipv6Addr>().is_ok()) {
+    if is_host_text(host, b"", 253) || host.parse::<std::net::Ipv6Addr>().is_ok() {
         return Ok(());
     }
     bail!("MYSQL_MASTER_HOST={host:?} is not a host name or address; give the primary's name (e.g. mysql_master) or address, and its port in MYSQL_MASTER_PORT")
@@ -380,6 +381,9 @@ fn credentials(inputs: &Inputs) -> Result<Option<Credentials>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
     #[test]
     fn a_source_host_is_a_name_or_an_address() {
         for good in [
@@ -405,9 +409,6 @@ mod tests {
             assert!(!e.contains('\n'), "one line: {e}");
         }
     }
-
-    use super::*;
-    use std::collections::HashMap;
 
     const SECRET: &str = "s3cr3t-'\\\"비밀🔑";
 

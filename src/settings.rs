@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::address::Cidr;
 use crate::cli::{Options, DEFAULT_COMMAND};
 use crate::db::flavor::Tls;
+use crate::hosts::is_host_text;
 use crate::prehook;
 use crate::server_id::{self, Rule};
 
@@ -217,8 +218,7 @@ fn parse_u32(text: &str) -> Result<u32> {
 /// A report_host goes into an option file and into SHOW REPLICAS: keep it to
 /// hostname and address characters so it can never break the file.
 fn check_report_host(host: &str) -> Result<String> {
-    let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':');
-    if host.is_empty() || host.len() > 255 || !host.bytes().all(ok) {
+    if !is_host_text(host, b":", 255) {
         bail!("{host:?} is not a host name or address (letters, digits, . - _ : only, up to 255)");
     }
     Ok(host.to_string())
@@ -228,9 +228,7 @@ fn check_report_host(host: &str) -> Result<String> {
 /// address with a netmask) goes into CREATE USER: a pattern's characters
 /// only, so that it is never something else.
 fn check_account_host(host: &str) -> Result<String> {
-    let ok =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%' | b'/');
-    if host.is_empty() || host.len() > 255 || !host.bytes().all(ok) {
+    if !is_host_text(host, b":%/", 255) {
         bail!("{host:?} is not an account host pattern (letters, digits, . - _ : % / only, as in 10.0.%.%)");
     }
     Ok(host.to_string())
@@ -263,6 +261,10 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
     #[test]
     fn an_account_host_is_a_pattern_and_nothing_else() {
         for good in [
@@ -278,10 +280,6 @@ mod tests {
             assert!(check_account_host(bad).is_err(), "{bad}");
         }
     }
-
-    use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
 
     fn options(args: &[&str]) -> Options {
         let mut argv = vec!["replikit"];
