@@ -43,7 +43,7 @@ pub mod fuzzing {
     pub use crate::dump::coordinates;
     pub use crate::mycnf::set_options;
     pub use crate::node_status::{NodeStatus, ReplicaState};
-    pub use crate::role::{resolve, Inputs};
+    pub use crate::role::{resolve, variables as role_variables, Inputs};
     pub use crate::settings::Settings;
 }
 

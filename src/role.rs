@@ -173,6 +173,32 @@ const SOURCE_ROOT_PASSWORD: Setting = Setting {
     secret: true,
 };
 
+/// Every variable of the role contract, secrets' `_FILE` forms included;
+/// the fuzz targets set them.
+#[cfg(feature = "fuzzing")]
+pub fn variables() -> Vec<String> {
+    [
+        &ROLE,
+        &MASTER,
+        &BITNAMI_MODE,
+        &SOURCE_HOST,
+        &SOURCE_PORT,
+        &REPL_USER,
+        &REPL_PASSWORD,
+        &ROOT_PASSWORD,
+        &SOURCE_ROOT_USER,
+        &SOURCE_ROOT_PASSWORD,
+    ]
+    .iter()
+    .flat_map(|s| {
+        s.names.iter().flat_map(move |n| {
+            let file = s.secret.then(|| format!("{n}_FILE"));
+            std::iter::once(n.to_string()).chain(file)
+        })
+    })
+    .collect()
+}
+
 /// The inputs that decide this node's role, for the start-up log: the
 /// seed's names always, other names (aliases, Bitnami's mode) when given.
 /// MYSQL_MASTER shows as set, empty or unset, not its value; none of these

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let options = [("server-id", id.as_str()), ("report-host", host)];
     let once = set_options(file, "mysqld", &options);
     let twice = set_options(&once.content, "mysqld", &options);
-    assert_eq!(twice.content, once.content, "a second edit changed the file");
+    assert_eq!(
+        twice.content, once.content,
+        "a second edit changed the file"
+    );
     assert_eq!(twice.removed_duplicates, 0);
     // The editor keeps an operator's spelling (server_id, loose-report-host);
     // what counts is that some line of that option has the value.

@@ -82,6 +82,9 @@ fuzz_target!(|data: &[u8]| {
     }
     // The dump's coordinates come from the same kind of untrusted text.
     let half = text.len() / 2;
-    let split = (0..=half).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let split = (0..=half)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
     let _ = coordinates(&text[..split], &text[split..]);
 });

@@ -7,35 +7,18 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use replikit::fuzzing::{resolve, Inputs, Options, Settings, VARIABLES};
+use replikit::fuzzing::{resolve, role_variables, Inputs, Options, Settings, VARIABLES};
 
 const MARK: &str = "pw-7f3a9c-";
 
-/// The role contract's variables (src/role.rs); the options' come from
-/// the crate (VARIABLES).
-const ROLE: &[&str] = &[
-    "REPLIKIT_ROLE",
-    "MYSQL_MASTER",
-    "MYSQL_REPLICATION_MODE",
-    "MYSQL_MASTER_HOST",
-    "MARIADB_MASTER_HOST",
-    "MYSQL_MASTER_PORT",
-    "MYSQL_MASTER_PORT_NUMBER",
-    "MYSQL_REPL_USER",
-    "MYSQL_REPLICATION_USER",
-    "MYSQL_REPL_PASSWORD",
-    "MYSQL_REPL_PASSWORD_FILE",
-    "MYSQL_REPLICATION_PASSWORD",
-    "MYSQL_ROOT_PASSWORD",
-    "MYSQL_ROOT_PASSWORD_FILE",
-    "MARIADB_ROOT_PASSWORD",
-    "MYSQL_MASTER_ROOT_USER",
-    "MYSQL_MASTER_ROOT_PASSWORD",
-];
-
 fuzz_target!(|data: &[u8]| {
     // Lines of "index value": the index picks the name.
-    let names: Vec<&str> = VARIABLES.iter().chain(ROLE).copied().collect();
+    let role = role_variables();
+    let names: Vec<&str> = VARIABLES
+        .iter()
+        .copied()
+        .chain(role.iter().map(String::as_str))
+        .collect();
     let text = String::from_utf8_lossy(data);
     let env: Vec<(&str, String)> = text
         .lines()
@@ -67,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, v)| v.clone())
     };
     let check = |error: String| {
-        assert!(!error.contains('\n'), "error of more than one line: {error:?}");
+        assert!(
+            !error.contains('\n'),
+            "error of more than one line: {error:?}"
+        );
         assert!(!error.contains(MARK), "error repeats a password: {error:?}");
     };
 
@@ -80,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => check(e),
     }
     // Secret files hold the input's last line.
-    let file_text = format!("{MARK}{}", text.lines().last().unwrap_or("").replace(MARK, ""));
+    let file_text = format!(
+        "{MARK}{}",
+        text.lines().last().unwrap_or("").replace(MARK, "")
+    );
     let file = |_: &Path| Ok(file_text.clone());
     if let Err(e) = resolve(&Inputs {
         env: &get,
