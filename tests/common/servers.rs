@@ -6,7 +6,7 @@
 //! lets go of it.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -251,7 +251,7 @@ impl Server {
         let mut env = Vec::new();
         if let Some(mut e) = replikit_env {
             args += &format!(" 2>{dir}/replikit.log");
-            std::fs::copy(super::static_bin(), host_dir.join("replikit")).unwrap();
+            place_binary(&host_dir.join("replikit"));
             e.push(("REPLIKIT_SOCKET".into(), format!("{dir}/sock")));
             e.push(("REPLIKIT_SERVER_ID_VIA".into(), "off".into()));
             e.push((
@@ -379,9 +379,7 @@ impl Server {
         let inside = format!("{}/replikit", self.dir);
         let copy = self.root.join(inside.trim_start_matches('/'));
         if !copy.exists() {
-            let tmp = copy.with_extension("tmp");
-            std::fs::copy(super::static_bin(), &tmp).unwrap();
-            std::fs::rename(&tmp, &copy).unwrap();
+            place_binary(&copy);
         }
         let mut cmd = Command::new("chroot");
         cmd.arg(&self.root)
@@ -475,4 +473,17 @@ macro_rules! per_flavor {
             $check($crate::common::servers::Flavor::MySql97);
         }
     };
+}
+
+/// Puts the binary under test at `dest` inside a server's root filesystem:
+/// a hard link where it can be one. A copy holds a writable descriptor for
+/// a moment, and a child that another test thread forks just then inherits
+/// it, so that executing the copy fails with "Text file busy" (seen in CI).
+fn place_binary(dest: &Path) {
+    let tmp = dest.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(super::static_bin(), &tmp).is_err() {
+        std::fs::copy(super::static_bin(), &tmp).unwrap();
+    }
+    std::fs::rename(&tmp, dest).unwrap();
 }
