@@ -5,14 +5,14 @@
 //! replica continues with auto-positioning.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
 use crate::db::flavor::Tls;
 use crate::db::sql::quote;
 use crate::db::wire::{Conn, ServerError};
+use crate::progress;
 use crate::restart;
 use crate::role::Credentials;
 
@@ -82,13 +82,11 @@ pub fn clone_from(
     // Could take hours for a big source.
     conn.set_timeout(Duration::from_secs(24 * 3600))?;
     restart::request();
-    let done = AtomicBool::new(false);
-    let result = std::thread::scope(|s| {
-        s.spawn(|| watch_progress(local, &done));
-        let result = conn.query(&clone_statement(host, port, donor, tls));
-        done.store(true, Ordering::SeqCst);
-        result
-    });
+    let result = progress::reporting_every(
+        PROGRESS_EVERY,
+        || report_progress(local),
+        || conn.query(&clone_statement(host, port, donor, tls)),
+    );
     match result {
         Ok(_) => Ok(()),
         Err(e)
@@ -105,31 +103,24 @@ pub fn clone_from(
     }
 }
 
-/// Logs the clone's progress about every PROGRESS_EVERY until `done`.
-fn watch_progress(local: &LocalLogin, done: &AtomicBool) {
-    let mut next = Instant::now() + PROGRESS_EVERY;
-    while !done.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(100));
-        if Instant::now() < next {
-            continue;
-        }
-        next = Instant::now() + PROGRESS_EVERY;
-        let rows = Conn::connect(local.socket, "root", local.password, Duration::from_secs(5))
-            .and_then(|mut c| {
-                c.query(
+/// Logs the running clone's stage and progress, read over a second
+/// connection (the first one waits in CLONE INSTANCE).
+fn report_progress(local: &LocalLogin) {
+    let rows = Conn::connect(local.socket, "root", local.password, Duration::from_secs(5))
+        .and_then(|mut c| {
+            c.query(
                 "SELECT STAGE AS stage, ESTIMATE AS estimate, DATA AS data, DATA_SPEED AS speed \
                  FROM performance_schema.clone_progress WHERE STATE = 'In Progress'",
             )
-            });
-        // The server goes away at the end of a clone: nothing to report.
-        if let Ok(rows) = rows {
-            let number = |c: &str| rows.get(0, c).and_then(|v| v.parse().ok()).unwrap_or(0);
-            if let Some(stage) = rows.get(0, "stage") {
-                log::info!(
-                    "{}",
-                    progress_line(stage, number("data"), number("estimate"), number("speed"))
-                );
-            }
+        });
+    // The server goes away at the end of a clone: nothing to report.
+    if let Ok(rows) = rows {
+        let number = |c: &str| rows.get(0, c).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if let Some(stage) = rows.get(0, "stage") {
+            log::info!(
+                "{}",
+                progress_line(stage, number("data"), number("estimate"), number("speed"))
+            );
         }
     }
 }

@@ -12,12 +12,14 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::db::flavor::{Dialect, Product, Tls};
 use crate::helper;
+use crate::progress;
 
 /// How often a running copy logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -214,7 +216,14 @@ pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
         secs,
         rate / (1024.0 * 1024.0)
     );
-    if estimate > 0 && copied < estimate && rate > 0.0 {
+    if estimate == 0 {
+        return line;
+    }
+    if copied > estimate {
+        line += &format!(", past the estimate of {:.1} MiB", mib(estimate));
+    } else if copied == 0 {
+        line += &format!(", nothing yet of about {:.1} MiB", mib(estimate));
+    } else {
         let left = (estimate - copied) as f64 / rate;
         line += &format!(
             ", about {}% of {:.1} MiB, about {:.0} s left",
@@ -222,8 +231,6 @@ pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
             mib(estimate),
             left
         );
-    } else if estimate > 0 {
-        line += &format!(", past the estimate of {:.1} MiB", mib(estimate));
     }
     line
 }
@@ -373,36 +380,37 @@ fn stream(
 ) -> Result<(Vec<u8>, Vec<u8>, u64)> {
     to.write_all(b"SET SESSION sql_log_bin = 0;\n")
         .context("the local client stopped reading")?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut head = Vec::new();
-    let mut tail: Vec<u8> = Vec::new();
-    let mut copied = 0u64;
+    let copied = AtomicU64::new(0);
     let start = Instant::now();
-    let mut last_report = start;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading the dump"),
-        };
-        let chunk = &buf[..n];
-        if head.len() < KEEP {
-            head.extend_from_slice(&chunk[..n.min(KEEP - head.len())]);
+    let report = || {
+        let line = progress_line(copied.load(Ordering::Relaxed), start.elapsed(), estimate);
+        log::info!("{line}");
+    };
+    progress::reporting_every(PROGRESS_EVERY, report, || {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut head = Vec::new();
+        let mut tail: Vec<u8> = Vec::new();
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("reading the dump"),
+            };
+            let chunk = &buf[..n];
+            if head.len() < KEEP {
+                head.extend_from_slice(&chunk[..n.min(KEEP - head.len())]);
+            }
+            tail.extend_from_slice(chunk);
+            if tail.len() > 2 * KEEP {
+                tail.drain(..tail.len() - KEEP);
+            }
+            to.write_all(chunk)
+                .context("the local client stopped reading")?;
+            copied.fetch_add(n as u64, Ordering::Relaxed);
         }
-        tail.extend_from_slice(chunk);
-        if tail.len() > 2 * KEEP {
-            tail.drain(..tail.len() - KEEP);
-        }
-        to.write_all(chunk)
-            .context("the local client stopped reading")?;
-        copied += n as u64;
-        if last_report.elapsed() >= PROGRESS_EVERY {
-            log::info!("{}", progress_line(copied, start.elapsed(), estimate));
-            last_report = Instant::now();
-        }
-    }
-    Ok((head, tail, copied))
+        Ok((head, tail, copied.load(Ordering::Relaxed)))
+    })
 }
 
 #[cfg(test)]
@@ -541,6 +549,19 @@ mod tests {
         assert_eq!(
             progress_line(300 * mib, Duration::from_secs(10), 200 * mib),
             "seeding: 300.0 MiB copied in 10 s, 30.0 MiB/s, past the estimate of 200.0 MiB"
+        );
+        // A stalled start (the source's lock, a locked replica) says so.
+        assert_eq!(
+            progress_line(0, Duration::from_secs(5), 200 * mib),
+            "seeding: 0.0 MiB copied in 5 s, 0.0 MiB/s, nothing yet of about 200.0 MiB"
+        );
+        assert_eq!(
+            progress_line(0, Duration::from_secs(5), 0),
+            "seeding: 0.0 MiB copied in 5 s, 0.0 MiB/s"
+        );
+        assert_eq!(
+            progress_line(200 * mib, Duration::from_secs(5), 200 * mib),
+            "seeding: 200.0 MiB copied in 5 s, 40.0 MiB/s, about 100% of 200.0 MiB, about 0 s left"
         );
     }
 

@@ -22,6 +22,7 @@ mod node_status;
 mod option_file;
 mod prehook;
 mod proc_tree;
+mod progress;
 mod replication;
 mod resolve;
 mod restart;

@@ -1,0 +1,69 @@
+//! Progress reports for long work (a dump being copied, a clone): a report
+//! every period, driven by a clock rather than by the work itself, so a
+//! copy that stalls (a lock on either server) still says so in the log.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+/// Runs `work`, calling `report` on a second thread every `period` until
+/// `work` returns; returns what `work` returned.
+pub fn reporting_every<T>(
+    period: Duration,
+    report: impl Fn() + Sync,
+    work: impl FnOnce() -> T,
+) -> T {
+    let (finished, wait) = mpsc::channel::<()>();
+    let report = &report;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(period) {
+                report();
+            }
+        });
+        let result = work();
+        // Dropping the sender ends the reporter at once, mid-period.
+        drop(finished);
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+
+    #[test]
+    fn reports_while_the_work_runs_and_stops_with_it() {
+        let reports = AtomicU32::new(0);
+        let start = Instant::now();
+        let result = reporting_every(
+            Duration::from_millis(20),
+            || {
+                reports.fetch_add(1, Ordering::SeqCst);
+            },
+            || {
+                while reports.load(Ordering::SeqCst) < 3
+                    && start.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                7
+            },
+        );
+        assert_eq!(result, 7);
+        let seen = reports.load(Ordering::SeqCst);
+        assert!(seen >= 3, "{seen} reports in {:?}", start.elapsed());
+        // No report after the work is done.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(reports.load(Ordering::SeqCst), seen);
+    }
+
+    #[test]
+    fn quick_work_gets_no_report_and_no_wait() {
+        let start = Instant::now();
+        let result = reporting_every(Duration::from_secs(3600), || panic!("reported"), || "done");
+        assert_eq!(result, "done");
+        assert!(start.elapsed() < Duration::from_secs(60));
+    }
+}
