@@ -529,7 +529,7 @@ fn seed_if_needed(
         }
         Err(e) => return Err(e),
     };
-    let theirs = seed::source_facts(&mut from, d)?;
+    let mut theirs = seed::source_facts(&mut from, d)?;
     let facts = seed::Facts {
         local_schemas: seed::user_schemas(conn)?,
         interrupted,
@@ -544,6 +544,17 @@ fn seed_if_needed(
         Decision::Refuse(why) => return Err(permanent(why)),
         Decision::Seed(why) => why,
     };
+    // Nothing to copy: the source's position is the whole snapshot (a
+    // dump tool refuses an empty list of schemas). Clone, when asked for,
+    // still copies what it copies (accounts, settings).
+    if theirs.schemas.is_empty() && local.seed != seed::Method::Clone {
+        let source_dialect = Dialect::new(source.version)?;
+        match seed::position_without_data(&mut from, &source_dialect, theirs.mysql_gtids)? {
+            Some(snapshot) => return seed_without_data(conn, d, r, snapshot, &why).map(Some),
+            // A schema was created meanwhile: copy it after all.
+            None => theirs = seed::source_facts(&mut from, d)?,
+        }
+    }
     let ability = seed::CloneAbility {
         mine: d.version,
         theirs: source.version,
@@ -590,6 +601,33 @@ fn seed_if_needed(
             started.elapsed().as_secs_f64()
         ),
     }))
+}
+
+/// Seeds a replica of a source without user data: its history goes, and
+/// it starts where the source's binary log stands.
+fn seed_without_data(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    snapshot: seed::EmptySnapshot,
+    why: &str,
+) -> Result<Seeded> {
+    log::info!(
+        "seeding from {}:{} with its current position alone, as it holds no user data: {why}",
+        r.source_host,
+        r.source_port
+    );
+    seed::prepare_local(conn, d)?;
+    if let Some(set) = snapshot.mysql_gtid_set.filter(|set| !set.is_empty()) {
+        conn.query(&format!("SET GLOBAL gtid_purged = {}", quote(&set)))?;
+    }
+    Ok(Seeded {
+        at: snapshot.at,
+        how: format!(
+            "position of {}:{}, no user data to copy",
+            r.source_host, r.source_port
+        ),
+    })
 }
 
 /// The log line that says a seed begins, how, and why.

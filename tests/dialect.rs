@@ -52,6 +52,10 @@ fn check(flavor: Flavor) {
 
     server.sql(d.binlog_status());
     server.sql(d.replica_status());
+    assert_eq!(d.fresh_table_sizes().is_some(), flavor == Flavor::MySql97);
+    if let Some(fresh) = d.fresh_table_sizes() {
+        server.sql(fresh);
+    }
     let verify = Tls::Verify {
         ca: "/etc/mysql/ca.pem".into(),
     };

@@ -225,7 +225,8 @@ mod late_replica {
 }
 
 /// replikit killed (as `docker kill` would) while the dump loads: the next
-/// start drops the partial copy and seeds again.
+/// start drops the partial copy and seeds again. Before the kill, a copy
+/// stalled by a lock on the replica still logs its progress.
 fn interrupted(flavor: Flavor) {
     let primary = primary(flavor);
     load_data(&primary);
@@ -237,7 +238,15 @@ fn interrupted(flavor: Flavor) {
          INSERT INTO big.t SELECT id + 20000, pad FROM big.t; INSERT INTO big.t SELECT id + 40000, pad FROM big.t; \
          INSERT INTO big.t SELECT id + 80000, pad FROM big.t"
     ));
+    // InnoDB updates the sizes that information_schema shows (and the
+    // progress estimate reads) in the background, seconds after a load.
+    primary.sql("ANALYZE TABLE big.t");
     let replica = Server::start_replicating(flavor);
+    let log_path = std::env::temp_dir().join(format!(
+        "replikit-seed-{}-{}.log",
+        std::process::id(),
+        replica.port
+    ));
     let mut first = replica
         .replikit()
         .env("REPLIKIT_REPL_HOST", "127.0.0.1")
@@ -246,7 +255,7 @@ fn interrupted(flavor: Flavor) {
         .envs(primary.as_source_env())
         .arg("prepare")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     // information_schema, because the loader holds big.t locked.
@@ -275,8 +284,37 @@ fn interrupted(flavor: Flavor) {
             "a password on a command line: {cmdline}"
         );
     }
+    // The loader stalls on a global read lock on the replica: the copy
+    // still reports its progress, by the clock, about every 5 s.
+    let mut locker = replica
+        .shell("$CLIENT --socket=$SOCK -uroot -e 'FLUSH TABLES WITH READ LOCK; SELECT SLEEP(8)'")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("seeding: ") && l.contains("MiB copied in"))
+            .map(str::to_string)
+    };
+    wait_for(Duration::from_secs(20), "a progress line", || {
+        progress().is_some()
+    });
+    let line = progress().unwrap();
+    assert!(
+        line.contains("MiB/s, about ") && line.contains("% of ") && line.ends_with(" s left"),
+        "bytes, rate, percent and time left: {line}"
+    );
     first.kill().unwrap();
     first.wait().unwrap();
+    let first_log = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        !first_log.contains("비밀"),
+        "the password in the log: {first_log}"
+    );
+    locker.wait().unwrap();
     wait_for(
         Duration::from_secs(30),
         "the killed seed's loader to end",
@@ -404,4 +442,49 @@ fn mysql_9_7_clone() {
     assert_eq!(status["Auto_Position"], "1");
     // docker stop: replikit passes SIGTERM on and ends with mysqld's code.
     assert_eq!(replica.stop(), 0);
+}
+
+/// A source with no user data left but purged binary logs (a schema made
+/// and dropped, then PURGE BINARY LOGS): a new replica cannot replay from
+/// the start (MariaDB refused it, and a dump of no schemas failed on
+/// MySQL), so it starts from the source's current position, and replicates.
+fn purged_without_data(flavor: Flavor) {
+    let primary = primary(flavor);
+    primary.sql("CREATE DATABASE gone; CREATE TABLE gone.t (id INT PRIMARY KEY); INSERT INTO gone.t VALUES (1); DROP DATABASE gone");
+    primary.sql("FLUSH BINARY LOGS");
+    primary.sql("FLUSH BINARY LOGS");
+    let logs = primary.rows("SHOW BINARY LOGS");
+    wait_for(
+        Duration::from_secs(30),
+        "early binary logs to be purged",
+        || {
+            primary.sql(&format!(
+                "PURGE BINARY LOGS TO '{}'",
+                logs[logs.len() - 1]["Log_name"]
+            ));
+            primary.rows("SHOW BINARY LOGS")[0]["Log_name"] != logs[0]["Log_name"]
+        },
+    );
+    let replica = Server::start_replicating(flavor);
+    let log = ok(
+        &replikit(&replica, &primary.as_source_env(), &["prepare"]),
+        "new replica",
+    );
+    assert!(
+        log.contains("the source has purged binary logs that a new replica would need"),
+        "{log}"
+    );
+    assert!(log.contains("with its current position alone"), "{log}");
+    assert!(!log.contains("with a dump"), "{log}");
+    primary.sql("CREATE DATABASE after; CREATE TABLE after.t (id INT PRIMARY KEY); INSERT INTO after.t VALUES (7)");
+    replica.wait_for_rows("SELECT COUNT(*) FROM after.t", "1");
+    let status = replica.replica_status().unwrap();
+    assert_eq!(status["Replica_SQL_Running"], "Yes");
+    assert_eq!(status["Replica_IO_Running"], "Yes");
+    verified_clean(&replica, &primary, 1);
+}
+
+mod purged_without_data {
+    use super::*;
+    per_flavor!(purged_without_data);
 }

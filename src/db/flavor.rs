@@ -163,6 +163,14 @@ impl Dialect {
             .then_some("SELECT @@GLOBAL.gtid_mode AS gtid_mode")
     }
 
+    /// Makes information_schema's table sizes current for this session:
+    /// MySQL 8.0.3+ otherwise answers from statistics cached for up to a
+    /// day (`information_schema_stats_expiry`). None where they are live.
+    pub fn fresh_table_sizes(&self) -> Option<&'static str> {
+        (self.mysql() && self.version.at_least(8, 0, 3))
+            .then_some("SET SESSION information_schema_stats_expiry = 0")
+    }
+
     pub fn replica_status(&self) -> &'static str {
         if self.replica_words() {
             "SHOW REPLICA STATUS"
@@ -596,6 +604,15 @@ mod tests {
                 "{v}"
             );
             assert_eq!(d.stop_replica(), start.replace("START", "STOP"), "{v}");
+        }
+        // information_schema_stats_expiry came with MySQL 8.0.3.
+        for (v, fresh) in [
+            ("8.0.2", false),
+            ("8.0.3", true),
+            ("9.7.4", true),
+            ("11.8.6-MariaDB", false),
+        ] {
+            assert_eq!(dialect(v).fresh_table_sizes().is_some(), fresh, "{v}");
         }
     }
 
