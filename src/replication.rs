@@ -430,6 +430,15 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             };
             point_at_source(&mut conn, &mine, r, &creds, position, local)?;
             if let Some(seeded) = &seeded {
+                // A clone's server came up with its scheduler running.
+                let paused = seed::pause_events(&mut conn)? || seeded.events_paused;
+                let events = seed::disable_copied_events(&mut conn, &mine)?;
+                if events > 0 {
+                    log::info!("seeding: {events} copied event(s) disabled here, as replication does (DISABLE ON SLAVE): they run on the source");
+                }
+                if paused {
+                    seed::resume_events(&mut conn)?;
+                }
                 seed::finish_local(&mut conn)?;
                 seed::record(&mut conn, &seeded.how)?;
                 log::info!("seeding: done ({}); replicating from the snapshot's position", seeded.how);
@@ -570,6 +579,7 @@ fn seed_if_needed(
     }
     announce("a dump", r, &theirs, &why);
     conn.set_timeout(Duration::from_secs(3600))?;
+    let events_paused = seed::pause_events(conn)?;
     seed::prepare_local(conn, d)?;
     let job = dump::Job {
         dialect: d,
@@ -600,6 +610,7 @@ fn seed_if_needed(
             copied.bytes,
             started.elapsed().as_secs_f64()
         ),
+        events_paused,
     }))
 }
 
@@ -627,6 +638,8 @@ fn seed_without_data(
             "position of {}:{}, no user data to copy",
             r.source_host, r.source_port
         ),
+        // No user schema, so no event came along.
+        events_paused: false,
     })
 }
 
@@ -693,10 +706,12 @@ fn seed_by_clone(
     Ok(Some(seeded))
 }
 
-/// A seed: where replication starts, and how it was done (for the record).
+/// A seed: where replication starts, how it was done (for the record),
+/// and whether the event scheduler was paused for it.
 struct Seeded {
     at: dump::Coordinates,
     how: String,
+    events_paused: bool,
 }
 
 /// The source coordinates of a completed clone of this replica's source.
@@ -715,6 +730,8 @@ fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<Seeded>> {
                     mariadb_gtid: None,
                 },
                 how: format!("clone from {}:{}", r.source_host, r.source_port),
+                // Paused, if need be, once the set-up sees the events.
+                events_paused: false,
             }
         }),
     )

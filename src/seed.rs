@@ -10,10 +10,10 @@
 
 use std::str::FromStr;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::db::flavor::{Dialect, Product, ServerVersion};
-use crate::db::sql::quote;
+use crate::db::sql::{identifier, quote};
 use crate::db::wire::Conn;
 use crate::dump::Coordinates;
 
@@ -352,13 +352,80 @@ pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
     conn.query(&format!("CREATE DATABASE IF NOT EXISTS `{MARKER}`"))?;
     for schema in user_schemas(conn)? {
         log::info!("seeding: dropping {schema:?}, left by the interrupted seed");
-        conn.query(&format!("DROP DATABASE `{}`", schema.replace('`', "``")))?;
+        conn.query(&format!("DROP DATABASE {}", identifier(&schema)))?;
     }
     if let Some(reset) = d.reset_gtid_history() {
         // The dump sets gtid_purged, which needs an empty history.
         conn.query(reset)?;
     }
     Ok(())
+}
+
+/// Stops the event scheduler while events copied from the source could
+/// still run here; true when it was running, for `resume_events`.
+pub fn pause_events(conn: &mut Conn) -> Result<bool> {
+    let running = conn
+        .query("SELECT @@GLOBAL.event_scheduler AS e")?
+        .get(0, "e")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ON"));
+    if running {
+        conn.query("SET GLOBAL event_scheduler = OFF")?;
+        log::info!(
+            "seeding: the event scheduler is paused until the copied events are disabled here"
+        );
+    }
+    Ok(running)
+}
+
+/// Starts the event scheduler that `pause_events` stopped.
+pub fn resume_events(conn: &mut Conn) -> Result<()> {
+    conn.query("SET GLOBAL event_scheduler = ON")?;
+    Ok(())
+}
+
+/// Events that came with a seed as they were on the source, ENABLED,
+/// would also run on the replica, writing there what replication writes
+/// (MariaDB's read_only does not stop an event whose definer has SUPER).
+/// They are marked as replication marks the events it applies: disabled
+/// on the replica, their definer kept. Outside the binary log; returns
+/// how many there were.
+pub fn disable_copied_events(conn: &mut Conn, d: &Dialect) -> Result<usize> {
+    let events = conn.query(&format!(
+        "SELECT EVENT_SCHEMA AS s, EVENT_NAME AS n, DEFINER AS definer \
+         FROM information_schema.events WHERE STATUS = 'ENABLED' AND EVENT_SCHEMA NOT IN ({})",
+        not_user_schemas()
+    ))?;
+    if events.rows.is_empty() {
+        return Ok(0);
+    }
+    conn.query("SET SESSION sql_log_bin = 0")?;
+    if d.version.product == Product::MySql {
+        // As during a dump: read_only stays on, for all but root; the
+        // replica's set-up turns super_read_only on again.
+        conn.query("SET GLOBAL super_read_only = OFF")?;
+    }
+    for i in 0..events.rows.len() {
+        let (Some(schema), Some(name), Some(definer)) = (
+            events.get(i, "s"),
+            events.get(i, "n"),
+            events.get(i, "definer"),
+        ) else {
+            continue;
+        };
+        // ALTER EVENT makes whoever runs it the definer, unless told.
+        let definer = match definer.rsplit_once('@') {
+            Some((user, host)) => format!("{}@{}", quote(user), quote(host)),
+            None => quote(definer),
+        };
+        conn.query(&format!(
+            "ALTER DEFINER = {definer} EVENT {}.{} {}",
+            identifier(schema),
+            identifier(name),
+            d.disable_event_on_replica()
+        ))
+        .with_context(|| format!("disabling the copied event {schema}.{name} on this replica"))?;
+    }
+    Ok(events.rows.len())
 }
 
 /// Records how this node was seeded, for `replikit status`: a file in the

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::db::flavor::{Dialect, ServerVersion};
-use crate::db::sql::quote;
+use crate::db::sql::{identifier, quote};
 use crate::db::wire::Conn;
 use crate::replication;
 use crate::role::{Replica, Role};
@@ -61,11 +61,7 @@ pub fn reached(how: Progress, answer: Option<&str>) -> bool {
 
 /// One table's name, quoted for SQL.
 fn table_sql(schema: &str, table: &str) -> String {
-    format!(
-        "`{}`.`{}`",
-        schema.replace('`', "``"),
-        table.replace('`', "``")
-    )
+    format!("{}.{}", identifier(schema), identifier(table))
 }
 
 /// The outcome: how many tables were compared, and each difference.

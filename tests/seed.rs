@@ -113,8 +113,48 @@ fn load_data(p: &Server) {
          CREATE TABLE crm.people (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32), picture BLOB); \
          INSERT INTO crm.people (name, picture) VALUES ('ada', UNHEX('00FF10')), ('grace', NULL); \
          CREATE VIEW crm.names AS SELECT name FROM crm.people; \
-         CREATE PROCEDURE crm.add_person(who VARCHAR(32)) INSERT INTO crm.people (name) VALUES (who)"
+         CREATE PROCEDURE crm.add_person(who VARCHAR(32)) INSERT INTO crm.people (name) VALUES (who); \
+         CREATE TABLE crm.ticks (n INT NOT NULL); INSERT INTO crm.ticks VALUES (0); \
+         CREATE EVENT crm.tick ON SCHEDULE EVERY 1 SECOND DO UPDATE crm.ticks SET n = n + 1"
     ));
+    // The event is data to copy here, not work to do: it stays still on
+    // the source, so that only a replica could make it tick.
+    p.sql("SET GLOBAL event_scheduler = OFF");
+}
+
+/// Starts a replica's server with its event scheduler on, so that an
+/// event copied as ENABLED would run there.
+fn replica_with_event_scheduler(flavor: Flavor) -> Server {
+    let replica = Server::start_replicating(flavor);
+    replica.sql("SET GLOBAL event_scheduler = ON");
+    replica
+}
+
+/// The event copied with the seed is disabled on the replica as
+/// replication disables the events it applies, its definer kept, and the
+/// replica's scheduler runs again.
+fn events_stay_on_the_source(primary: &Server, replica: &Server) {
+    let event = "SELECT CONCAT(STATUS, ' ', DEFINER) FROM information_schema.events \
+                 WHERE EVENT_SCHEMA = 'crm' AND EVENT_NAME = 'tick'";
+    let (status, definer) = {
+        let row = replica.sql(event);
+        let (status, definer) = row.split_once(' ').unwrap_or_default();
+        (status.to_string(), definer.to_string())
+    };
+    assert!(
+        ["SLAVESIDE_DISABLED", "REPLICA_SIDE_DISABLED"].contains(&status.as_str()),
+        "the copied event on the replica: {status}"
+    );
+    assert_eq!(
+        primary.sql(event),
+        format!("ENABLED {definer}"),
+        "the definer is kept"
+    );
+    assert_eq!(replica.sql("SELECT @@GLOBAL.event_scheduler"), "ON");
+    assert_eq!(
+        replica.sql("SELECT n FROM crm.ticks"),
+        primary.sql("SELECT n FROM crm.ticks")
+    );
 }
 
 /// Writes to the primary until `stop` is set: inserts (which fire the
@@ -154,7 +194,7 @@ fn late_replica(flavor: Flavor) {
         },
     );
 
-    let replica = Server::start_replicating(flavor);
+    let replica = replica_with_event_scheduler(flavor);
     let stop = AtomicBool::new(false);
     let written = AtomicU32::new(0);
     let log = std::thread::scope(|s| {
@@ -177,8 +217,13 @@ fn late_replica(flavor: Flavor) {
     assert!(log.contains("seeding from 127.0.0.1"), "{log}");
     assert!(log.contains("the source holds data (crm, shop)"), "{log}");
     assert!(log.contains("seeding: done"), "{log}");
+    assert!(
+        log.contains("seeding: 1 copied event(s) disabled here"),
+        "{log}"
+    );
+    events_stay_on_the_source(&primary, &replica);
 
-    verified_clean(&replica, &primary, 3);
+    verified_clean(&replica, &primary, 4);
 
     // What came with the snapshot works like what replicated.
     seeded_rows_replicate(&primary, &replica);
@@ -260,7 +305,7 @@ fn interrupted(flavor: Flavor) {
         .unwrap();
     // information_schema, because the loader holds big.t locked.
     wait_for(
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         "the copy of big.t to begin",
         || {
             replica
@@ -298,7 +343,7 @@ fn interrupted(flavor: Flavor) {
             .find(|l| l.contains("seeding: ") && l.contains("MiB copied in"))
             .map(str::to_string)
     };
-    wait_for(Duration::from_secs(20), "a progress line", || {
+    wait_for(Duration::from_secs(40), "a progress line", || {
         progress().is_some()
     });
     let line = progress().unwrap();
@@ -342,7 +387,7 @@ fn interrupted(flavor: Flavor) {
         "the next start",
     );
     assert!(log.contains("an earlier seed was interrupted"), "{log}");
-    verified_clean(&replica, &primary, 4);
+    verified_clean(&replica, &primary, 5);
     primary.sql("DELETE FROM big.t WHERE id = 1");
     replica.wait_for_rows("SELECT COUNT(*) FROM big.t", "159999");
 }
@@ -436,7 +481,8 @@ fn mysql_9_7_clone() {
     assert!(!log.contains("with a dump"), "{log}");
     assert!(!log.contains("비밀"), "the password in the log");
 
-    verified_clean(&replica, &primary, 3);
+    events_stay_on_the_source(&primary, &replica);
+    verified_clean(&replica, &primary, 4);
     seeded_rows_replicate(&primary, &replica);
     let status = replica.replica_status().unwrap();
     assert_eq!(status["Auto_Position"], "1");

@@ -171,6 +171,17 @@ impl Dialect {
             .then_some("SET SESSION information_schema_stats_expiry = 0")
     }
 
+    /// The ALTER EVENT clause that keeps an event from running on a
+    /// replica (status SLAVESIDE_DISABLED): MySQL 8.4 dropped nothing but
+    /// prefers the new word.
+    pub fn disable_event_on_replica(&self) -> &'static str {
+        if self.mysql() && self.version.at_least(8, 4, 0) {
+            "DISABLE ON REPLICA"
+        } else {
+            "DISABLE ON SLAVE"
+        }
+    }
+
     pub fn replica_status(&self) -> &'static str {
         if self.replica_words() {
             "SHOW REPLICA STATUS"
@@ -613,6 +624,14 @@ mod tests {
             ("11.8.6-MariaDB", false),
         ] {
             assert_eq!(dialect(v).fresh_table_sizes().is_some(), fresh, "{v}");
+        }
+        for (v, clause) in [
+            ("8.0.40", "DISABLE ON SLAVE"),
+            ("8.4.0", "DISABLE ON REPLICA"),
+            ("9.7.4", "DISABLE ON REPLICA"),
+            ("11.8.6-MariaDB", "DISABLE ON SLAVE"),
+        ] {
+            assert_eq!(dialect(v).disable_event_on_replica(), clause, "{v}");
         }
     }
 

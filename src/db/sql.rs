@@ -27,9 +27,23 @@ pub fn quote(text: &str) -> String {
     out
 }
 
+/// A backquoted identifier (a schema, table or event name): backquotes
+/// doubled, everything else kept.
+pub fn identifier(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(identifier("shop"), "`shop`");
+        assert_eq!(identifier("a`b"), "`a``b`");
+        assert_eq!(identifier("비밀 x'y"), "`비밀 x'y`");
+        assert_eq!(identifier(""), "``");
+    }
     use proptest::prelude::*;
 
     #[test]
