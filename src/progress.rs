@@ -2,7 +2,7 @@
 //! every period, driven by a clock rather than by the work itself, so a
 //! copy that stalls (a lock on either server) still says so in the log.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// Runs `work`, calling `report` on a second thread every `period` until
@@ -12,17 +12,26 @@ pub fn reporting_every<T>(
     report: impl Fn() + Sync,
     work: impl FnOnce() -> T,
 ) -> T {
-    let (finished, wait) = mpsc::channel::<()>();
+    let finished = (Mutex::new(false), Condvar::new());
+    let (lock, wake) = &finished;
     let report = &report;
     std::thread::scope(|s| {
-        s.spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(period) {
-                report();
+        s.spawn(move || loop {
+            let done = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let (done, _) = wake
+                .wait_timeout_while(done, period, |done| !*done)
+                .unwrap_or_else(|e| e.into_inner());
+            if *done {
+                return;
             }
+            // Not holding the lock while reporting: the work may end meanwhile.
+            drop(done);
+            report();
         });
         let result = work();
-        // Dropping the sender ends the reporter at once, mid-period.
-        drop(finished);
+        // Wakes the reporter at once, mid-period.
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_one();
         result
     })
 }
