@@ -174,10 +174,8 @@ fn writer(p: &Server, stop: &AtomicBool, written: &AtomicU32) {
     }
 }
 
-fn late_replica(flavor: Flavor) {
-    let primary = primary(flavor);
-    load_data(&primary);
-    // Early binary logs gone: replaying them could not rebuild the data.
+/// Starts new binary logs and purges every earlier one.
+fn purge_early_logs(primary: &Server) {
     primary.sql("FLUSH BINARY LOGS");
     primary.sql("FLUSH BINARY LOGS");
     let logs = primary.rows("SHOW BINARY LOGS");
@@ -193,6 +191,13 @@ fn late_replica(flavor: Flavor) {
             primary.rows("SHOW BINARY LOGS")[0]["Log_name"] != logs[0]["Log_name"]
         },
     );
+}
+
+fn late_replica(flavor: Flavor) {
+    let primary = primary(flavor);
+    load_data(&primary);
+    // Early binary logs gone: replaying them could not rebuild the data.
+    purge_early_logs(&primary);
 
     let replica = replica_with_event_scheduler(flavor);
     let stop = AtomicBool::new(false);
@@ -347,6 +352,7 @@ fn interrupted(flavor: Flavor) {
         progress().is_some()
     });
     let line = progress().unwrap();
+    eprintln!("{flavor:?}: {line}");
     assert!(
         line.contains("MiB/s, about ") && line.contains("% of ") && line.ends_with(" s left"),
         "bytes, rate, percent and time left: {line}"
@@ -497,20 +503,7 @@ fn mysql_9_7_clone() {
 fn purged_without_data(flavor: Flavor) {
     let primary = primary(flavor);
     primary.sql("CREATE DATABASE gone; CREATE TABLE gone.t (id INT PRIMARY KEY); INSERT INTO gone.t VALUES (1); DROP DATABASE gone");
-    primary.sql("FLUSH BINARY LOGS");
-    primary.sql("FLUSH BINARY LOGS");
-    let logs = primary.rows("SHOW BINARY LOGS");
-    wait_for(
-        Duration::from_secs(30),
-        "early binary logs to be purged",
-        || {
-            primary.sql(&format!(
-                "PURGE BINARY LOGS TO '{}'",
-                logs[logs.len() - 1]["Log_name"]
-            ));
-            primary.rows("SHOW BINARY LOGS")[0]["Log_name"] != logs[0]["Log_name"]
-        },
-    );
+    purge_early_logs(&primary);
     let replica = Server::start_replicating(flavor);
     let log = ok(
         &replikit(&replica, &primary.as_source_env(), &["prepare"]),
