@@ -7,6 +7,9 @@ use std::ffi::OsString;
 use clap::{Args, Parser, Subcommand};
 
 pub const DEFAULT_CNF: &str = "/etc/mysql/conf.d/replikit.cnf";
+/// May be missing (the address is then chosen without it); a hosts file
+/// given on purpose may not.
+pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
 pub const DEFAULT_COMMAND: [&str; 2] = ["docker-entrypoint.sh", "mysqld"];
 
 #[derive(Debug, Parser)]
@@ -159,7 +162,7 @@ pub struct Options {
         long,
         env = "REPLIKIT_HOSTS_FILE",
         value_name = "PATH",
-        default_value = "/etc/hosts",
+        default_value = DEFAULT_HOSTS_FILE,
         global = true,
         hide_env_values = true
     )]
@@ -330,7 +333,7 @@ impl Options {
             server_id_via: or("REPLIKIT_SERVER_ID_VIA", "file")?,
             cnf: get("REPLIKIT_CNF")?.unwrap_or_else(|| DEFAULT_CNF.into()),
             report_host: text("REPLIKIT_REPORT_HOST")?,
-            hosts_file: get("REPLIKIT_HOSTS_FILE")?.unwrap_or_else(|| "/etc/hosts".into()),
+            hosts_file: get("REPLIKIT_HOSTS_FILE")?.unwrap_or_else(|| DEFAULT_HOSTS_FILE.into()),
             socket: get("REPLIKIT_SOCKET")?.unwrap_or_else(|| "/run/mysqld/mysqld.sock".into()),
             repl_host: text("REPLIKIT_REPL_HOST")?,
             repl_ssl: or("REPLIKIT_REPL_SSL", "off")?,

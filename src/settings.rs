@@ -1,15 +1,15 @@
 //! Validated settings: the one place where raw option strings become typed
 //! values. Every error names the variable (and flag) at fault and what to do.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::address::Cidr;
-use crate::cli::{Options, DEFAULT_COMMAND};
+use crate::cli::{Options, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
 use crate::db::flavor::Tls;
 use crate::hosts::is_host_text;
 use crate::prehook;
@@ -184,7 +184,8 @@ impl Settings {
                 ordinal_offset,
                 subnet,
                 report_host,
-                hosts_file: PathBuf::from(&o.hosts_file),
+                hosts_file: check_hosts_file(&o.hosts_file)
+                    .with_context(|| named("REPLIKIT_HOSTS_FILE", "hosts-file"))?,
             },
             replication: ReplicationSettings {
                 socket: PathBuf::from(&o.socket),
@@ -222,6 +223,19 @@ fn check_report_host(host: &str) -> Result<String> {
         bail!("{host:?} is not a host name or address (letters, digits, . - _ : only, up to 255)");
     }
     Ok(host.to_string())
+}
+
+/// A hosts file given on purpose must be there: a typo would otherwise
+/// go unnoticed, and the address be chosen without the file.
+fn check_hosts_file(path: &OsStr) -> Result<PathBuf> {
+    let path = PathBuf::from(path);
+    if path != Path::new(DEFAULT_HOSTS_FILE) && !path.exists() {
+        bail!(
+            "{} does not exist; point it at a hosts file, or unset it to use {DEFAULT_HOSTS_FILE}",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 /// The host part of the replication account ('10.0.%.%', a name, an

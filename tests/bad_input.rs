@@ -236,6 +236,12 @@ const CASES: &[Case] = &[
         64,
         "REPLIKIT_HOSTS_FILE",
     ),
+    case(
+        "hosts file missing",
+        &[("REPLIKIT_HOSTS_FILE", "/nonexistent/hosts")],
+        64,
+        "REPLIKIT_HOSTS_FILE",
+    ),
     case("hooks empty", &[("REPLIKIT_PRE", "")], 64, "REPLIKIT_PRE"),
     // The role contract.
     case(
