@@ -538,7 +538,11 @@ fn seed_if_needed(
         }
         Err(e) => return Err(e),
     };
-    let mut theirs = seed::source_facts(&mut from, d)?;
+    // Queries on the source speak its dialect: it may be of an older
+    // series than this replica (a MySQL 5.7 source has no
+    // information_schema_stats_expiry, for one).
+    let source_dialect = Dialect::new(source.version)?;
+    let mut theirs = seed::source_facts(&mut from, &source_dialect)?;
     let facts = seed::Facts {
         local_schemas: seed::user_schemas(conn)?,
         interrupted,
@@ -557,11 +561,10 @@ fn seed_if_needed(
     // dump tool refuses an empty list of schemas). Clone, when asked for,
     // still copies what it copies (accounts, settings).
     if theirs.schemas.is_empty() && local.seed != seed::Method::Clone {
-        let source_dialect = Dialect::new(source.version)?;
         match seed::position_without_data(&mut from, &source_dialect, theirs.mysql_gtids)? {
             Some(snapshot) => return seed_without_data(conn, d, r, snapshot, &why).map(Some),
             // A schema was created meanwhile: copy it after all.
-            None => theirs = seed::source_facts(&mut from, d)?,
+            None => theirs = seed::source_facts(&mut from, &source_dialect)?,
         }
     }
     let ability = seed::CloneAbility {

@@ -224,6 +224,7 @@ pub struct SourceFacts {
     pub bytes: u64,
 }
 
+/// `d`: the source's dialect.
 pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
     let schemas = user_schemas(conn)?;
     let (purged, mysql_gtids) = match d.version.product {
