@@ -430,15 +430,7 @@ fn set_up_replica(r: &Replica, local: &Local) -> Result<String> {
             };
             point_at_source(&mut conn, &mine, r, &creds, position, local)?;
             if let Some(seeded) = &seeded {
-                // A clone's server came up with its scheduler running.
-                let paused = seed::pause_events(&mut conn)? || seeded.events_paused;
-                let events = seed::disable_copied_events(&mut conn, &mine)?;
-                if events > 0 {
-                    log::info!("seeding: {events} copied event(s) disabled here, as replication does (DISABLE ON SLAVE): they run on the source");
-                }
-                if paused {
-                    seed::resume_events(&mut conn)?;
-                }
+                seed::settle_copied_events(&mut conn, &mine, seeded.events_paused)?;
                 seed::finish_local(&mut conn)?;
                 seed::record(&mut conn, &seeded.how)?;
                 log::info!("seeding: done ({}); replicating from the snapshot's position", seeded.how);

@@ -363,7 +363,7 @@ pub fn prepare_local(conn: &mut Conn, d: &Dialect) -> Result<()> {
 }
 
 /// Stops the event scheduler while events copied from the source could
-/// still run here; true when it was running, for `resume_events`.
+/// still run here; true when it was running, for `settle_copied_events`.
 pub fn pause_events(conn: &mut Conn) -> Result<bool> {
     let running = conn
         .query("SELECT @@GLOBAL.event_scheduler AS e")?
@@ -378,9 +378,19 @@ pub fn pause_events(conn: &mut Conn) -> Result<bool> {
     Ok(running)
 }
 
-/// Starts the event scheduler that `pause_events` stopped.
-pub fn resume_events(conn: &mut Conn) -> Result<()> {
-    conn.query("SET GLOBAL event_scheduler = ON")?;
+/// After a seed: the copied events are disabled here with the scheduler
+/// paused meanwhile (a clone's server comes up with it running), then a
+/// scheduler that was paused, for the seed (`paused_for_seed`) or here,
+/// runs again.
+pub fn settle_copied_events(conn: &mut Conn, d: &Dialect, paused_for_seed: bool) -> Result<()> {
+    let paused = pause_events(conn)? || paused_for_seed;
+    let events = disable_copied_events(conn, d)?;
+    if events > 0 {
+        log::info!("seeding: {events} copied event(s) disabled here, as replication does (DISABLE ON SLAVE): they run on the source");
+    }
+    if paused {
+        conn.query("SET GLOBAL event_scheduler = ON")?;
+    }
     Ok(())
 }
 
@@ -390,7 +400,7 @@ pub fn resume_events(conn: &mut Conn) -> Result<()> {
 /// They are marked as replication marks the events it applies: disabled
 /// on the replica, their definer kept. Outside the binary log; returns
 /// how many there were.
-pub fn disable_copied_events(conn: &mut Conn, d: &Dialect) -> Result<usize> {
+fn disable_copied_events(conn: &mut Conn, d: &Dialect) -> Result<usize> {
     let events = conn.query(&format!(
         "SELECT EVENT_SCHEMA AS s, EVENT_NAME AS n, DEFINER AS definer \
          FROM information_schema.events WHERE STATUS = 'ENABLED' AND EVENT_SCHEMA NOT IN ({})",
