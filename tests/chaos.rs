@@ -118,15 +118,15 @@ fn writer(addr: SocketAddr, password: String, stop: Arc<AtomicBool>, seed: u64) 
 
 #[test]
 fn mariadb_10_11_survives_the_chaos_soak() {
-    soak("bookworm-mariadb", 100 + std::process::id() % 50);
+    soak("bookworm-mariadb");
 }
 
 #[test]
 fn mysql_9_7_survives_the_chaos_soak() {
-    soak("sid-mysql", 150 + std::process::id() % 50);
+    soak("sid-mysql");
 }
 
-fn soak(base: &'static str, octet: u32) {
+fn soak(base: &'static str) {
     let seconds: u64 = std::env::var("REPLIKIT_CHAOS_SECS")
         .map(|s| s.parse().expect("REPLIKIT_CHAOS_SECS: a number of seconds"))
         .unwrap_or(60);
@@ -139,7 +139,7 @@ fn soak(base: &'static str, octet: u32) {
                 .as_nanos() as u64
         });
     eprintln!("{base}: chaos soak for {seconds} s, REPLIKIT_CHAOS_SEED={seed}");
-    let cluster = Cluster::up(base, octet);
+    let cluster = Cluster::up(base);
     let mut replicas = vec!["replica1", "replica2"];
     for r in &replicas {
         cluster.healthy(r);

@@ -12,16 +12,16 @@ use common::*;
 
 #[test]
 fn mariadb_10_11_cluster_from_the_shipped_image() {
-    end_to_end("bookworm-mariadb", 100 + std::process::id() % 50);
+    end_to_end("bookworm-mariadb");
 }
 
 #[test]
 fn mysql_9_7_cluster_from_the_shipped_image() {
-    end_to_end("sid-mysql", 150 + std::process::id() % 50);
+    end_to_end("sid-mysql");
 }
 
-fn end_to_end(base: &'static str, octet: u32) {
-    let cluster = Cluster::up(base, octet);
+fn end_to_end(base: &'static str) {
+    let cluster = Cluster::up(base);
 
     // The README's check: written through haproxy:3306, read on both
     // replicas and through haproxy:3307 from both.

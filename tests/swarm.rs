@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use common::cluster::root_query;
 use common::*;
 
 /// How many tests use the swarm, and whether one of them made it: the
@@ -155,11 +156,7 @@ fn deploy_and_scale(base: &'static str) {
     assert_eq!(ids.len(), 3, "{base}: {ids:?}");
     let primary = stack.tasks("mysql_master");
     assert_eq!(primary.len(), 1, "{base}");
-    let out = stack.exec(
-        &primary[0],
-        "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
-         mysql -uroot -N -e 'SELECT @@server_id' 2>/dev/null || mariadb -uroot -N -e 'SELECT @@server_id'",
-    );
+    let out = stack.exec(&primary[0], &root_query("SELECT @@server_id", ""));
     ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
     ids.sort();
     ids.dedup();

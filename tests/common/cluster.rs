@@ -16,15 +16,32 @@ pub struct Cluster {
     pub image: String,
 }
 
+/// A shell command for a server container that runs `query` as root with
+/// the password from the secret file (in the environment, never on a
+/// command line), by whichever client the image has.
+pub fn root_query(query: &str, flags: &str) -> String {
+    format!(
+        "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
+         {{ mysql -uroot -N {flags} -e \"{query}\" || mariadb -uroot -N {flags} -e \"{query}\"; }} 2>/dev/null"
+    )
+}
+
+/// The first three octets of a /24 per flavor and test process, so that
+/// both flavors' clusters run side by side, and beside another run's.
+fn subnet(base: &str) -> String {
+    let first = if base.contains("mariadb") { 100 } else { 150 };
+    format!("10.253.{}", first + std::process::id() % 50)
+}
+
 impl Cluster {
-    pub fn up(base: &'static str, octet: u32) -> Cluster {
+    pub fn up(base: &'static str) -> Cluster {
         require_root();
         require_tool("docker-compose");
         let _bin = static_bin();
         let cluster = Cluster {
             base,
             project: format!("replikit-e2e-{base}-{}", std::process::id()),
-            net: format!("10.253.{octet}"),
+            net: subnet(base),
             image: format!("replikit-e2e-{base}:{}", std::process::id()),
         };
         let up = cluster.script("up");
@@ -84,13 +101,7 @@ impl Cluster {
     }
 
     pub fn sql_with(&self, service: &str, query: &str, flags: &str) -> String {
-        let out = self.exec(
-            service,
-            &format!(
-                "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
-                 {{ mysql -uroot -N {flags} -e \"{query}\" || mariadb -uroot -N {flags} -e \"{query}\"; }} 2>/dev/null"
-            ),
-        );
+        let out = self.exec(service, &root_query(query, flags));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
