@@ -565,14 +565,15 @@ fn seed_if_needed(
         restartable: local.restartable,
         source_plugin: source.version.product == Product::MySql && clone::plugin_active(&mut from)?,
     };
+    let bytes = seed::source_size(&mut from, &source_dialect)?;
     drop(from);
     if seed::via(local.seed, &ability).map_err(permanent)? == Via::Clone {
-        announce("clone", r, &theirs, &why);
+        announce("clone", r, &theirs, bytes, &why);
         if let Some(seeded) = seed_by_clone(conn, r, &reader, local)? {
             return Ok(Some(seeded));
         }
     }
-    announce("a dump", r, &theirs, &why);
+    announce("a dump", r, &theirs, bytes, &why);
     conn.set_timeout(Duration::from_secs(3600))?;
     let events_paused = seed::pause_events(conn)?;
     seed::prepare_local(conn, d)?;
@@ -591,7 +592,7 @@ fn seed_if_needed(
         local_password: r.root_password.as_deref().unwrap_or(""),
         schemas: &theirs.schemas,
         mysql_gtids: theirs.mysql_gtids,
-        estimate: theirs.bytes,
+        estimate: bytes,
     };
     let started = Instant::now();
     let copied = dump::copy(&job).map_err(|e| anyhow!("{}", hide(&e, &reader.password)))?;
@@ -639,13 +640,13 @@ fn seed_without_data(
 }
 
 /// The log line that says a seed begins, how, and why.
-fn announce(how: &str, r: &Replica, theirs: &seed::SourceFacts, why: &str) {
+fn announce(how: &str, r: &Replica, theirs: &seed::SourceFacts, bytes: u64, why: &str) {
     log::info!(
         "seeding from {}:{} with {how} ({} schemas, about {} MiB): {why}",
         r.source_host,
         r.source_port,
         theirs.schemas.len(),
-        theirs.bytes / (1024 * 1024)
+        bytes / (1024 * 1024)
     );
 }
 

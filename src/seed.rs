@@ -216,12 +216,12 @@ pub fn interrupted(conn: &mut Conn) -> Result<bool> {
     Ok(rows.get(0, "n") == Some("1"))
 }
 
-/// The source's facts: its schemas, whether it purged logs, its size.
+/// The source's facts: its schemas, whether it purged logs, whether it
+/// has MySQL's GTIDs.
 pub struct SourceFacts {
     pub schemas: Vec<String>,
     pub purged: bool,
     pub mysql_gtids: bool,
-    pub bytes: u64,
 }
 
 /// `d`: the source's dialect.
@@ -239,6 +239,17 @@ pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
         }
         Product::MariaDb => (mariadb_purged(conn), false),
     };
+    Ok(SourceFacts {
+        schemas,
+        purged,
+        mysql_gtids,
+    })
+}
+
+/// About how many bytes the source's user tables hold (information_schema
+/// sizes), for the progress estimate. Asked only once a seed is decided:
+/// with fresh sizes, MySQL opens every table to answer.
+pub fn source_size(conn: &mut Conn, d: &Dialect) -> Result<u64> {
     // Stale sizes would put the progress estimate off by any factor.
     if let Some(fresh) = d.fresh_table_sizes() {
         conn.query(fresh)?;
@@ -248,12 +259,7 @@ pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
          FROM information_schema.tables WHERE table_schema NOT IN ({})",
         not_user_schemas()
     ))?;
-    Ok(SourceFacts {
-        schemas,
-        purged,
-        mysql_gtids,
-        bytes: rows.get(0, "b").and_then(|b| b.parse().ok()).unwrap_or(0),
-    })
+    Ok(rows.get(0, "b").and_then(|b| b.parse().ok()).unwrap_or(0))
 }
 
 /// Whether a MariaDB source purged binary logs: its oldest log then begins
