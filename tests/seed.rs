@@ -276,7 +276,7 @@ mod late_replica {
 
 /// replikit killed (as `docker kill` would) while the dump loads: the next
 /// start drops the partial copy and seeds again. Before the kill, a copy
-/// stalled by a lock on the replica still logs its progress.
+/// that stalls still logs its progress.
 fn interrupted(flavor: Flavor) {
     let primary = primary(flavor);
     load_data(&primary);
