@@ -6,7 +6,7 @@
 mod common;
 
 use common::servers::{Flavor, Server};
-use replikit::db::flavor::{Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
+use replikit::db::dialect::{Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use replikit::db::sql::{quote, SESSION_SQL_MODE};
 
 const HOSTILE: &[&str] = &[

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::servers::{Flavor, Server};
-use replikit::db::flavor::ServerVersion;
+use replikit::db::dialect::ServerVersion;
 use replikit::db::sql::quote;
 use replikit::db::wire::{probe, Conn, ServerError};
 

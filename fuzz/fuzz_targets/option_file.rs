@@ -1,4 +1,4 @@
-//! The option-file editor (src/mycnf.rs) on any bytes: it never panics,
+//! The option-file editor (src/identity/mycnf.rs) on any bytes: it never panics,
 //! always leaves the options it set, and a second edit changes nothing.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Reading SHOW REPLICA STATUS (src/node_status.rs) from any columns and
+//! Reading SHOW REPLICA STATUS (src/status/node.rs) from any columns and
 //! values, and any server version string: no panic, and the status JSON
 //! (docs/status.schema.json) is always valid JSON with the fields it
 //! promises.

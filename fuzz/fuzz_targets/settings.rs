@@ -1,22 +1,22 @@
 //! The settings parsers on any environment: REPLIKIT_* options
-//! (src/cli.rs, src/settings.rs) and the role contract with its secrets
-//! (src/role.rs). They never panic; an error is one line and never repeats
+//! (src/config/defs.rs, cli.rs, settings.rs) and the role contract with
+//! its secrets (src/config/role.rs). They never panic; an error is one line and never repeats
 //! a password it was given.
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use replikit::fuzzing::{resolve, role_variables, Inputs, Options, Settings, VARIABLES};
+use replikit::fuzzing::{resolve, role_variables, Inputs, Raw, Settings, OPTIONS};
 
 const MARK: &str = "pw-7f3a9c-";
 
 fuzz_target!(|data: &[u8]| {
     // Lines of "index value": the index picks the name.
     let role = role_variables();
-    let names: Vec<&str> = VARIABLES
+    let names: Vec<&str> = OPTIONS
         .iter()
-        .copied()
+        .map(|d| d.env)
         .chain(role.iter().map(String::as_str))
         .collect();
     let text = String::from_utf8_lossy(data);
@@ -57,24 +57,25 @@ fuzz_target!(|data: &[u8]| {
         assert!(!error.contains(MARK), "error repeats a password: {error:?}");
     };
 
-    match Options::from_env(|name| get(name).map(Into::into)) {
-        Ok(options) => {
-            if let Err(e) = Settings::from_options(&options, None) {
-                check(format!("{e:#}"));
-            }
-        }
-        Err(e) => check(e),
-    }
     // Secret files hold the input's last line.
     let file_text = format!(
         "{MARK}{}",
         text.lines().last().unwrap_or("").replace(MARK, "")
     );
     let file = |_: &Path| Ok(file_text.clone());
-    if let Err(e) = resolve(&Inputs {
+    let inputs = Inputs {
         env: &get,
         file: &file,
-    }) {
+    };
+    match Raw::from_env(|name| get(name).map(Into::into)) {
+        Ok(raw) => {
+            if let Err(e) = Settings::new(&raw, &inputs, None) {
+                check(format!("{e:#}"));
+            }
+        }
+        Err(e) => check(e),
+    }
+    if let Err(e) = resolve(&inputs) {
         check(format!("{e:#}"));
     }
 });

@@ -1,10 +1,15 @@
-//! Everything that speaks SQL: which server we talk to and the statements
-//! it accepts (`flavor`), string literals that survive any password
-//! (`sql`), and a client for the local socket and for TCP (`wire`, with
-//! `rsa` for caching_sha2_password over TCP). They are checked against real
-//! servers of every flavor in tests/dialect.rs and tests/wire.rs.
+//! Everything that speaks to a server: which server we talk to and every
+//! product/version rule for the statements it accepts (`dialect`), string
+//! literals that survive any password (`sql`), a client for the local
+//! socket and for TCP (`wire`, with `rsa` for caching_sha2_password over
+//! TCP), replikit's log-in to its own server (`local`), what its failures mean to a caller (`error`), and host names to
+//! addresses without glibc's NSS (`resolve`). They are checked against real
+//! servers of every flavor in tests/servers/.
 
-pub mod flavor;
+pub mod dialect;
+pub mod error;
+pub mod local;
+pub mod resolve;
 pub mod rsa;
 pub mod sql;
 pub mod wire;

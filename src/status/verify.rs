@@ -10,16 +10,18 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::db::flavor::{Dialect, ServerVersion};
+use crate::config::role::{Replica, Role};
+use crate::db::dialect::Dialect;
+use crate::db::local::LocalServer;
 use crate::db::sql::{identifier, quote};
 use crate::db::wire::Conn;
-use crate::replication;
-use crate::role::{Replica, Role};
+use crate::replication::position::gtid_mode;
+use crate::replication::source::read_source;
 use crate::seed;
 
-/// How a replica's progress is measured against its source.
+/// How a replica's position is compared with its source's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub enum PositionKind {
     /// MariaDB's GTID position (gtid_binlog_pos / MASTER_GTID_WAIT).
     MariaDbGtid,
     /// MySQL's executed GTID set (WAIT_FOR_EXECUTED_GTID_SET).
@@ -30,17 +32,17 @@ pub enum Progress {
 
 /// The query that waits until the replica reaches `position` (pure); its
 /// column `w` says how it went, see `reached`.
-pub fn wait_query(d: &Dialect, how: Progress, position: &str, timeout: Duration) -> String {
+pub fn wait_query(d: &Dialect, how: PositionKind, position: &str, timeout: Duration) -> String {
     let secs = timeout.as_secs().max(1);
     match how {
-        Progress::MariaDbGtid => {
+        PositionKind::MariaDbGtid => {
             format!("SELECT MASTER_GTID_WAIT({}, {secs}) AS w", quote(position))
         }
-        Progress::MySqlGtid => format!(
+        PositionKind::MySqlGtid => format!(
             "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {secs}) AS w",
             quote(position)
         ),
-        Progress::File => {
+        PositionKind::File => {
             let (file, pos) = position.rsplit_once(':').unwrap_or((position, "0"));
             let function = d.pos_wait_function();
             let pos: u64 = pos.parse().unwrap_or(0);
@@ -50,11 +52,11 @@ pub fn wait_query(d: &Dialect, how: Progress, position: &str, timeout: Duration)
 }
 
 /// Whether the wait's answer means the position was reached (pure).
-pub fn reached(how: Progress, answer: Option<&str>) -> bool {
+pub fn reached(how: PositionKind, answer: Option<&str>) -> bool {
     match (how, answer) {
-        (Progress::MariaDbGtid | Progress::MySqlGtid, Some(w)) => w == "0",
+        (PositionKind::MariaDbGtid | PositionKind::MySqlGtid, Some(w)) => w == "0",
         // Events waited for; -1 is a timeout, NULL a stopped replica.
-        (Progress::File, Some(w)) => w.parse::<i64>().is_ok_and(|n| n >= 0),
+        (PositionKind::File, Some(w)) => w.parse::<i64>().is_ok_and(|n| n >= 0),
         (_, None) => false,
     }
 }
@@ -71,18 +73,17 @@ pub struct Report {
 }
 
 /// Compares every user table of this replica with its source.
-pub fn run(role: &Role, socket: &std::path::Path, timeout: Duration) -> Result<Report> {
+pub fn run(role: &Role, local: &LocalServer, timeout: Duration) -> Result<Report> {
     let Role::Replica(r) = role else {
         bail!("verify compares a replica with its source, and this node is no replica: set MYSQL_MASTER_HOST");
     };
-    let password = r.root_password.as_deref().unwrap_or("");
-    let mut local = Conn::connect(socket, "root", password, Duration::from_secs(5))?;
-    let mine = Dialect::new(ServerVersion::parse(&local.server_version)?)?;
-    let mut source = replication::read_source(r, Duration::from_secs(5))?;
+    let mut local = local.log_in(Duration::from_secs(5))?;
+    let mine = Dialect::of(&local.server_version)?;
+    let mut source = read_source(r, Duration::from_secs(5))?;
     for conn in [&mut local, &mut source] {
         conn.set_timeout(timeout + Duration::from_secs(30))?;
     }
-    let how = progress(&mut source, &mine)?;
+    let how = position_kind(&mut source, &mine)?;
     let theirs = tables(&mut source)?;
     let ours = tables(&mut local)?;
     let mut differences = Vec::new();
@@ -113,11 +114,11 @@ pub fn run(role: &Role, socket: &std::path::Path, timeout: Duration) -> Result<R
     })
 }
 
-fn progress(source: &mut Conn, d: &Dialect) -> Result<Progress> {
-    Ok(match replication::gtid_mode(source, d)? {
-        None => Progress::MariaDbGtid,
-        Some(mode) if mode.eq_ignore_ascii_case("ON") => Progress::MySqlGtid,
-        Some(_) => Progress::File,
+fn position_kind(source: &mut Conn, d: &Dialect) -> Result<PositionKind> {
+    Ok(match gtid_mode(source, d)? {
+        None => PositionKind::MariaDbGtid,
+        Some(mode) if mode.eq_ignore_ascii_case("ON") => PositionKind::MySqlGtid,
+        Some(_) => PositionKind::File,
     })
 }
 
@@ -133,17 +134,17 @@ fn tables(conn: &mut Conn) -> Result<BTreeSet<(String, String)>> {
         .collect())
 }
 
-fn source_position(source: &mut Conn, d: &Dialect, how: Progress) -> Result<String> {
+fn source_position(source: &mut Conn, d: &Dialect, how: PositionKind) -> Result<String> {
     let value = match how {
-        Progress::MariaDbGtid => source
+        PositionKind::MariaDbGtid => source
             .query("SELECT @@GLOBAL.gtid_binlog_pos AS p")?
             .get(0, "p")
             .map(str::to_string),
-        Progress::MySqlGtid => source
+        PositionKind::MySqlGtid => source
             .query("SELECT @@GLOBAL.gtid_executed AS p")?
             .get(0, "p")
             .map(str::to_string),
-        Progress::File => {
+        PositionKind::File => {
             let rows = source.query(d.binlog_status())?;
             match (rows.get(0, "File"), rows.get(0, "Position")) {
                 (Some(f), Some(p)) => Some(format!("{f}:{p}")),
@@ -167,7 +168,7 @@ fn compare(
     source: &mut Conn,
     local: &mut Conn,
     d: &Dialect,
-    how: Progress,
+    how: PositionKind,
     r: &Replica,
     schema: &str,
     table: &str,
@@ -205,7 +206,7 @@ fn compare(
 mod tests {
     use super::*;
 
-    use crate::db::flavor::dialect;
+    use crate::db::dialect::dialect;
 
     #[test]
     fn wait_queries() {
@@ -213,29 +214,39 @@ mod tests {
         assert_eq!(
             wait_query(
                 &dialect("11.8.6-MariaDB"),
-                Progress::MariaDbGtid,
+                PositionKind::MariaDbGtid,
                 "0-1-5",
                 t
             ),
             "SELECT MASTER_GTID_WAIT('0-1-5', 60) AS w"
         );
         assert_eq!(
-            wait_query(&dialect("9.7.4"), Progress::MySqlGtid, "uuid:1-9", t),
+            wait_query(&dialect("9.7.4"), PositionKind::MySqlGtid, "uuid:1-9", t),
             "SELECT WAIT_FOR_EXECUTED_GTID_SET('uuid:1-9', 60) AS w"
         );
         assert_eq!(
-            wait_query(&dialect("9.7.4"), Progress::File, "binlog.000002:793", t),
+            wait_query(
+                &dialect("9.7.4"),
+                PositionKind::File,
+                "binlog.000002:793",
+                t
+            ),
             "SELECT SOURCE_POS_WAIT('binlog.000002', 793, 60) AS w"
         );
         assert_eq!(
-            wait_query(&dialect("8.0.25"), Progress::File, "b.1:4", Duration::ZERO),
+            wait_query(
+                &dialect("8.0.25"),
+                PositionKind::File,
+                "b.1:4",
+                Duration::ZERO
+            ),
             "SELECT MASTER_POS_WAIT('b.1', 4, 1) AS w"
         );
     }
 
     #[test]
     fn wait_answers() {
-        use Progress::*;
+        use PositionKind::*;
         let cases = [
             (MariaDbGtid, Some("0"), true),
             (MariaDbGtid, Some("-1"), false),

@@ -4,17 +4,18 @@
 //! than a dump for large data, and the GTID history comes along, so the
 //! replica continues with auto-positioning.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::db::flavor::Tls;
+use crate::config::role::Credentials;
+use crate::db::dialect::Tls;
+use crate::db::error::redact;
+use crate::db::local::LocalServer;
 use crate::db::sql::quote;
 use crate::db::wire::{Conn, ServerError};
-use crate::progress;
-use crate::restart;
-use crate::role::Credentials;
+use crate::pid1::restart;
+use crate::seed::progress;
 
 /// How often a running clone logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -54,17 +55,11 @@ pub fn clone_statement(host: &str, port: u16, donor: &Credentials, tls: &Tls) ->
     )
 }
 
-/// How to open a second connection to the local server, for progress.
-pub struct LocalLogin<'a> {
-    pub socket: &'a Path,
-    pub password: &'a str,
-}
-
 /// Clones the source into this server. On success the server is shutting
 /// down, and replikit starts it again; `conn` is gone with it.
 pub fn clone_from(
     conn: &mut Conn,
-    local: &LocalLogin,
+    local: &LocalServer,
     host: &str,
     port: u16,
     donor: &Credentials,
@@ -97,7 +92,7 @@ pub fn clone_from(
         }
         Err(e) => {
             restart::cancel();
-            let text = format!("{e:#}").replace(&donor.password, "***");
+            let text = redact(&e, &donor.password);
             Err(anyhow!("cloning from {host}:{port} failed: {text}"))
         }
     }
@@ -105,14 +100,13 @@ pub fn clone_from(
 
 /// Logs the running clone's stage and progress, read over a second
 /// connection (the first one waits in CLONE INSTANCE).
-fn report_progress(local: &LocalLogin) {
-    let rows = Conn::connect(local.socket, "root", local.password, Duration::from_secs(5))
-        .and_then(|mut c| {
-            c.query(
-                "SELECT STAGE AS stage, ESTIMATE AS estimate, DATA AS data, DATA_SPEED AS speed \
+fn report_progress(local: &LocalServer) {
+    let rows = local.log_in(Duration::from_secs(5)).and_then(|mut c| {
+        c.query(
+            "SELECT STAGE AS stage, ESTIMATE AS estimate, DATA AS data, DATA_SPEED AS speed \
                  FROM performance_schema.clone_progress WHERE STATE = 'In Progress'",
-            )
-        });
+        )
+    });
     // The server goes away at the end of a clone: nothing to report.
     if let Ok(rows) = rows {
         let number = |c: &str| rows.get(0, c).and_then(|v| v.parse().ok()).unwrap_or(0);

@@ -10,6 +10,8 @@ use anyhow::{anyhow, bail, Result};
 
 use super::sql::quote;
 
+mod tools;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Product {
     MySql,
@@ -57,6 +59,23 @@ impl ServerVersion {
 
     fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
         self.release >= Release(major, minor, patch)
+    }
+
+    /// MySQL's clone plugin exists from 8.0.17; MariaDB has none.
+    pub fn has_clone(&self) -> bool {
+        self.product == Product::MySql && self.at_least(8, 0, 17)
+    }
+
+    /// Whether this server, as a clone recipient, can clone `donor`: one
+    /// series (8.0.37+ accepts any patch release of its own series; before,
+    /// exactly the same release).
+    pub fn clones_from(&self, donor: &ServerVersion) -> bool {
+        let Release(a, b, _) = self.release;
+        self.has_clone()
+            && donor.product == Product::MySql
+            && donor.release.0 == a
+            && donor.release.1 == b
+            && (self.at_least(8, 0, 37) || donor.release == self.release)
     }
 }
 
@@ -127,6 +146,11 @@ impl Dialect {
             bail!("{version} is too old: replikit needs MySQL 5.7+ or MariaDB 10.0+");
         }
         Ok(Dialect { version })
+    }
+
+    /// The dialect of the server whose greeting said `version`.
+    pub fn of(version: &str) -> Result<Dialect> {
+        Dialect::new(ServerVersion::parse(version)?)
     }
 
     fn mysql(&self) -> bool {
@@ -225,6 +249,55 @@ impl Dialect {
         }
     }
 
+    /// The node's own state in one row: server_id, skip_networking (the
+    /// first start's temporary server), read_only, super_read_only (NULL
+    /// on MariaDB, which has none), the executed GTIDs (MySQL's
+    /// gtid_executed, MariaDB's gtid_current_pos) and the datadir.
+    pub fn node_state_query(&self) -> &'static str {
+        if self.mysql() {
+            "SELECT @@server_id AS id, @@skip_networking AS skip, @@read_only AS ro, \
+             @@super_read_only AS sro, @@GLOBAL.gtid_executed AS gtid, @@datadir AS dir"
+        } else {
+            "SELECT @@server_id AS id, @@skip_networking AS skip, @@read_only AS ro, \
+             NULL AS sro, @@GLOBAL.gtid_current_pos AS gtid, @@datadir AS dir"
+        }
+    }
+
+    /// Whether a seeded replica's GTID position is set by hand
+    /// (`set_gtid_start`): on MariaDB; MySQL's GTID history comes with the
+    /// snapshot itself (gtid_purged).
+    pub fn gtid_start_is_set_by_hand(&self) -> bool {
+        !self.mysql()
+    }
+
+    /// MariaDB: the replica starts from `gtid` (`gtid_slave_pos`).
+    pub fn set_gtid_start(&self, gtid: &str) -> String {
+        format!("SET GLOBAL gtid_slave_pos = {}", quote(gtid))
+    }
+
+    /// The privilege that reads SHOW REPLICA STATUS and nothing more:
+    /// MariaDB's REPLICA MONITOR since 10.5.9; REPLICATION CLIENT before
+    /// and on MySQL.
+    pub fn replica_monitor_grant(&self) -> &'static str {
+        match self.version.product {
+            Product::MariaDb if self.version.at_least(10, 5, 9) => "REPLICA MONITOR",
+            _ => "REPLICATION CLIENT",
+        }
+    }
+
+    /// Lets root write on a server that is read-only for everyone else
+    /// (read_only stays on): MySQL's super_read_only stops even root;
+    /// MariaDB has none, so None.
+    pub fn lift_super_read_only(&self) -> Option<&'static str> {
+        self.mysql().then_some("SET GLOBAL super_read_only = OFF")
+    }
+
+    /// Whether the server is super_read_only now (MySQL only).
+    pub fn super_read_only_query(&self) -> Option<&'static str> {
+        self.mysql()
+            .then_some("SELECT @@GLOBAL.super_read_only AS super_read_only")
+    }
+
     /// Empties MySQL's GTID history (and binary logs), as a dump that sets
     /// gtid_purged needs; None on MariaDB, whose replica position
     /// (gtid_slave_pos) is set on its own.
@@ -304,8 +377,10 @@ impl Dialect {
         ))
     }
 
-    /// Names of the replica status columns replikit reads, in this order:
-    /// source host, source port, I/O thread, SQL thread.
+    /// Names of the replica status columns replikit reads, as this server
+    /// spells them, in this order: source host, source port, I/O thread,
+    /// SQL thread. `canonical_status_column` turns each into MySQL
+    /// 8.0.22+'s name; tests/servers/ checks both on real servers.
     pub fn status_columns(&self) -> [&'static str; 4] {
         // MySQL renamed the columns with the statements, in 8.0.22.
         if self.mysql() && self.replica_words() {
@@ -436,351 +511,13 @@ pub fn positioning(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gtid_when_both_sides_have_it_else_coordinates() {
-        use Position::*;
-        let cases: &[(Option<&str>, Option<&str>, Option<Position>)] = &[
-            (None, None, Some(Gtid)),
-            (Some("ON"), Some("ON"), Some(Gtid)),
-            (Some("on"), Some("ON"), Some(Gtid)),
-            (Some("OFF"), Some("OFF"), Some(OldestBinlog)),
-            (Some("OFF_PERMISSIVE"), Some("OFF"), Some(OldestBinlog)),
-            (
-                Some("ON_PERMISSIVE"),
-                Some("OFF_PERMISSIVE"),
-                Some(OldestBinlog),
-            ),
-            (Some("ON"), Some("OFF"), None),
-            (Some("OFF"), Some("ON"), None),
-            (Some("ON_PERMISSIVE"), Some("ON"), None),
-        ];
-        for (source, replica, want) in cases {
-            let got = positioning(*source, *replica);
-            match want {
-                Some(w) => assert_eq!(got.unwrap(), *w, "{source:?} {replica:?}"),
-                None => {
-                    let e = got.unwrap_err().to_string();
-                    assert!(e.contains("gtid_mode is"), "{e}");
-                    assert!(e.contains("set gtid_mode"), "{e}");
-                }
-            }
-        }
-    }
-
-    use super::dialect;
-
-    #[test]
-    fn versions_parse() {
-        let cases = [
-            ("9.7.4-2", Product::MySql, Release(9, 7, 4)),
-            ("8.0.36-log", Product::MySql, Release(8, 0, 36)),
-            ("5.7.44", Product::MySql, Release(5, 7, 44)),
-            (
-                "10.11.18-MariaDB-0+deb12u1",
-                Product::MariaDb,
-                Release(10, 11, 18),
-            ),
-            (
-                "11.8.6-MariaDB-0+deb13u1 from Debian",
-                Product::MariaDb,
-                Release(11, 8, 6),
-            ),
-            ("5.5.5-10.6.4-MariaDB", Product::MariaDb, Release(10, 6, 4)),
-        ];
-        for (text, product, release) in cases {
-            assert_eq!(
-                ServerVersion::parse(text).unwrap(),
-                ServerVersion { product, release },
-                "{text}"
-            );
-        }
-        for bad in ["", "nine", "8.0", "8.0.x", "8.0.1.2"] {
-            assert!(ServerVersion::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn too_old_servers_are_refused_by_name() {
-        let err = Dialect::new(ServerVersion::parse("5.6.51").unwrap())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("MySQL 5.6.51 is too old"), "{err}");
-        assert!(Dialect::new(ServerVersion::parse("5.5.5-5.5.68-MariaDB").unwrap()).is_err());
-    }
-
-    /// One row per line of the DESIGN.md table.
-    #[test]
-    fn statement_table() {
-        let rows = [
-            // version, binlog status, replica status, start, host column
-            (
-                "5.7.44",
-                "SHOW MASTER STATUS",
-                "SHOW SLAVE STATUS",
-                "START SLAVE",
-                "Master_Host",
-            ),
-            (
-                "8.0.21",
-                "SHOW MASTER STATUS",
-                "SHOW SLAVE STATUS",
-                "START SLAVE",
-                "Master_Host",
-            ),
-            (
-                "8.0.22",
-                "SHOW MASTER STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "8.0.23",
-                "SHOW MASTER STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "8.1.0",
-                "SHOW MASTER STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "8.2.0",
-                "SHOW BINARY LOG STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "8.4.3",
-                "SHOW BINARY LOG STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "9.7.4-2",
-                "SHOW BINARY LOG STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Source_Host",
-            ),
-            (
-                "10.4.34-MariaDB",
-                "SHOW MASTER STATUS",
-                "SHOW SLAVE STATUS",
-                "START SLAVE",
-                "Master_Host",
-            ),
-            (
-                "10.5.1-MariaDB",
-                "SHOW MASTER STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Master_Host",
-            ),
-            (
-                "10.11.18-MariaDB",
-                "SHOW BINLOG STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Master_Host",
-            ),
-            (
-                "11.8.6-MariaDB",
-                "SHOW BINLOG STATUS",
-                "SHOW REPLICA STATUS",
-                "START REPLICA",
-                "Master_Host",
-            ),
-        ];
-        for (v, binlog, status, start, column) in rows {
-            let d = dialect(v);
-            assert_eq!(
-                (
-                    d.binlog_status(),
-                    d.replica_status(),
-                    d.start_replica(),
-                    d.status_columns()[0]
-                ),
-                (binlog, status, start, column),
-                "{v}"
-            );
-            assert_eq!(d.stop_replica(), start.replace("START", "STOP"), "{v}");
-        }
-        // information_schema_stats_expiry came with MySQL 8.0.3.
-        for (v, fresh) in [
-            ("8.0.2", false),
-            ("8.0.3", true),
-            ("9.7.4", true),
-            ("11.8.6-MariaDB", false),
-        ] {
-            assert_eq!(dialect(v).fresh_table_sizes().is_some(), fresh, "{v}");
-        }
-        for (v, clause) in [
-            ("8.0.40", "DISABLE ON SLAVE"),
-            ("8.4.0", "DISABLE ON REPLICA"),
-            ("9.7.4", "DISABLE ON REPLICA"),
-            ("11.8.6-MariaDB", "DISABLE ON SLAVE"),
-        ] {
-            assert_eq!(dialect(v).disable_event_on_replica(), clause, "{v}");
-        }
-    }
-
-    #[test]
-    fn change_source_per_flavor() {
-        let gtid = SourceSpec {
-            host: "db1",
-            port: 3306,
-            user: "repl",
-            password: "p'w",
-            position: Position::Gtid,
-            tls: &Tls::Off,
-        };
-        let file = SourceSpec {
-            position: Position::File {
-                file: "bin.000002",
-                pos: 157,
-            },
-            ..gtid
-        };
-        let oldest = SourceSpec {
-            position: Position::OldestBinlog,
-            ..gtid
-        };
-        let cases = [
-            ("9.7.4", oldest, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
-            ("10.11.18-MariaDB", oldest, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
-            ("9.7.4", gtid, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
-            ("8.0.23", file, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = 'db1', SOURCE_PORT = 3306, SOURCE_USER = 'repl', SOURCE_PASSWORD = 'p\\'w', SOURCE_AUTO_POSITION = 0, SOURCE_LOG_FILE = 'bin.000002', SOURCE_LOG_POS = 157, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 0, GET_SOURCE_PUBLIC_KEY = 1"),
-            ("8.0.22", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_RETRY_COUNT = 86400, MASTER_SSL = 0, GET_MASTER_PUBLIC_KEY = 1"),
-            ("5.7.44", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = 1, MASTER_RETRY_COUNT = 86400, MASTER_SSL = 0"),
-            ("10.11.18-MariaDB", gtid, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
-            ("11.8.6-MariaDB", file, "CHANGE MASTER TO MASTER_HOST = 'db1', MASTER_PORT = 3306, MASTER_USER = 'repl', MASTER_PASSWORD = 'p\\'w', MASTER_USE_GTID = no, MASTER_LOG_FILE = 'bin.000002', MASTER_LOG_POS = 157, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 0"),
-        ];
-        for (v, spec, want) in cases {
-            assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");
-        }
-        let on = SourceSpec {
-            tls: &Tls::On,
-            ..gtid
-        };
-        assert!(dialect("9.7.4").change_source(&on).unwrap().ends_with(
-            "SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 0"
-        ));
-        let verify = SourceSpec {
-            tls: &Tls::Verify {
-                ca: "/etc/ca'.pem".into(),
-            },
-            ..gtid
-        };
-        assert!(dialect("10.11.18-MariaDB")
-            .change_source(&verify)
-            .unwrap()
-            .ends_with("MASTER_CONNECT_RETRY = 1, MASTER_SSL = 1, MASTER_SSL_CA = '/etc/ca\\'.pem', MASTER_SSL_VERIFY_SERVER_CERT = 1"));
-    }
-
-    #[test]
-    fn line_feeds_are_refused_on_mysql_without_repeating_the_secret() {
-        let spec = SourceSpec {
-            host: "db1",
-            port: 3306,
-            user: "repl",
-            password: "top\nsecret",
-            position: Position::Gtid,
-            tls: &Tls::Off,
-        };
-        let err = dialect("9.7.4")
-            .change_source(&spec)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("password contains a line feed"), "{err}");
-        assert!(!err.contains("secret"), "{err}");
-        assert!(dialect("11.8.6-MariaDB").change_source(&spec).is_ok());
-    }
-
-    #[test]
-    fn passwords_over_the_servers_limit_are_refused_first() {
-        let spec = |password| SourceSpec {
-            host: "db1",
-            port: 3306,
-            user: "repl",
-            password,
-            position: Position::Gtid,
-            tls: &Tls::Off,
-        };
-        let (p32, p33, p96, p97, ko11) = (
-            "p".repeat(32),
-            "p".repeat(33),
-            "p".repeat(96),
-            "p".repeat(97),
-            "가".repeat(11),
-        );
-        let mysql = dialect("9.7.4");
-        assert!(mysql.change_source(&spec(&p32)).is_ok());
-        let err = mysql.change_source(&spec(&p33)).unwrap_err().to_string();
-        assert!(
-            err.contains("longer than 32 bytes") && !err.contains("ppp"),
-            "{err}"
-        );
-        // Bytes, not characters: 11 Korean syllables are 33 bytes.
-        assert!(mysql.change_source(&spec(&ko11)).is_err());
-        let mariadb = dialect("11.8.6-MariaDB");
-        assert!(mariadb.change_source(&spec(&p96)).is_ok());
-        assert!(mariadb.change_source(&spec(&p97)).is_err());
-        for d in [mysql, mariadb] {
-            assert!(d.change_source(&spec("비밀")).is_ok());
-            let err = d.change_source(&spec("key🔑")).unwrap_err().to_string();
-            assert!(
-                err.contains("such as an emoji") && !err.contains("key"),
-                "{err}"
-            );
-        }
-    }
-
-    #[test]
-    fn new_credentials_keep_the_position() {
-        assert_eq!(
-            dialect("9.7.4").change_credentials("repl", "n'ew").unwrap(),
-            "CHANGE REPLICATION SOURCE TO SOURCE_USER = 'repl', SOURCE_PASSWORD = 'n\\'ew'"
-        );
-        assert_eq!(
-            dialect("10.11.18-MariaDB")
-                .change_credentials("repl", "x")
-                .unwrap(),
-            "CHANGE MASTER TO MASTER_USER = 'repl', MASTER_PASSWORD = 'x'"
-        );
-        assert!(dialect("9.7.4")
-            .change_credentials("repl", &"p".repeat(33))
-            .is_err());
-    }
-
-    #[test]
-    fn read_only_uses_super_read_only_on_mysql() {
-        assert_eq!(
-            dialect("8.4.3").set_read_only(),
-            "SET PERSIST super_read_only = ON"
-        );
-        assert_eq!(
-            dialect("8.0.10").set_read_only(),
-            "SET GLOBAL super_read_only = ON"
-        );
-        assert!(dialect("10.11.18-MariaDB").unpersist_read_only().is_none());
-        assert_eq!(
-            dialect("9.7.4").unpersist_read_only().unwrap()[0],
-            "RESET PERSIST IF EXISTS super_read_only"
-        );
-        assert_eq!(
-            dialect("10.11.18-MariaDB").set_read_only(),
-            "SET GLOBAL read_only = ON"
-        );
-    }
+/// A SHOW REPLICA STATUS column as MySQL 8.0.22+ names it, whichever
+/// server said it: MariaDB and older MySQL say Master where it says Source
+/// and Slave where it says Replica (Master_Host, Slave_IO_Running,
+/// Seconds_Behind_Master).
+pub fn canonical_status_column(name: &str) -> String {
+    name.replace("Master", "Source").replace("Slave", "Replica")
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::db::flavor::{Dialect, Product, ServerVersion};
+use crate::config::role::RoleName;
+use crate::db::dialect::{canonical_status_column, Dialect, Product, ServerVersion};
 use crate::db::wire::{Conn, Rows};
 
 /// The file in the datadir where replikit records how it seeded the node.
@@ -60,8 +61,7 @@ pub struct LastError {
 }
 
 /// SHOW REPLICA STATUS's first row with MySQL 8.0.22+'s column names on
-/// every flavor (Master_Host is Source_Host, Slave_IO_Running is
-/// Replica_IO_Running).
+/// every flavor (`canonical_status_column`).
 fn normalized(rows: &Rows) -> Option<BTreeMap<String, String>> {
     let row = rows.rows.first()?;
     Some(
@@ -70,7 +70,7 @@ fn normalized(rows: &Rows) -> Option<BTreeMap<String, String>> {
             .zip(row)
             .map(|(name, value)| {
                 (
-                    name.replace("Master", "Source").replace("Slave", "Replica"),
+                    canonical_status_column(name),
                     value.clone().unwrap_or_default(),
                 )
             })
@@ -124,17 +124,10 @@ impl ReplicaState {
 }
 
 /// The server's own state in one query.
-pub fn read(conn: &mut Conn, role: &str, with_replica: bool) -> Result<NodeStatus> {
+pub fn read(conn: &mut Conn, role: RoleName, with_replica: bool) -> Result<NodeStatus> {
     let version = ServerVersion::parse(&conn.server_version)?;
     let d = Dialect::new(version)?;
-    let mysql = version.product == Product::MySql;
-    let rows = conn.query(if mysql {
-        "SELECT @@server_id AS id, @@skip_networking AS skip, @@read_only AS ro, \
-         @@super_read_only AS sro, @@GLOBAL.gtid_executed AS gtid, @@datadir AS dir"
-    } else {
-        "SELECT @@server_id AS id, @@skip_networking AS skip, @@read_only AS ro, \
-         NULL AS sro, @@GLOBAL.gtid_current_pos AS gtid, @@datadir AS dir"
-    })?;
+    let rows = conn.query(d.node_state_query())?;
     let flag = |c: &str| rows.get(0, c) == Some("1");
     let replica = if with_replica {
         ReplicaState::from_rows(&conn.query(d.replica_status())?)
@@ -146,12 +139,13 @@ pub fn read(conn: &mut Conn, role: &str, with_replica: bool) -> Result<NodeStatu
         .and_then(|dir| std::fs::read_to_string(Path::new(dir).join(SEED_RECORD)).ok())
         .map(|t| t.trim().to_string());
     Ok(NodeStatus {
-        role: role.to_string(),
+        role: role.as_str().to_string(),
         server_id: rows.get(0, "id").and_then(|v| v.parse().ok()).unwrap_or(0),
         version,
         ready: rows.get(0, "skip") == Some("0"),
         read_only: flag("ro"),
-        super_read_only: mysql.then(|| flag("sro")),
+        // NULL where the server has none (MariaDB).
+        super_read_only: rows.get(0, "sro").map(|v| v == "1"),
         gtid_executed: rows.get(0, "gtid").unwrap_or_default().replace('\n', ""),
         replica,
         seeded,
@@ -187,7 +181,7 @@ impl NodeStatus {
             Product::MySql => "mysql",
             Product::MariaDb => "mariadb",
         };
-        let crate::db::flavor::Release(a, b, c) = self.version.release;
+        let crate::db::dialect::Release(a, b, c) = self.version.release;
         let replica = json_opt(&self.replica, |r| {
             let error = json_opt(&r.last_error(), |e| {
                 format!(

@@ -5,25 +5,23 @@
 //! STATUS only for the replication checks. Deciding is pure (`evaluate`);
 //! `probe` does the asking, for `replikit health` and the agent check alike.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::monitor;
-use crate::node_status::{self, NodeStatus};
-
-/// What a probe needs to log in and to name the node's role.
-pub struct Node<'a> {
-    pub socket: &'a Path,
-    pub root_password: &'a str,
-    /// primary, replica, standalone or unknown.
-    pub role: &'static str,
-}
+use crate::accounts;
+use crate::config::role::RoleName;
+use crate::db::local::LocalServer;
+use crate::status::node::{self, NodeStatus};
 
 /// Asks the local server what `checks` need and judges it: Ok, or the
 /// failing check's one-line reason (a failed log-in is `--connect`'s).
-pub fn probe(node: &Node, checks: &Checks, timeout: Duration) -> Result<(), String> {
-    let status = monitor::log_in(node.socket, node.root_password, timeout)
-        .and_then(|mut c| node_status::read(&mut c, node.role, checks.need_replica()))
+pub fn probe(
+    local: &LocalServer,
+    role: RoleName,
+    checks: &Checks,
+    timeout: Duration,
+) -> Result<(), String> {
+    let status = accounts::log_in_as_monitor(local, timeout)
+        .and_then(|mut c| node::read(&mut c, role, checks.need_replica()))
         .map_err(|e| format!("--connect: {e:#}"))?;
     evaluate(checks, &status)
 }
@@ -44,14 +42,14 @@ pub struct Checks {
 impl Checks {
     /// Nothing asked for: what fits the role. A replica must replicate;
     /// any node must be the real server.
-    pub fn or_default_for(self, role: &str) -> Checks {
+    pub fn or_default_for(self, role: RoleName) -> Checks {
         if self != Checks::default() {
             return self;
         }
         Checks {
             connect: true,
             ready: true,
-            replication: role == "replica",
+            replication: role == RoleName::Replica,
             max_lag: None,
         }
     }
@@ -111,8 +109,8 @@ pub fn evaluate(checks: &Checks, s: &NodeStatus) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::flavor::ServerVersion;
-    use crate::node_status::{LastError, ReplicaState};
+    use crate::db::dialect::ServerVersion;
+    use crate::status::node::{LastError, ReplicaState};
 
     fn node(ready: bool, replica: Option<ReplicaState>) -> NodeStatus {
         NodeStatus {
@@ -151,14 +149,14 @@ mod tests {
     #[test]
     fn defaults_fit_the_role() {
         let none = Checks::default();
-        assert!(none.or_default_for("replica").replication);
-        assert!(!none.or_default_for("primary").replication);
-        assert!(none.or_default_for("unknown").ready);
+        assert!(none.or_default_for(RoleName::Replica).replication);
+        assert!(!none.or_default_for(RoleName::Primary).replication);
+        assert!(none.or_default_for(RoleName::Unknown).ready);
         let asked = Checks {
             max_lag: Some(5),
             ..Checks::default()
         };
-        assert_eq!(asked.or_default_for("replica"), asked);
+        assert_eq!(asked.or_default_for(RoleName::Replica), asked);
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::atomic_file::{self, Written};
+use crate::identity::atomic_file::{self, Written};
+use crate::identity::mycnf;
 use crate::identity::Identity;
-use crate::mycnf;
 
 /// What a new file starts with, so whoever opens it knows where it came from.
 const HEADER: &str = "# Written by replikit on every container start.\n\

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context, Result};
 
-use crate::address::InterfaceAddr;
+use crate::identity::address::InterfaceAddr;
 
 /// The IPv4 addresses of all interfaces that are up, in interface order.
 pub fn ipv4() -> Result<Vec<InterfaceAddr>> {

@@ -22,9 +22,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::exit_code::{self, Fatal};
-use crate::helper;
-use crate::proc_tree;
-use crate::spawn;
+use crate::pid1::helpers;
+use crate::pid1::proc_tree;
+use crate::pid1::spawn;
 
 /// Signals that only make sense for the process that faulted: never blocked,
 /// never forwarded, so a bug in replikit still crashes loudly.
@@ -229,7 +229,7 @@ impl Supervisor {
     /// Reaps every child that has exited.
     fn reap(&self) -> Reaped {
         // Held while reaping, so a helper's status reaches its owner.
-        let mut helpers = helper::registry();
+        let mut helpers = helpers::registry();
         let mut exited = Vec::new();
         let mut collect = |pid: Pid, code: i32| {
             if !helpers.claim(pid.as_raw(), code) {

@@ -1,7 +1,7 @@
 //! Which role this node plays and the replication settings that go with it,
 //! from the seed's environment contract and the names of the two best-known
-//! images (pure: the environment and files come in as functions). Issue #3
-//! wires this into start-up; tests here cover the contract.
+//! images (pure: the environment and files come in as functions, read once
+//! into `Settings`).
 //!
 //! - `MYSQL_MASTER` set and non-empty: the primary.
 //! - Otherwise a replica of `MYSQL_MASTER_HOST` (port `MYSQL_MASTER_PORT`,
@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::hosts::is_host_text;
+use crate::identity::hosts::is_host_text;
 
 /// Largest secret file we read: a password, not a log file.
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;
@@ -29,23 +29,39 @@ pub enum Role {
 }
 
 impl Role {
-    /// primary, replica or standalone.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> RoleName {
         match self {
-            Role::Primary(_) => "primary",
-            Role::Replica(_) => "replica",
-            Role::Standalone => "standalone",
+            Role::Primary(_) => RoleName::Primary,
+            Role::Replica(_) => RoleName::Replica,
+            Role::Standalone => RoleName::Standalone,
         }
     }
+}
 
-    /// The local root password: the one the role was read with, or, for a
-    /// standalone node (whose role holds none), the environment's.
-    pub fn local_root_password(&self) -> Result<String> {
-        Ok(match self {
-            Role::Primary(p) => p.root_password.clone().unwrap_or_default(),
-            Role::Replica(r) => r.root_password.clone().unwrap_or_default(),
-            Role::Standalone => root_password_from_environment()?.unwrap_or_default(),
-        })
+/// A role without its settings; Unknown where the contract gives none
+/// (`health` and `status` still work there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleName {
+    Primary,
+    Replica,
+    Standalone,
+    Unknown,
+}
+
+impl RoleName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleName::Primary => "primary",
+            RoleName::Replica => "replica",
+            RoleName::Standalone => "standalone",
+            RoleName::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -64,26 +80,6 @@ impl std::fmt::Display for Role {
 pub struct Credentials {
     pub user: String,
     pub password: String,
-}
-
-impl Credentials {
-    /// An account whose password is derived one-way from `secret`, with
-    /// `label` keeping each kind of account's password apart: every node
-    /// that knows `secret` derives the same, and nobody can go back.
-    pub fn derived(user: &str, label: &str, secret: &str) -> Credentials {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(label.as_bytes());
-        h.update(b"\0");
-        h.update(secret.as_bytes());
-        let digest = h.finalize();
-        // 32 characters: MySQL's limit for a replication password.
-        let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        Credentials {
-            user: user.into(),
-            password,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,24 +291,20 @@ pub fn read_secret_file(path: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// The role from this process's environment and secret files.
-pub fn from_environment() -> Result<Role> {
-    let env = |name: &str| std::env::var(name).ok();
-    resolve(&Inputs {
-        env: &env,
-        file: &read_secret_file,
-    })
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-/// The local root password (MYSQL_ROOT_PASSWORD or its file), for a node
-/// without a role (health and status still work there).
-pub fn root_password_from_environment() -> Result<Option<String>> {
-    let env = |name: &str| std::env::var(name).ok();
-    Inputs {
-        env: &env,
-        file: &read_secret_file,
-    }
-    .get(&ROOT_PASSWORD)
+/// This process's environment and secret files.
+pub const PROCESS: Inputs<'static> = Inputs {
+    env: &process_env,
+    file: &read_secret_file,
+};
+
+/// The local root password (MYSQL_ROOT_PASSWORD or its file), with a role
+/// or without one.
+pub fn root_password(inputs: &Inputs) -> Result<Option<String>> {
+    inputs.get(&ROOT_PASSWORD)
 }
 
 pub fn resolve(inputs: &Inputs) -> Result<Role> {

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::db::flavor::{Dialect, Product, Tls};
-use crate::helper;
-use crate::progress;
+use crate::db::dialect::{Dialect, Tls};
+use crate::db::local::LocalServer;
+use crate::pid1::helpers;
+use crate::seed::progress;
 
 /// How often a running copy logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -50,23 +51,12 @@ pub struct Login<'a> {
 pub struct Job<'a> {
     pub dialect: &'a Dialect,
     pub source: Login<'a>,
-    pub local_socket: &'a Path,
-    pub local_password: &'a str,
+    pub local: &'a LocalServer,
     pub schemas: &'a [String],
     /// MySQL with gtid_mode=ON: the dump carries the GTID set.
     pub mysql_gtids: bool,
     /// About how many bytes the copy will be (information_schema sizes).
     pub estimate: u64,
-}
-
-/// The dump tool and the client of this product and version.
-pub fn tools(d: &Dialect) -> (&'static str, &'static str) {
-    match d.version.product {
-        Product::MariaDb if d.version.release.0 > 10 || d.version.release.1 >= 5 => {
-            ("mariadb-dump", "mariadb")
-        }
-        _ => ("mysqldump", "mysql"),
-    }
 }
 
 /// The dump tool's arguments after its option file: one transaction for a
@@ -82,25 +72,7 @@ pub fn dump_args(d: &Dialect, schemas: &[String], mysql_gtids: bool) -> Result<V
     ]
     .map(String::from)
     .to_vec();
-    match d.version.product {
-        Product::MariaDb => {
-            args.push("--master-data=2".into());
-            args.push("--gtid".into());
-        }
-        Product::MySql => {
-            let renamed = d.version.release >= crate::db::flavor::Release(8, 0, 26);
-            args.push(
-                if renamed {
-                    "--source-data=2"
-                } else {
-                    "--master-data=2"
-                }
-                .into(),
-            );
-            let purged = if mysql_gtids { "ON" } else { "OFF" };
-            args.push(format!("--set-gtid-purged={purged}"));
-        }
-    }
+    args.extend(d.dump_position_options(mysql_gtids));
     args.push("--databases".into());
     for s in schemas {
         // The tool would read such a name as an option.
@@ -140,25 +112,7 @@ pub fn source_options(d: &Dialect, login: &Login) -> String {
         option_value(login.user),
         option_value(login.password)
     );
-    let mysql = d.version.product == Product::MySql;
-    let lines: Vec<String> = match (login.tls, mysql) {
-        // caching_sha2_password without TLS needs the server's RSA key.
-        (Tls::Off, true) => vec!["get-server-public-key".into()],
-        // MariaDB 11.4+ clients use TLS (and verify) by default.
-        (Tls::Off, false) => vec!["skip-ssl".into()],
-        (Tls::On, true) => vec!["ssl-mode=REQUIRED".into()],
-        (Tls::On, false) => vec!["ssl".into(), "skip-ssl-verify-server-cert".into()],
-        (Tls::Verify { ca }, true) => vec![
-            "ssl-mode=VERIFY_IDENTITY".into(),
-            format!("ssl-ca={}", option_value(ca)),
-        ],
-        (Tls::Verify { ca }, false) => vec![
-            "ssl".into(),
-            "ssl-verify-server-cert".into(),
-            format!("ssl-ca={}", option_value(ca)),
-        ],
-    };
-    for l in lines {
+    for l in d.client_tls_options(login.tls, option_value) {
         text.push_str(&l);
         text.push('\n');
     }
@@ -166,11 +120,11 @@ pub fn source_options(d: &Dialect, login: &Login) -> String {
 }
 
 /// The local client's option file: root over the socket.
-pub fn local_options(socket: &Path, password: &str) -> String {
+pub fn local_options(local: &LocalServer) -> String {
     format!(
         "[client]\nsocket={}\nuser=root\npassword={}\nmax-allowed-packet=1G\n",
-        option_value(&socket.to_string_lossy()),
-        option_value(password)
+        option_value(&local.socket.to_string_lossy()),
+        option_value(&local.root_password)
     )
 }
 
@@ -310,24 +264,21 @@ pub struct Copied {
 pub fn copy(job: &Job) -> Result<Copied> {
     let dir = PrivateDir::new()?;
     let source_cnf = dir.write("source.cnf", &source_options(job.dialect, &job.source))?;
-    let local_cnf = dir.write(
-        "local.cnf",
-        &local_options(job.local_socket, job.local_password),
-    )?;
-    let (dump_tool, client_tool) = tools(job.dialect);
+    let local_cnf = dir.write("local.cnf", &local_options(job.local))?;
+    let (dump_tool, client_tool) = job.dialect.client_tools();
 
     let mut load = with_options(client_tool, &local_cnf);
     load.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(dir.file("load.err")?);
-    let mut load = helper::spawn(&mut load)
+    let mut load = helpers::spawn(&mut load)
         .with_context(|| format!("cannot run {client_tool} (the local client)"))?;
     let mut dump = with_options(dump_tool, &source_cnf);
     dump.args(dump_args(job.dialect, job.schemas, job.mysql_gtids)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(dir.file("dump.err")?);
-    let mut dump = match helper::spawn(&mut dump) {
+    let mut dump = match helpers::spawn(&mut dump) {
         Ok(d) => d,
         Err(e) => {
             load.stop();
@@ -417,21 +368,7 @@ fn stream(
 mod tests {
     use super::*;
 
-    use crate::db::flavor::dialect;
-
-    #[test]
-    fn tools_by_product_and_version() {
-        assert_eq!(tools(&dialect("9.7.4")), ("mysqldump", "mysql"));
-        assert_eq!(tools(&dialect("10.4.1-MariaDB")), ("mysqldump", "mysql"));
-        assert_eq!(
-            tools(&dialect("10.11.18-MariaDB")),
-            ("mariadb-dump", "mariadb")
-        );
-        assert_eq!(
-            tools(&dialect("11.8.6-MariaDB")),
-            ("mariadb-dump", "mariadb")
-        );
-    }
+    use crate::db::dialect::dialect;
 
     #[test]
     fn dump_arguments() {
@@ -492,7 +429,10 @@ mod tests {
         assert!(source_options(&dialect("9.7.4"), &login(&ca))
             .ends_with("ssl-mode=VERIFY_IDENTITY\nssl-ca=\"/ca.pem\"\n"));
         assert_eq!(
-            local_options(Path::new("/run/mysqld/mysqld.sock"), "r#t"),
+            local_options(&LocalServer {
+                socket: "/run/mysqld/mysqld.sock".into(),
+                root_password: "r#t".into()
+            }),
             "[client]\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=root\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
         );
     }

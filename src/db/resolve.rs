@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::hosts;
+use crate::identity::hosts;
 
 /// What /etc/resolv.conf says.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,9 +136,25 @@ pub fn lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     }
     match last_error {
         Some(e) => Err(e.context(format!("cannot resolve {host:?}"))),
-        None => bail!("{host:?} has no address (not in /etc/hosts, unknown to the name servers)"),
+        None => Err(UnknownHost(host.to_string()).into()),
     }
 }
+
+/// No name server knows the host, and the hosts file does not list it.
+#[derive(Debug)]
+pub struct UnknownHost(pub String);
+
+impl std::fmt::Display for UnknownHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} has no address (not in /etc/hosts, unknown to the name servers)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownHost {}
 
 fn ask(server: IpAddr, name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>> {
     let bind: SocketAddr = if server.is_ipv4() {

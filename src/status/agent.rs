@@ -11,20 +11,20 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::health::{self, Checks};
+use crate::config::role::RoleName;
+use crate::db::local::LocalServer;
+use crate::status::health::{self, Checks};
 
 /// What the agent needs to answer.
 #[derive(Debug, Clone)]
 pub struct Agent {
     pub port: u16,
-    pub socket: PathBuf,
-    pub role: &'static str,
-    pub root_password: String,
+    pub local: LocalServer,
+    pub role: RoleName,
     pub checks: Checks,
 }
 
@@ -65,12 +65,8 @@ impl Agent {
 
     fn reply(&self, mut stream: TcpStream) {
         let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        let node = health::Node {
-            socket: &self.socket,
-            root_password: &self.root_password,
-            role: self.role,
-        };
-        let line = answer(&health::probe(&node, &self.checks, Duration::from_secs(2)));
+        let verdict = health::probe(&self.local, self.role, &self.checks, Duration::from_secs(2));
+        let line = answer(&verdict);
         // HAProxy may have given up already: nothing to do about it.
         let _ = stream.write_all(line.as_bytes());
     }

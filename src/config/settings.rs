@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::address::Cidr;
-use crate::cli::{Options, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
-use crate::db::flavor::Tls;
-use crate::hosts::is_host_text;
-use crate::prehook;
-use crate::server_id::{self, Rule};
+use crate::config::cli::Raw;
+use crate::config::defs::{self, Def, DEFAULT_CNF, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
+use crate::config::role::{self, Inputs, Role, RoleName};
+use crate::db::dialect::Tls;
+use crate::db::local::LocalServer;
+use crate::identity::address::Cidr;
+use crate::identity::hosts::is_host_text;
+use crate::identity::server_id::{self, Rule};
+use crate::pid1::prehook;
 
 /// Where the computed server-id is handed to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +60,6 @@ pub struct ReplicationSettings {
     pub repl_host: Option<String>,
     pub tls: Tls,
     pub seed: crate::seed::Method,
-    /// HAProxy's agent check, when REPLIKIT_AGENT_PORT is set.
-    pub agent: Option<AgentSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,89 +88,105 @@ impl FromStr for Tls {
 pub struct Settings {
     pub identity: IdentitySettings,
     pub replication: ReplicationSettings,
+    /// HAProxy's agent check, when REPLIKIT_AGENT_PORT is set.
+    pub agent: Option<AgentSettings>,
     pub via: Via,
     pub cnf: PathBuf,
     pub grace: Duration,
     pub hooks: Vec<Vec<String>>,
     pub command: Vec<OsString>,
+    pub node: NodeSettings,
 }
 
-fn named(env: &str, flag: &str) -> String {
-    format!("{env} (--{flag})")
+/// This node as the role contract describes it, read once. A missing or
+/// bad role is kept as its error, so that only the commands that need a
+/// role fail on it (`server-id` does not; `health` reports "unknown").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    role: Result<Role, String>,
+    root_password: Result<Option<String>, String>,
+    /// The role's inputs, for the start-up log (no secret among them).
+    pub inputs_for_log: String,
+}
+
+impl NodeSettings {
+    pub fn read(inputs: &Inputs) -> NodeSettings {
+        NodeSettings {
+            role: role::resolve(inputs).map_err(|e| format!("{e:#}")),
+            root_password: role::root_password(inputs).map_err(|e| format!("{e:#}")),
+            inputs_for_log: role::inputs_for_log(inputs.env),
+        }
+    }
+
+    /// The role, or the one-line reason there is none.
+    pub fn role(&self) -> Result<&Role> {
+        self.role.as_ref().map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The role's name; Unknown without a role.
+    pub fn role_name(&self) -> RoleName {
+        self.role.as_ref().map_or(RoleName::Unknown, Role::name)
+    }
+
+    /// replikit's log-in to its own server, as root with the local root
+    /// password (MYSQL_ROOT_PASSWORD or its file; none when unset).
+    pub fn local_server(&self, socket: &Path) -> Result<LocalServer> {
+        let password = self.root_password.as_ref().map_err(|e| anyhow!("{e}"))?;
+        Ok(LocalServer {
+            socket: socket.to_path_buf(),
+            root_password: password.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// Parses `text`, or an error that names the option.
+fn parse<T>(raw: &Raw, d: &Def, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
+    let value = raw.text(d).map_err(|e| anyhow!(e))?;
+    value
+        .as_deref()
+        .map(f)
+        .transpose()
+        .with_context(|| d.name())
+}
+
+/// As `parse`, for an option that has a default.
+fn parse_or_default<T>(raw: &Raw, d: &Def, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    parse(raw, d, f)?.ok_or_else(|| anyhow!("{} has no value", d.name()))
 }
 
 impl Settings {
     /// `command`: what followed `--`, or None for the default command.
-    pub fn from_options(o: &Options, command: Option<Vec<OsString>>) -> Result<Settings> {
-        let explicit_id = o
-            .server_id
-            .as_deref()
-            .map(server_id::parse_explicit)
-            .transpose()
-            .with_context(|| named("REPLIKIT_SERVER_ID", "server-id"))?;
-        let rule = o
-            .server_id_rule
-            .parse()
-            .with_context(|| named("REPLIKIT_SERVER_ID_RULE", "server-id-rule"))?;
-        let ordinal_offset = parse_u32(&o.ordinal_offset)
-            .with_context(|| named("REPLIKIT_ORDINAL_OFFSET", "ordinal-offset"))?;
-        let subnet = o
-            .subnet
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .with_context(|| named("REPLIKIT_SUBNET", "subnet"))?;
-        let report_host = o
-            .report_host
-            .as_deref()
-            .map(check_report_host)
-            .transpose()
-            .with_context(|| named("REPLIKIT_REPORT_HOST", "report-host"))?;
-        let via = o
-            .server_id_via
-            .parse()
-            .with_context(|| named("REPLIKIT_SERVER_ID_VIA", "server-id-via"))?;
-        let cnf = PathBuf::from(&o.cnf);
+    pub fn new(raw: &Raw, inputs: &Inputs, command: Option<Vec<OsString>>) -> Result<Settings> {
+        let via = parse_or_default(raw, &defs::SERVER_ID_VIA, str::parse)?;
+        let cnf = PathBuf::from(raw.os(&defs::CNF).unwrap_or_default());
         if cnf.file_name().is_none() {
             bail!(
-                "{}: {:?} is not a file path; give a path like /etc/mysql/conf.d/replikit.cnf",
-                named("REPLIKIT_CNF", "cnf"),
-                o.cnf
+                "{}: {:?} is not a file path; give a path like {DEFAULT_CNF}",
+                defs::CNF.name(),
+                cnf
             );
         }
-        let grace = parse_duration(&o.grace).with_context(|| named("REPLIKIT_GRACE", "grace"))?;
-        let tls = o
-            .repl_ssl
-            .parse()
-            .with_context(|| named("REPLIKIT_REPL_SSL", "repl-ssl"))?;
-        let seed = o
-            .seed
-            .parse()
-            .with_context(|| named("REPLIKIT_SEED", "seed"))?;
-        let agent = match &o.agent_port {
-            None => None,
-            Some(port) => Some(AgentSettings {
-                port: port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{}: {port:?} is not a port; use 1..=65535",
-                        named("REPLIKIT_AGENT_PORT", "agent-port")
-                    )
-                })?,
-                max_lag: o.agent_max_lag.parse().map_err(|_| {
-                    anyhow::anyhow!(
-                        "{}: {:?} is not a number of seconds; give one like 30",
-                        named("REPLIKIT_AGENT_MAX_LAG", "agent-max-lag"),
-                        o.agent_max_lag
-                    )
-                })?,
-            }),
-        };
-        let hooks = o
-            .pre
+        let agent = parse(raw, &defs::AGENT_PORT, |port| {
+            port.parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| anyhow!("{port:?} is not a port; use 1..=65535"))
+        })?
+        .map(|port| -> Result<AgentSettings> {
+            let max_lag = parse_or_default(raw, &defs::AGENT_MAX_LAG, |lag| {
+                lag.parse()
+                    .map_err(|_| anyhow!("{lag:?} is not a number of seconds; give one like 30"))
+            })?;
+            Ok(AgentSettings { port, max_lag })
+        })
+        .transpose()?;
+        let hooks = raw
+            .texts(&defs::PRE)
+            .map_err(|e| anyhow!(e))?
             .iter()
             .map(|t| prehook::split_words(t))
             .collect::<Result<_>>()
-            .with_context(|| named("REPLIKIT_PRE", "pre"))?;
+            .with_context(|| defs::PRE.name())?;
         let command = match command {
             None => DEFAULT_COMMAND.iter().map(OsString::from).collect(),
             Some(c) if c.is_empty() => {
@@ -178,34 +195,39 @@ impl Settings {
             Some(c) => c,
         };
         Ok(Settings {
-            identity: IdentitySettings {
-                explicit_id,
-                rule,
-                ordinal_offset,
-                subnet,
-                report_host,
-                hosts_file: check_hosts_file(&o.hosts_file)
-                    .with_context(|| named("REPLIKIT_HOSTS_FILE", "hosts-file"))?,
-            },
+            identity: identity(raw)?,
             replication: ReplicationSettings {
-                socket: PathBuf::from(&o.socket),
-                repl_host: o
-                    .repl_host
-                    .as_deref()
-                    .map(check_account_host)
-                    .transpose()
-                    .with_context(|| named("REPLIKIT_REPL_HOST", "repl-host"))?,
-                tls,
-                seed,
-                agent,
+                socket: PathBuf::from(raw.os(&defs::SOCKET).unwrap_or_default()),
+                repl_host: parse(raw, &defs::REPL_HOST, check_account_host)?,
+                tls: parse_or_default(raw, &defs::REPL_SSL, str::parse)?,
+                seed: parse_or_default(raw, &defs::SEED, str::parse)?,
             },
+            agent,
             via,
             cnf,
-            grace,
+            grace: parse_or_default(raw, &defs::GRACE, parse_duration)?,
             hooks,
             command,
+            node: NodeSettings::read(inputs),
         })
     }
+
+    /// replikit's log-in to its own server.
+    pub fn local_server(&self) -> Result<LocalServer> {
+        self.node.local_server(&self.replication.socket)
+    }
+}
+
+fn identity(raw: &Raw) -> Result<IdentitySettings> {
+    Ok(IdentitySettings {
+        explicit_id: parse(raw, &defs::SERVER_ID, server_id::parse_explicit)?,
+        rule: parse_or_default(raw, &defs::SERVER_ID_RULE, str::parse)?,
+        ordinal_offset: parse_or_default(raw, &defs::ORDINAL_OFFSET, parse_u32)?,
+        subnet: parse(raw, &defs::SUBNET, str::parse)?,
+        report_host: parse(raw, &defs::REPORT_HOST, check_report_host)?,
+        hosts_file: check_hosts_file(raw.os(&defs::HOSTS_FILE).unwrap_or_default())
+            .with_context(|| defs::HOSTS_FILE.name())?,
+    })
 }
 
 fn parse_u32(text: &str) -> Result<u32> {
@@ -276,8 +298,6 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
 
     #[test]
     fn an_account_host_is_a_pattern_and_nothing_else() {
@@ -295,14 +315,21 @@ mod tests {
         }
     }
 
-    fn options(args: &[&str]) -> Options {
+    fn options(args: &[&str]) -> Raw {
         let mut argv = vec!["replikit"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).unwrap().options
+        crate::config::cli::parse(argv.into_iter().map(Into::into).collect())
+            .unwrap()
+            .1
     }
 
+    const NO_ROLE: Inputs = Inputs {
+        env: &|_| None,
+        file: &|_| Err(anyhow!("no file")),
+    };
+
     fn settings(args: &[&str]) -> Result<Settings> {
-        Settings::from_options(&options(args), None)
+        Settings::new(&options(args), &NO_ROLE, None)
     }
 
     fn error(args: &[&str]) -> String {
@@ -381,9 +408,9 @@ mod tests {
 
     #[test]
     fn empty_command_after_dashes_is_an_error() {
-        let err = Settings::from_options(&options(&[]), Some(vec![])).unwrap_err();
+        let err = Settings::new(&options(&[]), &NO_ROLE, Some(vec![])).unwrap_err();
         assert!(err.to_string().contains("no command after --"), "{err}");
-        let s = Settings::from_options(&options(&[]), Some(vec!["sh".into()])).unwrap();
+        let s = Settings::new(&options(&[]), &NO_ROLE, Some(vec!["sh".into()])).unwrap();
         assert_eq!(s.command, ["sh"]);
     }
 

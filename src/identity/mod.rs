@@ -1,5 +1,16 @@
 //! This node's identity: its server-id, the address it came from and the
-//! report_host. `gather` reads the machine; `decide` is pure.
+//! report_host. `gather` reads the machine; `decide` is pure. Beneath:
+//! the id rules (`server_id`), choosing the address (`address`, from
+//! `interfaces` and `hosts`), and handing the id to the server through
+//! its option file (`option_file`: `mycnf` edits, `atomic_file` writes).
+
+pub mod address;
+pub mod atomic_file;
+pub mod hosts;
+pub mod interfaces;
+pub mod mycnf;
+pub mod option_file;
+pub mod server_id;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -7,13 +18,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::address::{self, Chosen, InterfaceAddr};
-use crate::atomic_file;
+use crate::config::settings::IdentitySettings;
 use crate::exit_code::{self, Fatal, OrExit};
-use crate::hosts;
-use crate::interfaces;
-use crate::server_id::{self, Rule};
-use crate::settings::IdentitySettings;
+use address::{Chosen, InterfaceAddr};
+use server_id::Rule;
 
 /// What the machine tells us, gathered in one place so `decide` stays pure.
 #[derive(Debug, Clone)]
@@ -146,7 +154,7 @@ pub fn decide(s: &IdentitySettings, facts: &HostFacts) -> Result<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Reason;
+    use crate::identity::address::Reason;
     use std::path::PathBuf;
 
     fn facts(hostname: &str, ifs: &[(&str, &str)], hosts: &[&str]) -> HostFacts {

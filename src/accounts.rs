@@ -1,0 +1,291 @@
+//! Every account replikit manages, in one place: who it is, where it may
+//! log in from, what it may do, how its password is derived, and the one
+//! routine that creates or updates it.
+//!
+//! | account | on | grants | password |
+//! |---|---|---|---|
+//! | the replication account (`MYSQL_REPL_USER`) | the primary | REPLICATION SLAVE | given |
+//! | `replikit_donor` | the primary | reading for a dump, BACKUP_ADMIN for clone | derived from the replication password |
+//! | `replikit_repl` | the source, in root-credentials mode | REPLICATION SLAVE | derived from the source's root password |
+//! | `replikit_monitor`@`localhost` | every node, outside the binary log | replication status only | derived from the local root password |
+//!
+//! A derived password is one-way: every node that knows the secret derives
+//! the same one, and nobody can go back to the secret.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::config::role::{Credentials, Role, SourceAccess};
+use crate::config::settings::Settings;
+use crate::db::dialect::Dialect;
+use crate::db::error::redacted;
+use crate::db::local::LocalServer;
+use crate::db::sql::quote;
+use crate::db::wire::Conn;
+use crate::exit_code::Fatal;
+use crate::identity;
+
+pub const DONOR_USER: &str = "replikit_donor";
+/// The replication account a replica in root-credentials mode creates.
+pub const ROOT_MODE_USER: &str = "replikit_repl";
+pub const MONITOR_USER: &str = "replikit_monitor";
+
+/// Reading the binary log is all a replica needs, with GTIDs or without.
+pub const REPLICA_GRANTS: &str = "REPLICATION SLAVE";
+
+/// What a consistent dump needs, and `replikit verify`: reading every
+/// table, view, trigger, routine and event; FLUSH TABLES WITH READ LOCK
+/// (RELOAD) and the binary log position (REPLICATION CLIENT) for the
+/// snapshot's coordinates; LOCK TABLES to hold a table still while it is
+/// compared. No write privilege. (BACKUP_ADMIN for clone is granted where
+/// the primary offers clone.)
+pub const DONOR_GRANTS: &str =
+    "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT";
+
+/// An account whose password is derived one-way from `secret`, with
+/// `label` keeping each kind of account's password apart.
+fn derived(user: &str, label: &str, secret: &str) -> Credentials {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(label.as_bytes());
+    h.update(b"\0");
+    h.update(secret.as_bytes());
+    let digest = h.finalize();
+    // 32 characters: MySQL's limit for a replication password.
+    let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Credentials {
+        user: user.into(),
+        password,
+    }
+}
+
+/// The account that seeds replicas and that `replikit verify` reads with,
+/// from the replication password, which every node already has, so no new
+/// secret needs handing out.
+pub fn donor(replication: &Credentials) -> Credentials {
+    derived(DONOR_USER, "replikit donor account", &replication.password)
+}
+
+/// The replication account of root-credentials mode. Every replica
+/// derives the same password from the admin password, so replicas never
+/// undo each other's account and a restart changes nothing; the password
+/// a replica stores for its replication connection does not give away the
+/// source's root password.
+pub fn root_mode_replication(admin: &Credentials) -> Credentials {
+    derived(
+        ROOT_MODE_USER,
+        "replikit replication account",
+        &admin.password,
+    )
+}
+
+/// The account `health`, `status` and the agent log in with, from the
+/// local root password, so a probe needs no secret of its own and never
+/// runs as root.
+pub fn monitor(root_password: &str) -> Credentials {
+    derived(MONITOR_USER, "replikit monitor account", root_password)
+}
+
+/// The account a replica reads its source with: the donor account, or the
+/// source's admin in root-credentials mode.
+pub fn reader(access: &SourceAccess) -> Credentials {
+    match access {
+        SourceAccess::Account(creds) => donor(creds),
+        SourceAccess::Admin(admin) => admin.clone(),
+    }
+}
+
+/// Whether an account goes to the binary log, and so to every replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The primary's accounts: replicas receive them.
+    Replicated,
+    /// Each node's own (the monitoring account): a replica must not
+    /// receive the primary's.
+    ThisServer,
+}
+
+/// Creates or updates `creds` @ `host` on the server behind `conn` with
+/// `grants` on everything, and nothing more. Errors never show the
+/// password.
+pub fn create_or_update(
+    conn: &mut Conn,
+    creds: &Credentials,
+    host: &str,
+    grants: &str,
+    scope: Scope,
+) -> Result<()> {
+    let account = format!("{}@{}", quote(&creds.user), quote(host));
+    if scope == Scope::ThisServer {
+        conn.query("SET SESSION sql_log_bin = 0")?;
+    }
+    for sql in [
+        format!(
+            "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {}",
+            quote(&creds.password)
+        ),
+        format!(
+            "ALTER USER {account} IDENTIFIED BY {}",
+            quote(&creds.password)
+        ),
+        format!("GRANT {grants} ON *.* TO {account}"),
+    ] {
+        conn.query(&sql)
+            .map_err(redacted("creating an account", &creds.password))?;
+    }
+    if scope == Scope::ThisServer {
+        conn.query("SET SESSION sql_log_bin = 1")?;
+    }
+    Ok(())
+}
+
+/// Creates or updates the monitoring account on the local server. Every
+/// start asks this, so an account that logs in already (the usual case)
+/// costs one log-in and nothing is changed. A MySQL replica persisted
+/// read-only is opened for root for the moment the change takes
+/// (read_only stays on for everyone else).
+pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Result<()> {
+    let creds = monitor(&local.root_password);
+    if Conn::connect(
+        &local.socket,
+        &creds.user,
+        &creds.password,
+        Duration::from_secs(5),
+    )
+    .is_ok()
+    {
+        return Ok(());
+    }
+    let lifted = match (d.super_read_only_query(), d.lift_super_read_only()) {
+        (Some(query), Some(lift)) if conn.query(query)?.get(0, "super_read_only") == Some("1") => {
+            conn.query(lift)?;
+            true
+        }
+        _ => false,
+    };
+    let result = create_or_update(
+        conn,
+        &creds,
+        "localhost",
+        d.replica_monitor_grant(),
+        Scope::ThisServer,
+    );
+    if lifted {
+        conn.query("SET GLOBAL super_read_only = ON")?;
+    }
+    result
+}
+
+/// Logs in to the local server as the monitoring account, or as root
+/// where that fails (the account is not there yet; MySQL then answers
+/// with a made-up authentication method rather than "access denied", so
+/// any failure counts).
+pub fn log_in_as_monitor(local: &LocalServer, timeout: Duration) -> Result<Conn> {
+    let creds = monitor(&local.root_password);
+    Conn::connect(&local.socket, &creds.user, &creds.password, timeout)
+        .or_else(|_| local.log_in(timeout))
+}
+
+/// The host pattern of the accounts replicas log in with:
+/// REPLIKIT_REPL_HOST, else the seed's pattern from this node's address
+/// (`known`, or found now: with REPLIKIT_SERVER_ID_VIA=off nobody has
+/// looked yet). Only a primary and a replica in root-credentials mode
+/// create such an account; the others get an empty pattern.
+pub fn replica_host_pattern(
+    role: &Role,
+    settings: &Settings,
+    known: Option<IpAddr>,
+) -> Result<String, Fatal> {
+    let creates_account = match role {
+        Role::Primary(_) => true,
+        Role::Replica(r) => matches!(r.access, SourceAccess::Admin(_)),
+        Role::Standalone => false,
+    };
+    if !creates_account {
+        return Ok(String::new());
+    }
+    if let Some(host) = &settings.replication.repl_host {
+        return Ok(host.clone());
+    }
+    let address = match known {
+        Some(a) => Some(a),
+        None => identity::identify(&settings.identity)?
+            .address
+            .map(|a| a.addr),
+    };
+    Ok(default_host_pattern(address))
+}
+
+/// The seed's account host pattern: the first two octets of this node's
+/// IPv4 address (`10.0.%.%`), or any host when there is none.
+pub fn default_host_pattern(addr: Option<IpAddr>) -> String {
+    match addr {
+        Some(IpAddr::V4(v4)) => {
+            let [a, b, _, _] = v4.octets();
+            format!("{a}.{b}.%.%")
+        }
+        _ => "%".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_mode_account_is_derived_one_way_and_fits_mysql() {
+        let admin = |p: &str| Credentials {
+            user: "root".into(),
+            password: p.into(),
+        };
+        let a = root_mode_replication(&admin("rootpw"));
+        assert_eq!(a.user, "replikit_repl");
+        assert_eq!(a.password.len(), 32);
+        assert!(a.password.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!a.password.contains("rootpw"));
+        assert_eq!(
+            root_mode_replication(&admin("rootpw")),
+            a,
+            "the same on every replica"
+        );
+        assert_ne!(
+            root_mode_replication(&admin("rootpw2")).password,
+            a.password
+        );
+    }
+
+    #[test]
+    fn each_kind_of_account_gets_its_own_password_from_one_secret() {
+        let secret = Credentials {
+            user: "repl".into(),
+            password: "s".into(),
+        };
+        let passwords = [
+            donor(&secret).password,
+            root_mode_replication(&secret).password,
+            monitor("s").password,
+        ];
+        assert_ne!(passwords[0], passwords[1]);
+        assert_ne!(passwords[1], passwords[2]);
+        assert_ne!(passwords[0], passwords[2]);
+        assert_eq!(donor(&secret).user, DONOR_USER);
+        assert_eq!(monitor("s").user, MONITOR_USER);
+        assert_eq!(
+            reader(&SourceAccess::Account(secret.clone())),
+            donor(&secret)
+        );
+        assert_eq!(reader(&SourceAccess::Admin(secret.clone())), secret);
+    }
+
+    #[test]
+    fn default_account_host_is_the_seeds_pattern() {
+        assert_eq!(
+            default_host_pattern(Some("10.0.1.5".parse().unwrap())),
+            "10.0.%.%"
+        );
+        assert_eq!(default_host_pattern(Some("fd00::5".parse().unwrap())), "%");
+        assert_eq!(default_host_pattern(None), "%");
+    }
+}

@@ -1,0 +1,218 @@
+//! The default job, replikit as PID 1: decide the server-id, hand it to
+//! the server, run the hooks, start the background work (agent check,
+//! replication), then supervise the command until it exits.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+
+use crate::accounts;
+use crate::config::role::{Role, RoleName};
+use crate::config::settings::{Settings, Via};
+use crate::exit_code::{self, Fatal, OrExit};
+use crate::identity;
+use crate::identity::option_file;
+use crate::pid1::restart;
+use crate::pid1::supervisor::Supervisor;
+use crate::replication;
+use crate::status::agent::Agent;
+use crate::status::health::Checks;
+
+/// The role replikit decided, passed to the command: `primary`, `replica`
+/// or `standalone`.
+pub const NODE_ROLE_VARIABLE: &str = "REPLIKIT_NODE_ROLE";
+
+pub fn run(settings: &Settings) -> Result<i32, Fatal> {
+    let mut supervisor = Supervisor::start().or_exit(exit_code::OS_ERROR)?;
+    log::info!(
+        "starting as {}; role inputs: {}",
+        if supervisor.is_pid1() {
+            "PID 1"
+        } else {
+            "subreaper"
+        },
+        settings.node.inputs_for_log
+    );
+    let result = prepare_and_run(settings, &mut supervisor);
+    supervisor.finish(settings.grace);
+    result
+}
+
+/// The start, as an outline: the role, the server-id, the hooks, the
+/// background work, then the command for as long as it runs.
+fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i32, Fatal> {
+    let role = settings.node.role().or_exit(exit_code::USAGE)?;
+    log::info!("role: {role}");
+    let mut command = settings.command.clone();
+    let address = hand_over_server_id(settings, &mut command)?;
+    if let Some(code) = run_hooks(settings, supervisor, &command)? {
+        return Ok(code);
+    }
+    tell_the_command(role);
+    start_agent(settings, role)?;
+    start_replication(settings, role, address)?;
+    supervise(supervisor, &command)
+}
+
+/// Decides the server-id and hands it to the server: in the option file,
+/// or as arguments appended to `command`. The address it came from, if
+/// any.
+fn hand_over_server_id(
+    settings: &Settings,
+    command: &mut Vec<OsString>,
+) -> Result<Option<IpAddr>, Fatal> {
+    if settings.via == Via::Off {
+        log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
+        return Ok(None);
+    }
+    let id = identity::identify(&settings.identity)?;
+    log::info!("{id}");
+    if settings.via == Via::File {
+        let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
+        log::info!("option file {}: {written:?}", settings.cnf.display());
+    } else {
+        command.push(format!("--server-id={}", id.server_id).into());
+        command.push(format!("--report-host={}", id.report_host).into());
+        log::info!("server-id passed as arguments (REPLIKIT_SERVER_ID_VIA=arg)");
+    }
+    Ok(id.address.as_ref().map(|a| a.addr))
+}
+
+/// Runs the hooks in order; the code of the first that fails, which
+/// stops everything.
+fn run_hooks(
+    settings: &Settings,
+    supervisor: &mut Supervisor,
+    command: &[OsString],
+) -> Result<Option<i32>, Fatal> {
+    for hook in &settings.hooks {
+        log::info!("running hook {}", for_log(hook));
+        let argv: Vec<OsString> = hook.iter().map(OsString::from).collect();
+        let code = supervisor.run(&argv)?;
+        if code != 0 {
+            log::error!(
+                "hook {} failed with exit code {code}; not starting {}",
+                for_log(hook),
+                for_log(command)
+            );
+            return Ok(Some(code));
+        }
+    }
+    Ok(None)
+}
+
+/// What the command's environment says about us. Set while no other
+/// thread runs: the agent and replication threads start after.
+fn tell_the_command(role: &Role) {
+    // For the image's first-start scripts (sql/load-on-primary.sh): only a
+    // primary loads the sample schema.
+    std::env::set_var(NODE_ROLE_VARIABLE, role.name().as_str());
+    if matches!(role, Role::Replica(_)) {
+        // So that mysqld, once docker-entrypoint.sh has exec'd it, knows it
+        // is supervised and a clone can restart it (see `restart`).
+        std::env::set_var(restart::PARENT_PID_VARIABLE, std::process::id().to_string());
+    }
+}
+
+/// HAProxy's agent check, when REPLIKIT_AGENT_PORT asks for it.
+fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
+    let Some(agent) = settings.agent else {
+        return Ok(());
+    };
+    Agent {
+        port: agent.port,
+        local: settings.local_server().or_exit(exit_code::USAGE)?,
+        role: role.name(),
+        checks: Checks {
+            max_lag: (role.name() == RoleName::Replica).then_some(agent.max_lag),
+            ..Checks::default().or_default_for(role.name())
+        },
+    }
+    .start()
+    .or_exit(exit_code::OS_ERROR)
+}
+
+/// Replication set-up in the background: the server this command starts
+/// must come up first, and signals and reaping must not wait for it.
+fn start_replication(
+    settings: &Settings,
+    role: &Role,
+    address: Option<IpAddr>,
+) -> Result<(), Fatal> {
+    if *role == Role::Standalone {
+        return Ok(());
+    }
+    let local = settings.local_server().or_exit(exit_code::USAGE)?;
+    let (settings, role) = (settings.clone(), role.clone());
+    std::thread::Builder::new()
+        .name("replication".into())
+        .spawn(
+            move || match accounts::replica_host_pattern(&role, &settings, address) {
+                Ok(repl_host) => {
+                    replication::keep_trying(role, settings.replication, local, repl_host, true)
+                }
+                Err(e) => log::error!("replication: {e}"),
+            },
+        )
+        .or_exit(exit_code::OS_ERROR)?;
+    Ok(())
+}
+
+/// Runs the command until it exits, again in place when a clone asked
+/// for a restart; its exit code.
+fn supervise(supervisor: &mut Supervisor, command: &[OsString]) -> Result<i32, Fatal> {
+    loop {
+        log::info!("running {}", for_log(command));
+        let code = supervisor.run(command)?;
+        log::info!("{:?} exited with code {code}", command[0]);
+        if restart::take() && !supervisor.told_to_stop() {
+            log::info!("starting {:?} again, on the cloned data", command[0]);
+            continue;
+        }
+        return Ok(code);
+    }
+}
+
+/// A command line for the log. Values of password-like options are hidden:
+/// an operator may have put one on the command line, but our log must not
+/// repeat it.
+fn for_log<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| {
+            let a = a.as_ref().to_string_lossy();
+            match a.split_once('=') {
+                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                _ => a.into_owned(),
+            }
+        })
+        .collect();
+    format!("{words:?}")
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token"]
+        .iter()
+        .any(|w| key.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_like_values_are_hidden_in_logged_commands() {
+        let argv = [
+            "mysqld",
+            "--server-id=5",
+            "--password=hunter2",
+            "-pX",
+            "MYSQL_ROOT_PASSWORD=s",
+            "--api-token=t",
+        ];
+        assert_eq!(
+            for_log(&argv),
+            r#"["mysqld", "--server-id=5", "--password=***", "-pX", "MYSQL_ROOT_PASSWORD=***", "--api-token=***"]"#
+        );
+    }
+}

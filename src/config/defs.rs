@@ -1,0 +1,206 @@
+//! Every global option, defined once: its flag, its `REPLIKIT_*` variable,
+//! its default and its help. clap's parser, the environment fast path of a
+//! container start (`Raw::from_env`), `--help` and the fuzz targets are all
+//! made from this table, so adding an option is one `Def` here (listed in
+//! `ALL`) plus its validation in `settings`.
+
+/// One option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Def {
+    /// The long flag, without `--`.
+    pub flag: &'static str,
+    pub env: &'static str,
+    pub value_name: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+    /// Repeatable; in the variable, one value per line.
+    pub list: bool,
+}
+
+impl Def {
+    /// How errors name it: `REPLIKIT_GRACE (--grace)`.
+    pub fn name(&self) -> String {
+        format!("{} (--{})", self.env, self.flag)
+    }
+}
+
+pub const DEFAULT_CNF: &str = "/etc/mysql/conf.d/replikit.cnf";
+/// May be missing (the address is then chosen without it); a hosts file
+/// given on purpose may not.
+pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
+pub const DEFAULT_COMMAND: [&str; 2] = ["docker-entrypoint.sh", "mysqld"];
+
+const fn def(
+    flag: &'static str,
+    env: &'static str,
+    value_name: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Def {
+    Def {
+        flag,
+        env,
+        value_name,
+        default,
+        help,
+        list: false,
+    }
+}
+
+pub const SERVER_ID: Def = def(
+    "server-id",
+    "REPLIKIT_SERVER_ID",
+    "N",
+    None,
+    "Explicit server-id (1..=4294967295); wins over the rule.",
+);
+pub const SERVER_ID_RULE: Def = def(
+    "server-id-rule",
+    "REPLIKIT_SERVER_ID_RULE",
+    "RULE",
+    Some("ip"),
+    "How to derive the server-id: ip (whole address), octets (seed: octet3*256+octet4), ordinal (OFFSET + N from hostname NAME-N).",
+);
+pub const ORDINAL_OFFSET: Def = def(
+    "ordinal-offset",
+    "REPLIKIT_ORDINAL_OFFSET",
+    "N",
+    Some("100"),
+    "Added to the hostname's ordinal under rule ordinal.",
+);
+pub const SUBNET: Def = def(
+    "subnet",
+    "REPLIKIT_SUBNET",
+    "CIDR",
+    None,
+    "Use the interface address inside this network (CIDR, e.g. 10.0.1.0/24).",
+);
+pub const SERVER_ID_VIA: Def = def(
+    "server-id-via",
+    "REPLIKIT_SERVER_ID_VIA",
+    "HOW",
+    Some("file"),
+    "Where the server-id goes: file (the option file), arg (--server-id=N appended to the command), off.",
+);
+pub const CNF: Def = def(
+    "cnf",
+    "REPLIKIT_CNF",
+    "PATH",
+    Some(DEFAULT_CNF),
+    "Option file to write; an existing file is edited in place.",
+);
+pub const REPORT_HOST: Def = def(
+    "report-host",
+    "REPLIKIT_REPORT_HOST",
+    "HOST",
+    None,
+    "report_host for the server (default: the chosen address).",
+);
+pub const HOSTS_FILE: Def = def(
+    "hosts-file",
+    "REPLIKIT_HOSTS_FILE",
+    "PATH",
+    Some(DEFAULT_HOSTS_FILE),
+    "Hosts file that maps this hostname to its address.",
+);
+pub const GRACE: Def = def(
+    "grace",
+    "REPLIKIT_GRACE",
+    "DURATION",
+    Some("5s"),
+    "After the command exits: how long leftover processes get between SIGTERM and SIGKILL (e.g. 5, 2.5s, 500ms).",
+);
+pub const PRE: Def = Def {
+    list: true,
+    ..def(
+        "pre",
+        "REPLIKIT_PRE",
+        "'CMD ARGS'",
+        None,
+        "Run this task before the command (repeatable; in order; a failure stops everything). In the env var, one task per line.",
+    )
+};
+pub const SOCKET: Def = def(
+    "socket",
+    "REPLIKIT_SOCKET",
+    "PATH",
+    Some("/run/mysqld/mysqld.sock"),
+    "The local server's unix socket, for replication set-up.",
+);
+pub const REPL_HOST: Def = def(
+    "repl-host",
+    "REPLIKIT_REPL_HOST",
+    "PATTERN",
+    None,
+    "On the primary: the hosts replicas connect from, as an account host pattern (default: the seed's a.b.%.% from this node's address).",
+);
+pub const REPL_SSL: Def = def(
+    "repl-ssl",
+    "REPLIKIT_REPL_SSL",
+    "off|on|CA-FILE",
+    Some("off"),
+    "On a replica: TLS for the replication connection. off; on (encrypted, the source's certificate not checked); or the absolute path of a CA file (encrypted, and the certificate must be signed by that CA and name the source host).",
+);
+pub const SEED: Def = def(
+    "seed",
+    "REPLIKIT_SEED",
+    "auto|clone|dump|none",
+    Some("auto"),
+    "On a new replica: auto (seed when the source holds data or has purged binary logs: clone where it works, else a dump), clone, dump (always seed that way), none (never).",
+);
+pub const AGENT_PORT: Def = def(
+    "agent-port",
+    "REPLIKIT_AGENT_PORT",
+    "PORT",
+    None,
+    "Serve HAProxy's agent check on this TCP port: `up`, or `down #reason` when the node fails its health checks (as `replikit health`).",
+);
+pub const AGENT_MAX_LAG: Def = def(
+    "agent-max-lag",
+    "REPLIKIT_AGENT_MAX_LAG",
+    "SECONDS",
+    Some("30"),
+    "For the agent check: a replica further behind its source than this many seconds answers `down`.",
+);
+
+/// Every global option, in `--help` order.
+pub const ALL: [&Def; 16] = [
+    &SERVER_ID,
+    &SERVER_ID_RULE,
+    &ORDINAL_OFFSET,
+    &SUBNET,
+    &SERVER_ID_VIA,
+    &CNF,
+    &REPORT_HOST,
+    &HOSTS_FILE,
+    &GRACE,
+    &PRE,
+    &SOCKET,
+    &REPL_HOST,
+    &REPL_SSL,
+    &SEED,
+    &AGENT_PORT,
+    &AGENT_MAX_LAG,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_follow_one_pattern() {
+        let mut flags: Vec<_> = ALL.iter().map(|d| d.flag).collect();
+        let mut envs: Vec<_> = ALL.iter().map(|d| d.env).collect();
+        flags.sort();
+        flags.dedup();
+        envs.sort();
+        envs.dedup();
+        assert_eq!(flags.len(), ALL.len());
+        assert_eq!(envs.len(), ALL.len());
+        for d in ALL {
+            let from_flag = format!("REPLIKIT_{}", d.flag.to_uppercase().replace('-', "_"));
+            assert_eq!(d.env, from_flag, "{d:?}");
+            assert_eq!(d.name(), format!("{} (--{})", d.env, d.flag));
+        }
+    }
+}

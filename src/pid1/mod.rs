@@ -1,0 +1,12 @@
+//! PID 1's duties: start the command with a clean signal state (`spawn`),
+//! forward signals and reap (`supervisor`), share reaping with the helper
+//! processes of background work (`helpers`), clean up descendants as a
+//! subreaper (`proc_tree`), start the command again when a clone asks
+//! (`restart`), and entrykit's hooks (`prehook`).
+
+pub mod helpers;
+pub mod prehook;
+pub mod proc_tree;
+pub mod restart;
+pub mod spawn;
+pub mod supervisor;

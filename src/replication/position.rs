@@ -1,0 +1,118 @@
+//! Where a replica starts and how it is pointed there: GTIDs where both
+//! sides have them, else binary log coordinates (a seed's own, or the
+//! start of the source's oldest log).
+
+use anyhow::Result;
+
+use crate::config::role::{Credentials, Replica};
+use crate::db::dialect::{positioning, Dialect, Position, SourceSpec, Tls};
+use crate::db::error::redacted;
+use crate::db::sql::SESSION_SQL_MODE;
+use crate::db::wire::Conn;
+use crate::replication::retry::permanent;
+use crate::replication::source::{log_in_to_source, Source};
+use crate::replication::Job;
+use crate::seed::dump::Coordinates;
+
+/// MySQL's `@@GLOBAL.gtid_mode` of the server behind `conn`; None on MariaDB.
+pub fn gtid_mode(conn: &mut Conn, d: &Dialect) -> Result<Option<String>> {
+    match d.gtid_mode_query() {
+        Some(query) => Ok(conn.query(query)?.get(0, "gtid_mode").map(str::to_string)),
+        None => Ok(None),
+    }
+}
+
+/// GTIDs where both sides have them, else binary log coordinates.
+/// `on_source`: a log-in to the source already made, if any.
+pub fn choose_position(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    source: &Source,
+    on_source: Option<Conn>,
+    creds: &Credentials,
+    job: &Job,
+) -> Result<Position<'static>> {
+    Ok(match d.gtid_mode_query() {
+        // MariaDB: GTIDs are always there.
+        None => Position::Gtid,
+        Some(_) => {
+            let mine = gtid_mode(conn, d)?;
+            let theirs = match (on_source, job.tls) {
+                (Some(mut source), _) => gtid_mode(&mut source, d)?,
+                (None, Tls::Off) => {
+                    let mut source = log_in_to_source(r, source, creds, job.deadline)?;
+                    gtid_mode(&mut source, d)?
+                }
+                // replikit's own client speaks no TLS, and an account that
+                // requires it refuses us: the replica's I/O thread reports
+                // a mismatch instead.
+                _ => {
+                    log::info!("REPLIKIT_REPL_SSL is set, so the source's gtid_mode is not checked; assuming it is this replica's ({mine:?})");
+                    mine.clone()
+                }
+            };
+            positioning(theirs.as_deref(), mine.as_deref())
+                .map_err(|e| permanent(format!("{e:#}")))?
+        }
+    })
+}
+
+/// Where a seeded replica starts: GTID auto-positioning where `chosen`
+/// says GTIDs (MariaDB's position set from the snapshot first; MySQL's came
+/// with it), else the snapshot's binary log coordinates.
+pub fn seeded_position<'a>(
+    conn: &mut Conn,
+    d: &Dialect,
+    at: &'a Coordinates,
+    chosen: Position<'static>,
+) -> Result<Position<'a>> {
+    if chosen != Position::Gtid {
+        return match (&at.file, at.pos) {
+            (Some(file), Some(pos)) => Ok(Position::File { file, pos }),
+            _ => Err(permanent(
+                "the snapshot did not give the source's binary log position; the seed cannot be trusted".into(),
+            )),
+        };
+    }
+    if d.gtid_start_is_set_by_hand() {
+        let Some(gtid) = &at.mariadb_gtid else {
+            return Err(permanent(
+                "the dump did not give the source's GTID position; the seed cannot be trusted"
+                    .into(),
+            ));
+        };
+        conn.query(&d.set_gtid_start(gtid))?;
+    }
+    Ok(Position::Gtid)
+}
+
+/// Points this replica at its source from `position` and starts it.
+pub fn point_at_source(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    creds: &Credentials,
+    position: Position,
+    job: &Job,
+) -> Result<()> {
+    if position == Position::OldestBinlog {
+        log::info!("no GTIDs: replicating from the start of the source's oldest binary log");
+    }
+    let spec = SourceSpec {
+        host: &r.source_host,
+        port: r.source_port,
+        user: &creds.user,
+        password: &creds.password,
+        position,
+        tls: job.tls,
+    };
+    let change = d
+        .change_source(&spec)
+        .map_err(|e| permanent(format!("{e:#}")))?;
+    conn.query(SESSION_SQL_MODE)?;
+    conn.query(&change)
+        .map_err(redacted("configuring replication", &creds.password))?;
+    conn.query(d.start_replica())?;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The replica's side: read what its server is doing, `plan` (pure) what
+//! that means, and carry the plan out: configure a new replica (seeding it
+//! first when it needs it), start a stopped one, store new credentials,
+//! leave a working one alone, or refuse with the reason.
+
+use anyhow::Result;
+
+use crate::accounts;
+use crate::config::role::{Credentials, Replica, SourceAccess};
+use crate::db::dialect::{Dialect, Tls};
+use crate::db::error::{redacted, ACCESS_DENIED};
+use crate::db::sql::SESSION_SQL_MODE;
+use crate::db::wire::Conn;
+use crate::replication::position::{choose_position, point_at_source, seeded_position};
+use crate::replication::retry::permanent;
+use crate::replication::source::{self, Source};
+use crate::replication::{wait_for_local_server, Job};
+use crate::seed;
+use crate::status::node::ReplicaState;
+
+/// What the replica's current set-up means for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Not a replica yet: configure and start.
+    Configure,
+    /// Configured for this source but stopped without an error: start.
+    Start,
+    /// The source refuses the stored credentials (error 1045): store the
+    /// ones we were given, keeping the position.
+    UpdateCredentials,
+    /// Replicating (or connecting) from this source: nothing to do.
+    LeaveAlone,
+    /// Stopped on an error: report it, change nothing.
+    Broken(String),
+    /// Configured for another source: refuse to repoint silently.
+    OtherSource(String),
+}
+
+/// Decides what to do with a replica's current status (pure).
+pub fn plan(current: Option<&ReplicaState>, host: &str, port: u16) -> Plan {
+    let Some(s) = current else {
+        return Plan::Configure;
+    };
+    if !s.source_host.eq_ignore_ascii_case(host) || s.source_port != port {
+        return Plan::OtherSource(format!("{}:{}", s.source_host, s.source_port));
+    }
+    // Wrong credentials (a wrong password, then the right one after a
+    // restart): only a new password helps, and we have one.
+    if s.io_error
+        .as_ref()
+        .is_some_and(|e| e.number == u32::from(ACCESS_DENIED))
+    {
+        return Plan::UpdateCredentials;
+    }
+    let running = |t: &str| t == "Yes" || t == "Connecting" || t == "Preparing";
+    if running(&s.io_running) && running(&s.sql_running) {
+        return Plan::LeaveAlone;
+    }
+    // An I/O error while the source is away clears itself on retry; an SQL
+    // thread that stopped on an error means data that needs a person.
+    match s.last_error() {
+        Some(e) if s.sql_running != "Yes" => Plan::Broken(e.message.clone()),
+        _ => Plan::Start,
+    }
+}
+
+/// Sets up a replica, as an outline: the local server, the source, what
+/// the replica is doing now, the plan for it, then the monitoring account
+/// and read-only.
+pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
+    let (mut conn, mine) = wait_for_local_server(job)?;
+    let source = source::wait_for(r, job.deadline)?;
+    refuse_another_product(r, &source, &mine)?;
+    // A set-up left by an interrupted seed points at a partial copy.
+    let interrupted = seed::record::interrupted(&mut conn)?;
+    let status = if interrupted {
+        None
+    } else {
+        ReplicaState::from_rows(&conn.query(mine.replica_status())?)
+    };
+    log::debug!("replica status before set-up: {status:?}");
+    let replica = ThisReplica {
+        r,
+        source: &source,
+        mine: &mine,
+        job,
+    };
+    match plan(status.as_ref(), &r.source_host, r.source_port) {
+        Plan::LeaveAlone => {}
+        Plan::Broken(error) => return Err(replica.broken(&error)),
+        Plan::OtherSource(current) => return Err(replica.follows_another(&current)),
+        Plan::Start => {
+            conn.query(mine.start_replica())?;
+        }
+        Plan::UpdateCredentials => replica.update_credentials(&mut conn)?,
+        Plan::Configure => replica.configure(&mut conn, interrupted)?,
+    }
+    accounts::ensure_monitor(&mut conn, job.local, &mine)?;
+    conn.query(mine.set_read_only())?;
+    Ok(format!(
+        "replica of {}:{} ({})",
+        r.source_host, r.source_port, source.version
+    ))
+}
+
+fn refuse_another_product(r: &Replica, source: &Source, mine: &Dialect) -> Result<()> {
+    if source.version.product != mine.version.product {
+        return Err(permanent(format!(
+            "the source {}:{} (MYSQL_MASTER_HOST) runs {} but this replica runs {}; replicate between servers of one product",
+            r.source_host, r.source_port, source.version, mine.version
+        )));
+    }
+    Ok(())
+}
+
+/// This replica, its source and its set-up job, for carrying out a plan.
+struct ThisReplica<'a> {
+    r: &'a Replica,
+    source: &'a Source,
+    mine: &'a Dialect,
+    job: &'a Job<'a>,
+}
+
+impl ThisReplica<'_> {
+    /// The replication account: the one given, or, in root-credentials
+    /// mode, the one created on the source (only when needed).
+    fn credentials(&self) -> Result<Credentials> {
+        match &self.r.access {
+            SourceAccess::Account(creds) => Ok(creds.clone()),
+            SourceAccess::Admin(admin) => {
+                source::create_account_on_source(self.r, self.source, admin, self.job)
+            }
+        }
+    }
+
+    fn broken(&self, error: &str) -> anyhow::Error {
+        permanent(format!(
+            "replication from {}:{} stopped on an error: {error}",
+            self.r.source_host, self.r.source_port
+        ))
+    }
+
+    fn follows_another(&self, current: &str) -> anyhow::Error {
+        permanent(format!(
+            "this replica follows {current}, not {}:{}; it is not repointed silently: run {} and RESET REPLICA ALL on it first",
+            self.r.source_host,
+            self.r.source_port,
+            self.mine.stop_replica()
+        ))
+    }
+
+    fn update_credentials(&self, conn: &mut Conn) -> Result<()> {
+        log::info!("the source refused the stored replication credentials; storing the ones given");
+        let creds = self.credentials()?;
+        let change = self
+            .mine
+            .change_credentials(&creds.user, &creds.password)
+            .map_err(|e| permanent(format!("{e:#}")))?;
+        conn.query(self.mine.stop_replica())?;
+        conn.query(SESSION_SQL_MODE)?;
+        conn.query(&change).map_err(redacted(
+            "storing new replication credentials",
+            &creds.password,
+        ))?;
+        conn.query(self.mine.start_replica())?;
+        Ok(())
+    }
+
+    /// A new replica: where to start, a seed if it needs one, then
+    /// replication from the seed's position.
+    fn configure(&self, conn: &mut Conn, interrupted: bool) -> Result<()> {
+        let (r, mine, job) = (self.r, self.mine, self.job);
+        let creds = self.credentials()?;
+        let checked = match job.tls {
+            Tls::Off => source::wait_until_writable(r, self.source, &creds, job.deadline)?,
+            _ => None,
+        };
+        let position = choose_position(conn, mine, r, self.source, checked, &creds, job)?;
+        let seeded = seed::run::seed_if_needed(conn, mine, r, self.source, interrupted, job)?;
+        let position = match &seeded {
+            Some(seeded) => seeded_position(conn, mine, &seeded.at, position)?,
+            None => position,
+        };
+        point_at_source(conn, mine, r, &creds, position, job)?;
+        if let Some(seeded) = &seeded {
+            seed::events::settle_copied_events(conn, mine, seeded.events_paused)?;
+            seed::record::finish_local(conn)?;
+            seed::record::record(conn, &seeded.how)?;
+            log::info!(
+                "seeding: done ({}); replicating from the snapshot's position",
+                seeded.how
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(host: &str, port: u16, io: &str, sql: &str, error: &str) -> ReplicaState {
+        ReplicaState {
+            source_host: host.into(),
+            source_port: port,
+            io_running: io.into(),
+            sql_running: sql.into(),
+            lag_seconds: None,
+            source_log_file: String::new(),
+            source_log_pos: 0,
+            gtid: String::new(),
+            io_error: None,
+            sql_error: (!error.is_empty()).then(|| LastError {
+                thread: "sql",
+                number: 1,
+                message: error.into(),
+                time: None,
+            }),
+        }
+    }
+
+    use crate::status::node::LastError;
+
+    #[test]
+    fn plans() {
+        let cases = [
+            (None, Plan::Configure),
+            (
+                Some(status("db1", 3306, "Yes", "Yes", "")),
+                Plan::LeaveAlone,
+            ),
+            (
+                Some(status("DB1", 3306, "Connecting", "Yes", "")),
+                Plan::LeaveAlone,
+            ),
+            (
+                Some(status("db1", 3306, "Connecting", "Yes", "error connecting")),
+                Plan::LeaveAlone,
+            ),
+            (Some(status("db1", 3306, "No", "No", "")), Plan::Start),
+            (
+                Some(status("db1", 3306, "No", "Yes", "Access denied")),
+                Plan::Start,
+            ),
+            (
+                Some(status("db1", 3306, "Yes", "No", "Duplicate entry")),
+                Plan::Broken("Duplicate entry".into()),
+            ),
+            (
+                Some(status("db2", 3306, "Yes", "Yes", "")),
+                Plan::OtherSource("db2:3306".into()),
+            ),
+            (
+                Some(status("db1", 3307, "Yes", "Yes", "")),
+                Plan::OtherSource("db1:3307".into()),
+            ),
+        ];
+        for (current, want) in cases {
+            assert_eq!(plan(current.as_ref(), "db1", 3306), want, "{current:?}");
+        }
+    }
+}

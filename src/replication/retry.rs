@@ -1,0 +1,101 @@
+//! Waiting and retrying: what may pass (a server still starting, a network
+//! hiccup) is tried again with backoff; what will not (`Permanent`) ends
+//! the attempt with an error that says what to do.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::config::role::Role;
+use crate::config::settings::ReplicationSettings;
+use crate::db::local::LocalServer;
+use crate::replication::{self, Job};
+
+/// Waits between attempts start here and double up to `MAX_WAIT`.
+const FIRST_WAIT: Duration = Duration::from_millis(50);
+const MAX_WAIT: Duration = Duration::from_secs(1);
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// An error that retrying cannot fix: it needs a person (or new settings).
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
+/// An error that retrying cannot fix.
+pub fn permanent(text: String) -> anyhow::Error {
+    anyhow::Error::new(Permanent(text))
+}
+
+/// PID 1's way: set up replication in the background, retrying what may
+/// pass (a source still starting, a network hiccup) with backoff, and
+/// giving up with an error line on what will not. Never panics, never ends
+/// the process.
+/// `restartable`: replikit supervises the server, so a clone may restart it.
+pub fn keep_trying(
+    role: Role,
+    settings: ReplicationSettings,
+    local: LocalServer,
+    repl_host: String,
+    restartable: bool,
+) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let job = Job {
+            local: &local,
+            repl_host: &repl_host,
+            tls: &settings.tls,
+            seed: settings.seed,
+            restartable,
+            deadline: Instant::now() + Duration::from_secs(3600),
+        };
+        match replication::set_up(&role, &job) {
+            Ok(line) => {
+                log::info!("replication: {line}");
+                return;
+            }
+            Err(e) if e.is::<Permanent>() => {
+                log::error!("replication: {e:#}");
+                return;
+            }
+            Err(e) => {
+                log::warn!("replication: {e:#}; trying again in {wait:?}");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Tries `attempt` until it succeeds or `deadline` passes, waiting
+/// FIRST_WAIT doubling up to MAX_WAIT in between, and logging the last
+/// error every PROGRESS_EVERY.
+pub fn retry_until<T>(
+    deadline: Instant,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> Result<T> {
+    let mut wait = FIRST_WAIT;
+    let mut last_report = Instant::now();
+    loop {
+        let error = match attempt() {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            bail!("{what} did not become ready: {error}");
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            log::info!("waiting for {what}: {error}");
+            last_report = Instant::now();
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(MAX_WAIT);
+    }
+}

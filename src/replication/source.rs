@@ -1,0 +1,183 @@
+//! A replica's source, seen from the replica: finding it (by name, without
+//! glibc's NSS), waiting for its greeting, logging in to it, checking that
+//! it takes writes, and, in root-credentials mode, creating the
+//! replication account on it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::accounts::{self, Scope};
+use crate::config::role::{Credentials, Replica};
+use crate::db::dialect::ServerVersion;
+use crate::db::error::{redact, without_secret, Failure};
+use crate::db::wire::{self, Conn};
+use crate::replication::retry::{permanent, retry_until};
+use crate::replication::Job;
+
+/// The source as its greeting found it: where it is and what it runs.
+pub struct Source {
+    pub addr: SocketAddr,
+    pub version: ServerVersion,
+}
+
+/// Waits until the source greets us; returns its version.
+pub fn wait_for(r: &Replica, deadline: Instant) -> Result<Source> {
+    let (host, port) = (r.source_host.as_str(), r.source_port);
+    let what = format!("the source {host}:{port} (MYSQL_MASTER_HOST, MYSQL_MASTER_PORT)");
+    let (addr, greeting) = retry_until(deadline, &what, || {
+        resolve(host, port)
+            .and_then(|addr| Ok((addr, wire::probe(addr, Duration::from_secs(5))?)))
+            .map_err(|e| format!("{e:#}"))
+    })?;
+    Ok(Source {
+        addr,
+        version: ServerVersion::parse(&greeting)?,
+    })
+}
+
+/// One log-in to the source over TCP; the error's text never holds the
+/// password, and its `Failure` is kept.
+fn log_in(source: &Source, creds: &Credentials) -> Result<Conn> {
+    Conn::connect_tcp(
+        source.addr,
+        &creds.user,
+        &creds.password,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| without_secret(e, &creds.password))
+}
+
+/// Logs in to the source with the replication account, waiting while it
+/// refuses: the primary may not have created the account yet.
+pub fn log_in_to_source(
+    r: &Replica,
+    source: &Source,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<Conn> {
+    let what = format!(
+        "the source {}:{} to accept {}",
+        r.source_host, r.source_port, creds.user
+    );
+    retry_until(deadline, &what, || {
+        log_in(source, creds).map_err(|e| format!("{e:#}"))
+    })
+}
+
+/// A new replica follows the primary, not another replica: a read-only
+/// source is a replica (MYSQL_MASTER_HOST names the wrong node) or a
+/// primary that is being promoted. Waits, with the reason in the log,
+/// rather than chaining replicas or failing a promotion for good.
+/// Returns the log-in, for what else the set-up reads on the source; None
+/// when replikit's client cannot log in.
+pub fn wait_until_writable(
+    r: &Replica,
+    source: &Source,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<Option<Conn>> {
+    let what = format!(
+        "the source {}:{} to take writes",
+        r.source_host, r.source_port
+    );
+    retry_until(deadline, &what, || {
+        // An account that only the I/O thread can use (one that requires
+        // TLS, which replikit's client does not speak) leaves this unknown;
+        // the replica's own errors then say what is wrong.
+        let mut conn = match log_in(source, creds) {
+            Ok(conn) => conn,
+            Err(e) => {
+                log::info!("cannot check whether the source takes writes: {e:#}");
+                return Ok(None);
+            }
+        };
+        let rows = conn
+            .query("SELECT @@GLOBAL.read_only AS ro")
+            .map_err(|e| format!("{e:#}"))?;
+        match rows.get(0, "ro") {
+            Some("0") => Ok(Some(conn)),
+            _ => Err(
+                "it is read-only, so it is a replica, not the primary; point MYSQL_MASTER_HOST at the primary"
+                    .to_string(),
+            ),
+        }
+    })
+}
+
+/// Logs in to a replica's source as the account that reads it (see
+/// `accounts::reader`), once.
+pub fn read_source(r: &Replica, timeout: Duration) -> Result<Conn> {
+    let creds = accounts::reader(&r.access);
+    let addr = resolve(&r.source_host, r.source_port)?;
+    Conn::connect_tcp(addr, &creds.user, &creds.password, timeout).map_err(|e| {
+        anyhow!(
+            "cannot read the source {}:{} as {}: {}",
+            r.source_host,
+            r.source_port,
+            creds.user,
+            redact(&e, &creds.password)
+        )
+    })
+}
+
+/// Logs in to the source as its admin and creates root-credentials mode's
+/// replication account.
+pub fn create_account_on_source(
+    r: &Replica,
+    source: &Source,
+    admin: &Credentials,
+    job: &Job,
+) -> Result<Credentials> {
+    let creds = accounts::root_mode_replication(admin);
+    let mut conn = log_in(source, admin).map_err(|e| match Failure::of(&e) {
+        Failure::AccessDenied => permanent(format!(
+            "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {e:#}; \
+             set the source's root password, or give MYSQL_REPL_USER and MYSQL_REPL_PASSWORD instead",
+            admin.user
+        )),
+        _ => anyhow!("logging in to the source: {e:#}"),
+    })?;
+    accounts::create_or_update(
+        &mut conn,
+        &creds,
+        job.repl_host,
+        accounts::REPLICA_GRANTS,
+        Scope::Replicated,
+    )?;
+    log::info!(
+        "root-credentials mode: replication account {} for hosts {} is ready on {}:{}",
+        creds.user,
+        job.repl_host,
+        r.source_host,
+        r.source_port
+    );
+    Ok(creds)
+}
+
+/// The source's address: by name through the hosts file and DNS, never
+/// through glibc's NSS (see `resolve`).
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let ip = crate::db::resolve::lookup(host, Duration::from_secs(2))
+        .with_context(|| format!("MYSQL_MASTER_HOST={host:?}"))?
+        .into_iter()
+        .next()
+        .context("no address")?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_names_in_the_hosts_file_resolve_without_dns() {
+        assert_eq!(
+            resolve("127.0.0.1", 3306).unwrap().to_string(),
+            "127.0.0.1:3306"
+        );
+        assert_eq!(resolve("::1", 3306).unwrap().to_string(), "[::1]:3306");
+        assert_eq!(resolve("localhost", 3307).unwrap().port(), 3307);
+    }
+}
