@@ -16,6 +16,7 @@ pub mod progress;
 pub mod record;
 pub mod run;
 pub mod source;
+pub mod tool_options;
 
 use anyhow::Result;
 

@@ -18,7 +18,7 @@ use crate::replication::source::{log_in_to_source, Source};
 use crate::replication::{wait_for_local_server, Job};
 use crate::seed::decide::{self, CloneAbility, Decision, Facts, Method, Via};
 use crate::seed::source::{self as facts, EmptySnapshot, SourceFacts};
-use crate::seed::{clone, dump, events, record, user_schemas};
+use crate::seed::{clone, dump, events, record, tool_options, user_schemas};
 
 /// A seed: where replication starts, how it was done (for the record),
 /// and whether the event scheduler was paused for it.
@@ -143,7 +143,7 @@ fn seed_by_dump(
     record::prepare_local(conn, d)?;
     let dump_job = dump::Job {
         dialect: d,
-        source: dump::Login {
+        source: tool_options::Login {
             // By name, as the replica's own server connects (a CA check
             // matches the name).
             host: &r.source_host,

@@ -18,10 +18,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 
 use super::rsa;
+
+mod auth;
+mod packet;
+
+pub use auth::auth_response;
+use packet::{get_lenenc_bytes, get_lenenc_int, parse_error, parse_greeting, put_lenenc_bytes};
 
 const CLIENT_LONG_PASSWORD: u32 = 1;
 const CLIENT_PROTOCOL_41: u32 = 1 << 9;
@@ -195,18 +199,7 @@ impl Conn {
         let secure = matches!(self.stream, Stream::Unix(_));
         let mut asked_for_key = false;
         let auth = auth_response(&plugin, password, &scramble)?;
-
-        let mut out = Vec::new();
-        out.extend_from_slice(&self.capabilities.to_le_bytes());
-        out.extend_from_slice(&(MAX_PACKET as u32).to_le_bytes());
-        out.push(UTF8MB4_GENERAL_CI);
-        out.extend_from_slice(&[0; 23]);
-        out.extend_from_slice(user.as_bytes());
-        out.push(0);
-        put_lenenc_bytes(&mut out, &auth);
-        out.extend_from_slice(plugin.as_bytes());
-        out.push(0);
-        self.write_packet(&out)?;
+        self.send_handshake_response(user, &auth, &plugin)?;
 
         loop {
             let reply = self.read_packet()?;
@@ -228,15 +221,7 @@ impl Conn {
                 // caching_sha2_password: 3 = fast auth done, 4 = send the password.
                 // caching_sha2_password over TCP: the server's public key.
                 Some(0x01) if asked_for_key => {
-                    let key = rsa::PublicKey::from_pem(&String::from_utf8_lossy(&reply[1..]))?;
-                    let mut clear = password.as_bytes().to_vec();
-                    clear.push(0);
-                    // The scramble keeps one key's ciphertext from being replayed.
-                    for (i, b) in clear.iter_mut().enumerate() {
-                        *b ^= scramble[i % scramble.len()];
-                    }
-                    let sealed = key.encrypt_oaep(&clear, &rsa::random_seed()?)?;
-                    self.write_packet(&sealed)?;
+                    self.send_encrypted_password(&reply[1..], password, &scramble)?;
                     asked_for_key = false;
                 }
                 Some(0x01) if plugin == "caching_sha2_password" => match reply.get(1) {
@@ -258,6 +243,41 @@ impl Conn {
                 other => bail!("unexpected reply {other:?} while logging in"),
             }
         }
+    }
+
+    /// The handshake response: our capabilities, the character set, the
+    /// user and the plugin's first answer.
+    fn send_handshake_response(&mut self, user: &str, auth: &[u8], plugin: &str) -> Result<()> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.capabilities.to_le_bytes());
+        out.extend_from_slice(&(MAX_PACKET as u32).to_le_bytes());
+        out.push(UTF8MB4_GENERAL_CI);
+        out.extend_from_slice(&[0; 23]);
+        out.extend_from_slice(user.as_bytes());
+        out.push(0);
+        put_lenenc_bytes(&mut out, auth);
+        out.extend_from_slice(plugin.as_bytes());
+        out.push(0);
+        self.write_packet(&out)
+    }
+
+    /// caching_sha2_password over TCP: the password, XORed with the
+    /// scramble, encrypted with the public key the server sent (`pem`).
+    fn send_encrypted_password(
+        &mut self,
+        pem: &[u8],
+        password: &str,
+        scramble: &[u8],
+    ) -> Result<()> {
+        let key = rsa::PublicKey::from_pem(&String::from_utf8_lossy(pem))?;
+        let mut clear = password.as_bytes().to_vec();
+        clear.push(0);
+        // The scramble keeps one key's ciphertext from being replayed.
+        for (i, b) in clear.iter_mut().enumerate() {
+            *b ^= scramble[i % scramble.len()];
+        }
+        let sealed = key.encrypt_oaep(&clear, &rsa::random_seed()?)?;
+        self.write_packet(&sealed)
     }
 
     /// Runs one statement; returns its rows (empty for statements without).
@@ -377,187 +397,4 @@ pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
     Ok(parse_greeting(&payload)
         .with_context(|| format!("{addr} is not a MySQL or MariaDB server"))?
         .server_version)
-}
-
-struct Greeting {
-    server_version: String,
-    capabilities: u32,
-    scramble: Vec<u8>,
-    plugin: String,
-}
-
-fn parse_greeting(p: &[u8]) -> Result<Greeting> {
-    let bad = || anyhow!("malformed greeting from the server");
-    if p.first() != Some(&10) {
-        bail!("unsupported protocol version {:?}", p.first());
-    }
-    let end = 1 + p[1..].iter().position(|b| *b == 0).ok_or_else(bad)?;
-    let server_version = String::from_utf8_lossy(&p[1..end]).into_owned();
-    let mut at = end + 1 + 4; // NUL, connection id
-    let mut scramble = p.get(at..at + 8).ok_or_else(bad)?.to_vec();
-    at += 8 + 1; // filler
-    let low = u16::from_le_bytes([*p.get(at).ok_or_else(bad)?, *p.get(at + 1).ok_or_else(bad)?]);
-    at += 2 + 1 + 2; // charset, status
-    let high = u16::from_le_bytes([*p.get(at).ok_or_else(bad)?, *p.get(at + 1).ok_or_else(bad)?]);
-    at += 2;
-    let capabilities = u32::from(low) | (u32::from(high) << 16);
-    let data_len = usize::from(*p.get(at).ok_or_else(bad)?);
-    at += 1 + 10; // reserved
-    let part2 = data_len.saturating_sub(8).max(13);
-    let tail = p.get(at..at + part2).ok_or_else(bad)?;
-    // Part 2 ends in a NUL that is not part of the scramble.
-    scramble.extend_from_slice(tail.strip_suffix(&[0]).unwrap_or(tail));
-    at += part2;
-    let rest = p.get(at..).unwrap_or_default();
-    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-    let plugin = String::from_utf8_lossy(&rest[..end]).into_owned();
-    Ok(Greeting {
-        server_version,
-        capabilities,
-        scramble,
-        plugin,
-    })
-}
-
-/// The first answer for `plugin` to `scramble`.
-pub fn auth_response(plugin: &str, password: &str, scramble: &[u8]) -> Result<Vec<u8>> {
-    if password.is_empty() {
-        return Ok(Vec::new());
-    }
-    match plugin {
-        "mysql_native_password" | "" => {
-            let stage1 = Sha1::digest(password.as_bytes());
-            let stage2 = Sha1::digest(stage1);
-            let mut h = Sha1::new();
-            h.update(&scramble[..scramble.len().min(20)]);
-            h.update(stage2);
-            let mix = h.finalize();
-            Ok(stage1.iter().zip(mix.iter()).map(|(a, b)| a ^ b).collect())
-        }
-        "caching_sha2_password" => {
-            let p1 = Sha256::digest(password.as_bytes());
-            let p2 = Sha256::digest(p1);
-            let mut h = Sha256::new();
-            h.update(p2);
-            h.update(&scramble[..scramble.len().min(20)]);
-            let mix = h.finalize();
-            Ok(p1.iter().zip(mix.iter()).map(|(a, b)| a ^ b).collect())
-        }
-        // The server checks who we are from the socket itself.
-        "unix_socket" | "auth_socket" => Ok(Vec::new()),
-        other => bail!("authentication plugin {other} is not supported"),
-    }
-}
-
-fn parse_error(p: &[u8]) -> ServerError {
-    let code = u16::from_le_bytes([*p.get(1).unwrap_or(&0), *p.get(2).unwrap_or(&0)]);
-    // Protocol 4.1 puts '#' and a 5-character SQL state before the message.
-    let message = match p.get(3) {
-        Some(b'#') => p.get(9..).unwrap_or_default(),
-        _ => p.get(3..).unwrap_or_default(),
-    };
-    ServerError {
-        code,
-        message: String::from_utf8_lossy(message).into_owned(),
-    }
-}
-
-fn get_lenenc_int(p: &[u8], at: &mut usize) -> Result<Option<u64>> {
-    let bad = || anyhow!("truncated packet from the server");
-    let first = *p.get(*at).ok_or_else(bad)?;
-    *at += 1;
-    let width = match first {
-        0xfb => return Ok(None),
-        0xfc => 2,
-        0xfd => 3,
-        0xfe => 8,
-        0xff => bail!("invalid length-encoded integer"),
-        n => return Ok(Some(u64::from(n))),
-    };
-    let bytes = p.get(*at..*at + width).ok_or_else(bad)?;
-    *at += width;
-    let mut buf = [0u8; 8];
-    buf[..width].copy_from_slice(bytes);
-    Ok(Some(u64::from_le_bytes(buf)))
-}
-
-fn get_lenenc_bytes(p: &[u8], at: &mut usize) -> Result<Option<Vec<u8>>> {
-    let Some(len) = get_lenenc_int(p, at)? else {
-        return Ok(None);
-    };
-    let len = usize::try_from(len)?;
-    let bytes = p
-        .get(*at..*at + len)
-        .ok_or_else(|| anyhow!("truncated value from the server"))?
-        .to_vec();
-    *at += len;
-    Ok(Some(bytes))
-}
-
-fn put_lenenc_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    match n {
-        0..=250 => out.push(n as u8),
-        251..=0xffff => {
-            out.push(0xfc);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        0x1_0000..=0xff_ffff => {
-            out.push(0xfd);
-            out.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
-        }
-        _ => {
-            out.push(0xfe);
-            out.extend_from_slice(&(n as u64).to_le_bytes());
-        }
-    }
-    out.extend_from_slice(bytes);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn native_password_scramble_matches_the_documented_algorithm() {
-        // SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw))), computed by hand.
-        let scramble = b"abcdefghijklmnopqrst";
-        let got = auth_response("mysql_native_password", "secret", scramble).unwrap();
-        let s1 = Sha1::digest(b"secret");
-        let s2 = Sha1::digest(s1);
-        let mix = Sha1::digest([&scramble[..], &s2[..]].concat());
-        let want: Vec<u8> = s1.iter().zip(mix.iter()).map(|(a, b)| a ^ b).collect();
-        assert_eq!(got, want);
-        assert_eq!(got.len(), 20);
-        assert!(auth_response("mysql_native_password", "", scramble)
-            .unwrap()
-            .is_empty());
-        assert!(auth_response("sha256_password", "x", scramble).is_err());
-    }
-
-    #[test]
-    fn errors_are_parsed_with_and_without_sql_state() {
-        let mut p = vec![0xff, 0x15, 0x04, b'#'];
-        p.extend_from_slice(b"28000Access denied");
-        assert_eq!(
-            parse_error(&p),
-            ServerError {
-                code: 1045,
-                message: "Access denied".into()
-            }
-        );
-        assert_eq!(parse_error(&[0xff, 1, 0, b'x']).message, "x");
-    }
-
-    proptest! {
-        #[test]
-        fn lenenc_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..70_000)) {
-            let mut out = Vec::new();
-            put_lenenc_bytes(&mut out, &bytes);
-            let mut at = 0;
-            prop_assert_eq!(get_lenenc_bytes(&out, &mut at).unwrap(), Some(bytes));
-            prop_assert_eq!(at, out.len());
-        }
-    }
 }
