@@ -189,7 +189,7 @@ pub fn log_in_as_monitor(local: &LocalServer, timeout: Duration) -> Result<Conn>
 }
 
 /// The host pattern of the accounts replicas log in with:
-/// REPLIKIT_REPL_HOST, else the seed's pattern from this node's address
+/// REPLIKIT_REPL_HOST, else the legacy scripts' pattern from this node's address
 /// (`known`, or found now: with REPLIKIT_SERVER_ID_VIA=off nobody has
 /// looked yet). Only a primary and a replica in root-credentials mode
 /// create such an account; the others get an empty pattern.
@@ -218,7 +218,7 @@ pub fn replica_host_pattern(
     Ok(default_host_pattern(address))
 }
 
-/// The seed's account host pattern: the first two octets of this node's
+/// The legacy scripts' account host pattern: the first two octets of this node's
 /// IPv4 address (`10.0.%.%`), or any host when there is none.
 pub fn default_host_pattern(addr: Option<IpAddr>) -> String {
     match addr {

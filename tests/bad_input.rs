@@ -419,7 +419,7 @@ fn every_bad_input_gives_one_clear_line_and_changes_nothing() {
             .env("D", &s.0)
             .env("REPLIKIT_CNF", m.join("r.cnf"));
         cmd.env("MYSQL_ROOT_PASSWORD", "hunter2-secret");
-        // The role cases need the role from the seed's variables.
+        // The role cases need the role from the legacy scripts' variables.
         if c.env.iter().any(|(k, _)| k.starts_with("MYSQL_")) {
             cmd.env_remove("REPLIKIT_ROLE");
         }

@@ -35,7 +35,7 @@ fn replikit(server: &Server, env: &[(&str, String)], password: &str) -> std::pro
     cmd
 }
 
-/// `replikit` without a replication account (the seed's mode), inside the
+/// `replikit` without a replication account (root-credentials mode), inside the
 /// server's root filesystem, where the dump tools for seeding are.
 fn replikit_without_account(server: &Server, env: &[(&str, String)]) -> std::process::Command {
     let mut cmd = server.replikit();
@@ -133,14 +133,14 @@ fn check(flavor: Flavor) {
 
 per_flavor!(check);
 
-/// The root password of the sources in the seed's mode: hostile too, and
+/// The root password of the sources in root-credentials mode: hostile too, and
 /// long enough to need more than one block of the RSA-encrypted log-in.
 const ADMIN_PASSWORD: &str = "r'; DROP DATABASE mysql; -- \\ \"루트\" 🔑 %";
 
-/// The seed's mode: a replica given only the source's root password creates
+/// Root-credentials mode: a replica given only the source's root password creates
 /// its own replication account on the source, with least privilege, and
 /// needs root no more once it replicates.
-fn seed_mode(flavor: Flavor) {
+fn root_credentials_mode(flavor: Flavor) {
     let primary = Server::start_replicating(flavor);
     let replica = Server::start_replicating(flavor);
     let admin = "'root'@'127.0.0.1'";
@@ -198,9 +198,9 @@ fn seed_mode(flavor: Flavor) {
     wait_for_rows(&replica, "SELECT COUNT(*) FROM seedmode.t", "2");
 }
 
-mod seed_mode {
+mod root_credentials_mode {
     use super::*;
-    per_flavor!(seed_mode);
+    per_flavor!(root_credentials_mode);
 }
 
 /// replikit as a container's entrypoint would run it: the replica's replikit

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::accounts;
 use crate::config::role::{Role, RoleName};
-use crate::config::settings::{Settings, Via};
+use crate::config::settings::{ServerIdVia, Settings};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::identity::option_file;
@@ -60,13 +60,13 @@ fn hand_over_server_id(
     settings: &Settings,
     command: &mut Vec<OsString>,
 ) -> Result<Option<IpAddr>, Fatal> {
-    if settings.via == Via::Off {
+    if settings.via == ServerIdVia::Off {
         log::info!("server-id not managed (REPLIKIT_SERVER_ID_VIA=off)");
         return Ok(None);
     }
     let id = identity::identify(&settings.identity)?;
     log::info!("{id}");
-    if settings.via == Via::File {
+    if settings.via == ServerIdVia::File {
         let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
         log::info!("option file {}: {written:?}", settings.cnf.display());
     } else {

@@ -59,7 +59,7 @@ pub const SERVER_ID_RULE: Def = def(
     "REPLIKIT_SERVER_ID_RULE",
     "RULE",
     Some("ip"),
-    "How to derive the server-id: ip (whole address), octets (seed: octet3*256+octet4), ordinal (OFFSET + N from hostname NAME-N).",
+    "How to derive the server-id: ip (whole address), octets (the legacy scripts': octet3*256+octet4), ordinal (OFFSET + N from hostname NAME-N).",
 );
 pub const ORDINAL_OFFSET: Def = def(
     "ordinal-offset",
@@ -132,7 +132,7 @@ pub const REPL_HOST: Def = def(
     "REPLIKIT_REPL_HOST",
     "PATTERN",
     None,
-    "On the primary: the hosts replicas connect from, as an account host pattern (default: the seed's a.b.%.% from this node's address).",
+    "On the primary: the hosts replicas connect from, as an account host pattern (default: the legacy scripts' a.b.%.% from this node's address).",
 );
 pub const REPL_SSL: Def = def(
     "repl-ssl",

@@ -20,7 +20,7 @@ use crate::pid1::prehook;
 
 /// Where the computed server-id is handed to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
+pub enum ServerIdVia {
     /// Written to the option file (default).
     File,
     /// Appended to the command as `--server-id=N --report-host=H`, for
@@ -30,13 +30,13 @@ pub enum Via {
     Off,
 }
 
-impl FromStr for Via {
+impl FromStr for ServerIdVia {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "file" => Ok(Via::File),
-            "arg" => Ok(Via::Arg),
-            "off" => Ok(Via::Off),
+            "file" => Ok(ServerIdVia::File),
+            "arg" => Ok(ServerIdVia::Arg),
+            "off" => Ok(ServerIdVia::Off),
             other => bail!("unknown value {other:?}: use file, arg or off"),
         }
     }
@@ -90,7 +90,7 @@ pub struct Settings {
     pub replication: ReplicationSettings,
     /// HAProxy's agent check, when REPLIKIT_AGENT_PORT is set.
     pub agent: Option<AgentSettings>,
-    pub via: Via,
+    pub via: ServerIdVia,
     pub cnf: PathBuf,
     pub grace: Duration,
     pub hooks: Vec<Vec<String>>,
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(s.identity.rule, Rule::Ip);
         assert_eq!(s.identity.explicit_id, None);
         assert_eq!(s.identity.ordinal_offset, 100);
-        assert_eq!(s.via, Via::File);
+        assert_eq!(s.via, ServerIdVia::File);
         assert_eq!(s.cnf, PathBuf::from("/etc/mysql/conf.d/replikit.cnf"));
         assert_eq!(s.grace, Duration::from_secs(5));
         assert_eq!(s.command, ["docker-entrypoint.sh", "mysqld"]);

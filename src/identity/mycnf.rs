@@ -3,7 +3,7 @@
 //! We set a few keys in one group and keep every other byte: an operator's
 //! comments, other groups, `!include` lines, CRLF endings and even non-UTF-8
 //! bytes survive. Running the edit again gives the same bytes, so the file no
-//! longer grows on every start the way the seed's `>>` append made it grow.
+//! longer grows on every start the way the legacy script's `>>` append made it grow.
 //!
 //! Option-file rules we follow (MySQL and MariaDB agree on these):
 //! `_` and `-` are the same in option names, a `loose-` prefix names the same
@@ -11,7 +11,7 @@
 //! the middle of a line, and the last occurrence of an option wins.
 
 /// The result of an edit. `removed_duplicates` counts repeated lines of our
-/// keys that were dropped (the seed appended one per start).
+/// keys that were dropped (the legacy script appended one per start).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub content: Vec<u8>,

@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Result};
 pub enum Rule {
     /// The whole IPv4 address as a 32-bit number (low 32 bits for IPv6).
     Ip,
-    /// The seed's `octet3 * 256 + octet4` (last two bytes for IPv6).
+    /// The legacy scripts' `octet3 * 256 + octet4` (last two bytes for IPv6).
     Octets,
     /// `offset + N` from a hostname ending in `-N` (StatefulSet pods).
     Ordinal,
@@ -75,7 +75,7 @@ pub fn from_ip(addr: IpAddr) -> Result<u32> {
     Ok(id)
 }
 
-/// `octets` rule, as the seed's add-server-id.sh computed it.
+/// `octets` rule, as the legacy add-server-id.sh computed it.
 pub fn from_octets(addr: IpAddr) -> Result<u32> {
     let (hi, lo) = match addr {
         IpAddr::V4(v4) => {

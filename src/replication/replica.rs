@@ -167,7 +167,7 @@ impl ThisReplica<'_> {
     }
 
     /// A new replica: where to start, a seed if it needs one, then
-    /// replication from the seed's position.
+    /// replication from the snapshot's position.
     fn configure(&self, conn: &mut Conn, interrupted: bool) -> Result<()> {
         let (r, mine, job) = (self.r, self.mine, self.job);
         let creds = self.credentials()?;

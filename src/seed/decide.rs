@@ -108,7 +108,7 @@ pub fn decide(method: Method, f: &Facts) -> Decision {
 
 /// How a replica is seeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
+pub enum CopyBy {
     Clone,
     Dump,
 }
@@ -128,14 +128,14 @@ pub struct CloneAbility {
 /// series (one release before 8.0.37), the source's plugin active, and
 /// replikit the server's supervisor. Otherwise a dump; with
 /// REPLIKIT_SEED=clone, an error that says which condition failed.
-pub fn via(method: Method, c: &CloneAbility) -> Result<Via, String> {
+pub fn copy_by(method: Method, c: &CloneAbility) -> Result<CopyBy, String> {
     let why_not = clone_obstacle(c);
     match (method, why_not) {
         (Method::Clone, Some(why)) => Err(format!(
             "REPLIKIT_SEED=clone, but {why}; use REPLIKIT_SEED=dump or auto"
         )),
-        (Method::Clone | Method::Auto, None) => Ok(Via::Clone),
-        _ => Ok(Via::Dump),
+        (Method::Clone | Method::Auto, None) => Ok(CopyBy::Clone),
+        _ => Ok(CopyBy::Dump),
     }
 }
 
@@ -243,61 +243,61 @@ mod tests {
             (
                 Method::Auto,
                 able("9.7.4", "9.7.4", true, true),
-                Ok(Via::Clone),
+                Ok(CopyBy::Clone),
             ),
             (
                 Method::Auto,
                 able("9.7.4", "9.7.2", true, true),
-                Ok(Via::Clone),
+                Ok(CopyBy::Clone),
             ),
             (
                 Method::Auto,
                 able("8.0.36", "8.0.36", true, true),
-                Ok(Via::Clone),
+                Ok(CopyBy::Clone),
             ),
             (
                 Method::Auto,
                 able("8.0.36", "8.0.35", true, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Auto,
                 able("8.0.16", "8.0.16", true, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Auto,
                 able("9.7.4", "8.4.1", true, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Auto,
                 able("9.7.4", "9.7.4", false, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Auto,
                 able("9.7.4", "9.7.4", true, false),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Auto,
                 able("11.8.6-MariaDB", "11.8.6-MariaDB", true, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Dump,
                 able("9.7.4", "9.7.4", true, true),
-                Ok(Via::Dump),
+                Ok(CopyBy::Dump),
             ),
             (
                 Method::Clone,
                 able("9.7.4", "9.7.4", true, true),
-                Ok(Via::Clone),
+                Ok(CopyBy::Clone),
             ),
         ];
         for (method, ability, want) in cases {
-            assert_eq!(via(method, &ability), want, "{method:?} {ability:?}");
+            assert_eq!(copy_by(method, &ability), want, "{method:?} {ability:?}");
         }
         let refusals = [
             (
@@ -315,7 +315,7 @@ mod tests {
             ),
         ];
         for (ability, want) in refusals {
-            let e = via(Method::Clone, &ability).unwrap_err();
+            let e = copy_by(Method::Clone, &ability).unwrap_err();
             assert!(e.contains(want) && e.contains("REPLIKIT_SEED=dump"), "{e}");
         }
     }

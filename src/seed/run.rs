@@ -16,7 +16,7 @@ use crate::db::wire::Conn;
 use crate::replication::retry::permanent;
 use crate::replication::source::{log_in_to_source, Source};
 use crate::replication::{wait_for_local_server, Job};
-use crate::seed::decide::{self, CloneAbility, Decision, Facts, Method, Via};
+use crate::seed::decide::{self, CloneAbility, CopyBy, Decision, Facts, Method};
 use crate::seed::source::{self as facts, EmptySnapshot, SourceFacts};
 use crate::seed::{clone, dump, events, record, tool_options, user_schemas};
 
@@ -90,7 +90,7 @@ pub fn seed_if_needed(
     };
     let bytes = facts::source_size(&mut from, &source_dialect)?;
     drop(from);
-    if decide::via(job.seed, &ability).map_err(permanent)? == Via::Clone {
+    if decide::copy_by(job.seed, &ability).map_err(permanent)? == CopyBy::Clone {
         announce("clone", r, &theirs, bytes, &why);
         if let Some(seeded) = seed_by_clone(conn, r, &reader, job)? {
             return Ok(Some(seeded));

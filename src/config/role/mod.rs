@@ -1,5 +1,5 @@
 //! Which role this node plays and the replication settings that go with it,
-//! from the seed's environment contract and the names of the two best-known
+//! from the legacy scripts' environment contract and the names of the two best-known
 //! images (pure: the environment and files come in as functions, read once
 //! into `Settings`).
 //!
@@ -103,7 +103,7 @@ pub struct Replica {
 pub enum SourceAccess {
     /// The replication account (the primary creates it).
     Account(Credentials),
-    /// The seed's mode, when no replication account is given: the source's
+    /// Root-credentials mode, when no replication account is given: the source's
     /// admin (root) account, with which the replica creates one itself.
     Admin(Credentials),
 }
@@ -158,7 +158,7 @@ const ROOT_PASSWORD: Setting = Setting {
     names: &["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"],
     secret: true,
 };
-/// Bitnami's names for the source's root account; the seed uses this
+/// Bitnami's names for the source's root account; the legacy scripts use this
 /// node's own MYSQL_ROOT_PASSWORD, the same on every node.
 const SOURCE_ROOT_USER: Setting = Setting {
     names: &["MYSQL_MASTER_ROOT_USER"],
@@ -196,12 +196,12 @@ pub fn variables() -> Vec<String> {
 }
 
 /// The inputs that decide this node's role, for the start-up log: the
-/// seed's names always, other names (aliases, Bitnami's mode) when given.
+/// legacy scripts' names always, other names (aliases, Bitnami's mode) when given.
 /// MYSQL_MASTER shows as set, empty or unset, not its value; none of these
 /// is a secret.
 pub fn inputs_for_log(get: impl Fn(&str) -> Option<String>) -> String {
     let mut words = Vec::new();
-    // (setting, print the value, the seed's contract: shown even when unset)
+    // (setting, print the value, the legacy contract: shown even when unset)
     for (setting, show_value, seed) in [
         (&MASTER, false, true),
         (&SOURCE_HOST, true, true),
@@ -360,7 +360,7 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
                     let password = match inputs.get(&SOURCE_ROOT_PASSWORD)? {
                         Some(p) => p,
                         None => root_password.clone().ok_or_else(|| {
-                            anyhow!("this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD (or MYSQL_ROOT_PASSWORD for the seed's mode)")
+                            anyhow!("this replica has no credentials: set MYSQL_REPL_USER and MYSQL_REPL_PASSWORD (or MYSQL_ROOT_PASSWORD for root-credentials mode)")
                         })?,
                     };
                     let user = inputs

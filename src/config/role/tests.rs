@@ -61,7 +61,7 @@ fn creds(user: &str, password: &str) -> Credentials {
 }
 
 #[test]
-fn the_seed_contract() {
+fn the_legacy_contract() {
     let primary = run(
         &[
             ("MYSQL_MASTER", "true"),
@@ -114,7 +114,7 @@ fn the_seed_contract() {
             ..
         })
     ));
-    // The seed's mode: only the root password.
+    // Root-credentials mode: only the root password.
     let seed = run(
         &[
             ("MYSQL_MASTER_HOST", "m"),
