@@ -2,9 +2,7 @@
 //! processes. They need root (for PID namespaces and mounts): without it they
 //! fail loudly instead of passing without testing anything.
 
-#![allow(dead_code)]
-
-pub mod cluster;
+#[macro_use]
 pub mod servers;
 
 use std::fs;

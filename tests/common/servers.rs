@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use super::{children_of, require_root, require_tool, wait_for, wait_for_value, Bounded};
 
+/// The root filesystem of Debian's Rust, the Dockerfile's builder stage
+/// (`replikit-builder:sid-rust`).
+pub const RUST_ROOTFS: &str = "sid-rust";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
     MariaDb1011,
@@ -23,12 +27,19 @@ pub enum Flavor {
 impl Flavor {
     pub const ALL: [Flavor; 3] = [Flavor::MariaDb1011, Flavor::MariaDb118, Flavor::MySql97];
 
-    fn rootfs_name(self) -> &'static str {
+    /// Its root filesystem's name (`scripts/rootfs NAME`), which is also
+    /// its Docker base image's tag (`replikit-base:NAME`).
+    pub fn rootfs_name(self) -> &'static str {
         match self {
             Flavor::MariaDb1011 => "bookworm-mariadb",
             Flavor::MariaDb118 => "trixie-mariadb",
             Flavor::MySql97 => "sid-mysql",
         }
+    }
+
+    /// The Docker base image made from its root filesystem.
+    pub fn base_image(self) -> String {
+        format!("replikit-base:{}", self.rootfs_name())
     }
 
     /// What `SELECT VERSION()` starts with.
@@ -387,6 +398,20 @@ impl Server {
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .env("REPLIKIT_SOCKET", format!("{}/sock", self.dir));
+        cmd
+    }
+
+    /// `replikit()` as the tests' cluster runs it: replicas connect from
+    /// 127.0.0.1, `account` (user, password) is the replication account
+    /// (None: root-credentials mode), and `env` comes last, so it wins.
+    pub fn replikit_with(&self, account: Option<(&str, &str)>, env: &[(&str, String)]) -> Command {
+        let mut cmd = self.replikit();
+        cmd.env("REPLIKIT_REPL_HOST", "127.0.0.1");
+        if let Some((user, password)) = account {
+            cmd.env("MYSQL_REPL_USER", user)
+                .env("MYSQL_REPL_PASSWORD", password);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -5,22 +5,16 @@
 //! documented schema; and the probes log in as the monitoring account,
 //! which has one read-only privilege, not as root.
 
-mod common;
-
 use std::process::Output;
 use std::time::Duration;
 
-use common::servers::{Flavor, Server};
-use common::*;
+use crate::common::servers::{Flavor, Server};
+use crate::common::*;
 
 /// `replikit ARGS` inside `server`'s root filesystem with `env`.
 fn replikit(server: &Server, env: &[(&str, String)], args: &[&str]) -> Output {
     server
-        .replikit()
-        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-        .env("MYSQL_REPL_USER", "repl")
-        .env("MYSQL_REPL_PASSWORD", "repl-pw")
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .replikit_with(Some(("repl", "repl-pw")), env)
         .args(args)
         .bounded()
 }

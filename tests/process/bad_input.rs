@@ -2,11 +2,9 @@
 //! print exactly one error line naming the setting or file at fault, never
 //! start the command, and leave the option file exactly as it was.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 const ORIGINAL: &str = "[mysqld]\nserver-id=1\n";
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use super::*;
+use crate::common::*;
 
 /// One Compose project of the shipped compose.yaml, on a subnet and image
 /// of its own, taken down (volumes too) when dropped.

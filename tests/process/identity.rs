@@ -1,13 +1,11 @@
 //! The server-id end to end: real interfaces (dummy links in a private
 //! network namespace), a real hostname, a real option file.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 fn server_id(hostname: &str, addrs: &[&str], env: &[(&str, &str)]) -> Output {
     let s = Scratch::new("sid");

@@ -5,11 +5,9 @@
 //! with NULLs, many rows and large values, server errors, and passwords that
 //! need quoting.
 
-mod common;
-
 use std::time::Duration;
 
-use common::servers::{Flavor, Server};
+use crate::common::servers::{Flavor, Server};
 use replikit::db::dialect::ServerVersion;
 use replikit::db::sql::quote;
 use replikit::db::wire::{probe, Conn, ServerError};

@@ -3,9 +3,7 @@
 //! are accepted (and, on MySQL 9.7, the removed old forms are not), and
 //! hostile passwords and user names survive quoting byte for byte.
 
-mod common;
-
-use common::servers::{Flavor, Server};
+use crate::common::servers::{Flavor, Server};
 use replikit::db::dialect::{Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
 use replikit::db::sql::{quote, SESSION_SQL_MODE};
 

@@ -2,11 +2,10 @@
 //! No image can be pulled here, so the image is made from the static binary
 //! and busybox-static with `docker import`.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::servers::Flavor;
+use crate::common::*;
 
 fn docker(args: &[&str]) -> Output {
     require_tool("docker");
@@ -150,7 +149,8 @@ fn real_servers_in_containers_use_the_server_id_replikit_wrote() {
     // restarted container may get another address, and so another id.
     let third = 200 + std::process::id() % 50;
     let network = Network::create("ids", &format!("10.251.{third}.0/24"));
-    let jobs: Vec<_> = ["bookworm-mariadb", "trixie-mariadb", "sid-mysql"]
+    let jobs: Vec<_> = Flavor::ALL
+        .map(Flavor::rootfs_name)
         .into_iter()
         .enumerate()
         .map(|(i, base)| {
@@ -294,17 +294,20 @@ fn containers_assemble_into_a_replicated_cluster() {
     let bin = static_bin();
     let third = 150 + std::process::id() % 50;
     let network = Network::create("cluster", &format!("10.251.{third}.0/24"));
-    let jobs: Vec<_> = [("trixie-mariadb", 0), ("sid-mysql", 1)]
-        .into_iter()
-        .map(|(base, i)| {
-            let bin = bin.clone();
-            let net = network.0.clone();
-            let ips: Vec<String> = (0..3)
-                .map(|k| format!("10.251.{third}.{}", 20 + 10 * i + k))
-                .collect();
-            move || cluster(base, &bin, &net, &ips)
-        })
-        .collect();
+    let jobs: Vec<_> = [
+        (Flavor::MariaDb118.rootfs_name(), 0),
+        (Flavor::MySql97.rootfs_name(), 1),
+    ]
+    .into_iter()
+    .map(|(base, i)| {
+        let bin = bin.clone();
+        let net = network.0.clone();
+        let ips: Vec<String> = (0..3)
+            .map(|k| format!("10.251.{third}.{}", 20 + 10 * i + k))
+            .collect();
+        move || cluster(base, &bin, &net, &ips)
+    })
+    .collect();
     in_parallel_on(network, jobs);
 }
 

@@ -14,16 +14,15 @@
 //! `scripts/chaos [SECONDS]` the long one (default 300). REPLIKIT_CHAOS_SEED
 //! repeats a run's faults.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
-use common::*;
+use crate::cluster::Cluster;
+use crate::common::servers::Flavor;
+use crate::common::*;
 use replikit::db::wire::Conn;
 
 const TABLES: u64 = 3;
@@ -118,12 +117,12 @@ fn writer(addr: SocketAddr, password: String, stop: Arc<AtomicBool>, seed: u64) 
 
 #[test]
 fn mariadb_10_11_survives_the_chaos_soak() {
-    soak("bookworm-mariadb");
+    soak(Flavor::MariaDb1011.rootfs_name());
 }
 
 #[test]
 fn mysql_9_7_survives_the_chaos_soak() {
-    soak("sid-mysql");
+    soak(Flavor::MySql97.rootfs_name());
 }
 
 fn soak(base: &'static str) {

@@ -4,14 +4,13 @@
 //! mysql_slave to three adds a replica that seeds itself, with a server-id
 //! of its own.
 
-mod common;
-
 use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::cluster::root_query;
-use common::*;
+use crate::cluster::root_query;
+use crate::common::servers::Flavor;
+use crate::common::*;
 
 /// How many tests use the swarm, and whether one of them made it: the
 /// machine is left as it was found, in or out of a swarm.
@@ -121,12 +120,12 @@ impl Drop for Stack {
 
 #[test]
 fn mariadb_10_11_stack_deploys_and_scales() {
-    deploy_and_scale("bookworm-mariadb");
+    deploy_and_scale(Flavor::MariaDb1011.rootfs_name());
 }
 
 #[test]
 fn mysql_9_7_stack_deploys_and_scales() {
-    deploy_and_scale("sid-mysql");
+    deploy_and_scale(Flavor::MySql97.rootfs_name());
 }
 
 fn deploy_and_scale(base: &'static str) {

@@ -2,15 +2,13 @@
 //! forwarding, exit codes, zombie reaping, cleanup of leftovers, hooks, TTYs
 //! and secrets.
 
-mod common;
-
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -2,9 +2,7 @@
 //! its root filesystem, several instances run side by side on their own
 //! ports, and each stops cleanly on SIGTERM.
 
-mod common;
-
-use common::servers::{Flavor, Server};
+use crate::common::servers::{Flavor, Server};
 
 #[test]
 fn every_flavor_runs_two_instances_side_by_side_and_stops_on_sigterm() {

@@ -2,13 +2,11 @@
 //! its replication account, replicas point their servers at it, rows flow,
 //! a second run changes nothing, and a replica of another source is refused.
 
-mod common;
-
 use std::process::Output;
 use std::time::Duration;
 
-use common::servers::{Flavor, Server};
-use common::*;
+use crate::common::servers::{Flavor, Server};
+use crate::common::*;
 
 const USER: &str = "repl";
 /// Hostile, within what both products can store as a replication password
@@ -29,21 +27,13 @@ fn prepare_with_password(server: &Server, env: &[(&str, String)], password: &str
 /// replikit for `server`, with nothing from our environment but PATH, the
 /// replication account and `env`.
 fn replikit(server: &Server, env: &[(&str, String)], password: &str) -> std::process::Command {
-    let mut cmd = replikit_without_account(server, env);
-    cmd.env("MYSQL_REPL_USER", USER)
-        .env("MYSQL_REPL_PASSWORD", password);
-    cmd
+    server.replikit_with(Some((USER, password)), env)
 }
 
 /// `replikit` without a replication account (root-credentials mode), inside the
 /// server's root filesystem, where the dump tools for seeding are.
 fn replikit_without_account(server: &Server, env: &[(&str, String)]) -> std::process::Command {
-    let mut cmd = server.replikit();
-    cmd.env("REPLIKIT_REPL_HOST", "127.0.0.1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+    server.replikit_with(None, env)
 }
 
 fn replica_env(source: &Server) -> Vec<(&'static str, String)> {

@@ -1,11 +1,9 @@
 //! The shipped artifact: a fully static binary that never goes through
 //! glibc's NSS (which would dlopen modules and crash a static binary).
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn the_binary_is_fully_static() {

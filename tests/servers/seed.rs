@@ -5,14 +5,12 @@
 //! difference. A seed killed half-way starts again cleanly; a replica with
 //! data of its own is not overwritten.
 
-mod common;
-
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::servers::{Flavor, Server};
-use common::*;
+use crate::common::servers::{Flavor, Server};
+use crate::common::*;
 
 const USER: &str = "repl";
 /// Hostile, as in tests/replication.rs; the donor account's password is
@@ -22,13 +20,10 @@ const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
 /// replikit `args` in `server`'s root filesystem, with the replication
 /// account and `env`.
 fn replikit(server: &Server, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut env = env.to_vec();
+    env.insert(0, ("REPLIKIT_PREPARE_TIMEOUT", "120s".to_string()));
     server
-        .replikit()
-        .env("REPLIKIT_REPL_HOST", "127.0.0.1")
-        .env("MYSQL_REPL_USER", USER)
-        .env("MYSQL_REPL_PASSWORD", PASSWORD)
-        .env("REPLIKIT_PREPARE_TIMEOUT", "120s")
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .replikit_with(Some((USER, PASSWORD)), &env)
         .args(args)
         .bounded_for(Duration::from_secs(180))
 }

@@ -4,21 +4,19 @@
 //! base one of ours (scripts/base-image/build); crates come from crates.io.
 //! The offline build (--target prebuilt) is what tests/compose.rs runs.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::servers::{Flavor, RUST_ROOTFS};
+use crate::common::*;
 
 #[test]
 fn the_default_build_compiles_replikit_and_makes_a_working_server_image() {
     require_root();
     require_tool("docker");
-    for image in [
-        "replikit-builder:sid-rust",
-        "replikit-base:bookworm-mariadb",
-    ] {
+    let builder = format!("replikit-builder:{RUST_ROOTFS}");
+    let base = Flavor::MariaDb1011.base_image();
+    for image in [&builder, &base] {
         let found = Command::new("docker")
             .args(["image", "inspect", image])
             .bounded();
@@ -35,9 +33,9 @@ fn the_default_build_compiles_replikit_and_makes_a_working_server_image() {
             // A failed step's container goes too (the legacy builder keeps it).
             "--force-rm",
             "--build-arg",
-            "BUILDER_IMAGE=replikit-builder:sid-rust",
+            &format!("BUILDER_IMAGE={builder}"),
             "--build-arg",
-            "BASE_IMAGE=replikit-base:bookworm-mariadb",
+            &format!("BASE_IMAGE={base}"),
             "-t",
             &tag,
             ".",

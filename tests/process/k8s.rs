@@ -3,12 +3,10 @@
 //! from PyPI (scripts/install-test-deps puts it in a venv). No cluster runs
 //! here; the probes' command is `replikit health`, tested in tests/health.rs.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const VALIDATOR: &str = "/var/cache/replikit-venv/bin/kubernetes-validate";
 

@@ -3,21 +3,20 @@
 //! up` and `check`), then what operators do to a running cluster: stop,
 //! restart and kill nodes, and add a replica once data exists.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
-use common::*;
+use crate::cluster::Cluster;
+use crate::common::servers::Flavor;
+use crate::common::*;
 
 #[test]
 fn mariadb_10_11_cluster_from_the_shipped_image() {
-    end_to_end("bookworm-mariadb");
+    end_to_end(Flavor::MariaDb1011.rootfs_name());
 }
 
 #[test]
 fn mysql_9_7_cluster_from_the_shipped_image() {
-    end_to_end("sid-mysql");
+    end_to_end(Flavor::MySql97.rootfs_name());
 }
 
 fn end_to_end(base: &'static str) {
