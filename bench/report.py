@@ -36,6 +36,20 @@ print("""
 - `tini`: `tini-static -s` (subreaper mode, as replikit runs here). `seed-chain`: the seed's
   `add-server-id.sh` (bash, `hostname -i`, `expr`, append) followed by `exec`.
 """)
+if "replikit-before-create" in start:
+    print("## Before and after, in the same run\n")
+    print("`replikit-before-*` is the earlier build named by REPLIKIT_BEFORE_BIN; a ratio near 1.00 is no change.\n")
+    print("| measure | before | after | after / before |")
+    print("|---|---|---|---|")
+    for case in ("create", "unchanged", "unchanged-flags"):
+        b = start[f"replikit-before-{case}"]["median"] - base
+        a = start[f"replikit-{case}"]["median"] - base
+        print(f"| start-up overhead, {case} (ms) | {b*1e3:.3f} | {a*1e3:.3f} | {a/b:.2f} |")
+    b, a = int(rss["replikit-before"]), int(rss["replikit"])
+    print(f"| idle RSS (KiB) | {b} | {a} | {a/b:.2f} |")
+    b, a = int(size["replikit-before"]), int(size["replikit"])
+    print(f"| binary size (bytes) | {b} | {a} | {a/b:.3f} |")
+    print()
 unchanged = start["replikit-unchanged"]["median"] - base
 created = start["replikit-create"]["median"] - base
 print("## Targets (issue #2)\n")

@@ -1,5 +1,5 @@
 //! Host names to addresses without glibc's NSS: a static binary must not
-//! let glibc load NSS modules (tests/static_binary.rs). Like glibc's
+//! let glibc load NSS modules (tests/process/static_binary.rs). Like glibc's
 //! `files dns`: the hosts file first, then the name servers of
 //! /etc/resolv.conf (Docker's embedded DNS at 127.0.0.11 in Compose and
 //! Swarm, the cluster DNS in Kubernetes), with its search domains.

@@ -259,7 +259,7 @@ mod tests {
     // Test keys made with `openssl genrsa`. For the small one the tests know
     // the private exponent d, so they can decrypt what we encrypt (quickly
     // enough for a debug build; the server's 2048-bit key is exercised
-    // against real MySQL in tests/wire.rs).
+    // against real MySQL in tests/servers/wire.rs).
     const PEM: &str = include_str!("testdata/rsa1024.pub.pem");
     const SMALL_PEM: &str = include_str!("testdata/rsa512.pub.pem");
     const SMALL_D_HEX: &str = include_str!("testdata/rsa512.d.hex");

@@ -1,7 +1,7 @@
 //! Which server we talk to, and the statements it accepts. MySQL renamed
 //! its replication statements in 8.0.22/8.0.23/8.2 and removed the old ones
 //! in 8.4; MariaDB kept CHANGE MASTER TO and added REPLICA aliases in 10.5.
-//! The table is in ../shared/DESIGN.md; tests/dialect.rs runs every
+//! The table is in ../shared/DESIGN.md; tests/servers/dialect.rs runs every
 //! statement here on real servers.
 
 use anyhow::{bail, Result};
