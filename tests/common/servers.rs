@@ -122,6 +122,17 @@ fn in_root(root: &PathBuf, script: &str) -> Command {
     c
 }
 
+/// The server options of a replication source or replica: binary log on,
+/// GTIDs on (MySQL needs them switched on), server-id from its port.
+fn replicating_options(flavor: Flavor) -> String {
+    let mysql = if flavor.is_mysql() {
+        " --gtid-mode=ON --enforce-gtid-consistency=ON"
+    } else {
+        ""
+    };
+    format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql}")
+}
+
 impl Server {
     /// Initialises a datadir and starts a server on a free port; returns
     /// once it answers queries.
@@ -137,15 +148,7 @@ impl Server {
 
     /// `start_replicating` with more server options.
     pub fn start_replicating_with(flavor: Flavor, extra: &str) -> Server {
-        let mysql = if flavor.is_mysql() {
-            " --gtid-mode=ON --enforce-gtid-consistency=ON"
-        } else {
-            ""
-        };
-        Server::start_with(
-            flavor,
-            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql} {extra}"),
-        )
+        Server::start_with(flavor, &format!("{} {extra}", replicating_options(flavor)))
     }
 
     /// Starts with extra server options (`PORT` stands for the port).
@@ -159,14 +162,9 @@ impl Server {
     /// (for a clone). `env` is replikit's environment; its log is
     /// `replikit_log()`.
     pub fn start_replicating_under_replikit(flavor: Flavor, env: &[(&str, String)]) -> Server {
-        let mysql = if flavor.is_mysql() {
-            " --gtid-mode=ON --enforce-gtid-consistency=ON"
-        } else {
-            ""
-        };
         Server::start_full(
             flavor,
-            &format!("--log-bin=binlog --binlog-format=ROW --server-id=PORT{mysql}"),
+            &replicating_options(flavor),
             Some(
                 env.iter()
                     .map(|(k, v)| (k.to_string(), v.clone()))
@@ -478,25 +476,29 @@ impl Drop for Server {
     }
 }
 
-/// One test per flavor, each calling `$check(flavor)`:
-/// `mariadb_10_11`, `mariadb_11_8` and `mysql_9_7`.
+/// Tests `$check` on every flavor, as one test each (named after the
+/// flavor), so that they run side by side; or on the flavors listed, as
+/// `name => Flavor variant`.
 #[macro_export]
 macro_rules! per_flavor {
     ($check:ident) => {
-        #[test]
-        fn mariadb_10_11() {
-            $check($crate::common::servers::Flavor::MariaDb1011);
-        }
+        $crate::per_flavor!($check: mariadb_10_11 => MariaDb1011, mariadb_11_8 => MariaDb118, mysql_9_7 => MySql97);
+    };
+    ($check:ident: $($name:ident => $flavor:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                $check($crate::common::servers::Flavor::$flavor);
+            }
+        )+
+    };
+}
 
-        #[test]
-        fn mariadb_11_8() {
-            $check($crate::common::servers::Flavor::MariaDb118);
-        }
-
-        #[test]
-        fn mysql_9_7() {
-            $check($crate::common::servers::Flavor::MySql97);
-        }
+/// The two flavors the Docker tests run: the oldest MariaDB, and MySQL.
+#[macro_export]
+macro_rules! mariadb_and_mysql {
+    ($check:ident) => {
+        $crate::per_flavor!($check: mariadb_10_11 => MariaDb1011, mysql_9_7 => MySql97);
     };
 }
 

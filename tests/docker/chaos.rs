@@ -115,17 +115,13 @@ fn writer(addr: SocketAddr, password: String, stop: Arc<AtomicBool>, seed: u64) 
     acked
 }
 
-#[test]
-fn mariadb_10_11_survives_the_chaos_soak() {
-    soak(Flavor::MariaDb1011.rootfs_name());
+mod survives_the_chaos_soak {
+    use super::*;
+    mariadb_and_mysql!(soak);
 }
 
-#[test]
-fn mysql_9_7_survives_the_chaos_soak() {
-    soak(Flavor::MySql97.rootfs_name());
-}
-
-fn soak(base: &'static str) {
+fn soak(flavor: Flavor) {
+    let base = flavor.rootfs_name();
     let seconds: u64 = std::env::var("REPLIKIT_CHAOS_SECS")
         .map(|s| s.parse().expect("REPLIKIT_CHAOS_SECS: a number of seconds"))
         .unwrap_or(60);

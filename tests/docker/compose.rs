@@ -9,17 +9,13 @@ use crate::cluster::Cluster;
 use crate::common::servers::Flavor;
 use crate::common::*;
 
-#[test]
-fn mariadb_10_11_cluster_from_the_shipped_image() {
-    end_to_end(Flavor::MariaDb1011.rootfs_name());
+mod cluster_from_the_shipped_image {
+    use super::*;
+    mariadb_and_mysql!(end_to_end);
 }
 
-#[test]
-fn mysql_9_7_cluster_from_the_shipped_image() {
-    end_to_end(Flavor::MySql97.rootfs_name());
-}
-
-fn end_to_end(base: &'static str) {
+fn end_to_end(flavor: Flavor) {
+    let base = flavor.rootfs_name();
     let cluster = Cluster::up(base);
 
     // The README's check: written through haproxy:3306, read on both

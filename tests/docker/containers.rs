@@ -285,7 +285,7 @@ impl Drop for Cleanup {
 }
 
 /// The main job in the real Docker engine: a primary and two replicas,
-/// each with replikit as its entrypoint and nothing but the seed's
+/// each with replikit as its entrypoint and nothing but the legacy
 /// environment, assemble themselves; a row written on the primary reaches
 /// both replicas.
 #[test]

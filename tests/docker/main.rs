@@ -5,6 +5,7 @@
 
 // Each tier uses a part of the helpers all tiers share.
 #[allow(dead_code)]
+#[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -118,17 +118,13 @@ impl Drop for Stack {
     }
 }
 
-#[test]
-fn mariadb_10_11_stack_deploys_and_scales() {
-    deploy_and_scale(Flavor::MariaDb1011.rootfs_name());
+mod stack_deploys_and_scales {
+    use super::*;
+    mariadb_and_mysql!(deploy_and_scale);
 }
 
-#[test]
-fn mysql_9_7_stack_deploys_and_scales() {
-    deploy_and_scale(Flavor::MySql97.rootfs_name());
-}
-
-fn deploy_and_scale(base: &'static str) {
+fn deploy_and_scale(flavor: Flavor) {
+    let base = flavor.rootfs_name();
     let _swarm = Swarm::join();
     let _bin = static_bin();
     let stack = Stack {

@@ -129,28 +129,25 @@ impl Dialect {
         }
     }
 
-    pub fn replica_status(&self) -> &'static str {
+    /// `replica` where the server says REPLICA, else `slave`.
+    fn replica_or_slave(&self, replica: &'static str, slave: &'static str) -> &'static str {
         if self.replica_words() {
-            "SHOW REPLICA STATUS"
+            replica
         } else {
-            "SHOW SLAVE STATUS"
+            slave
         }
+    }
+
+    pub fn replica_status(&self) -> &'static str {
+        self.replica_or_slave("SHOW REPLICA STATUS", "SHOW SLAVE STATUS")
     }
 
     pub fn start_replica(&self) -> &'static str {
-        if self.replica_words() {
-            "START REPLICA"
-        } else {
-            "START SLAVE"
-        }
+        self.replica_or_slave("START REPLICA", "START SLAVE")
     }
 
     pub fn stop_replica(&self) -> &'static str {
-        if self.replica_words() {
-            "STOP REPLICA"
-        } else {
-            "STOP SLAVE"
-        }
+        self.replica_or_slave("STOP REPLICA", "STOP SLAVE")
     }
 
     /// The function that waits for a replica to reach a binary log
@@ -165,11 +162,7 @@ impl Dialect {
 
     /// Forgets every replication set-up (and the position in it).
     pub fn reset_replica_all(&self) -> &'static str {
-        if self.replica_words() {
-            "RESET REPLICA ALL"
-        } else {
-            "RESET SLAVE ALL"
-        }
+        self.replica_or_slave("RESET REPLICA ALL", "RESET SLAVE ALL")
     }
 
     /// The node's own state in one row: server_id, skip_networking (the
