@@ -16,10 +16,37 @@ pub struct PublicKey {
     e: Vec<u8>,
 }
 
+/// The keys replikit encrypts to: what MySQL generates (2048 bits) up to
+/// what anyone uses. A larger modulus or exponent only costs us time (a
+/// 16384-bit key with a large exponent kept a core busy for minutes), a
+/// smaller one or e = 1 protects nothing.
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 8192;
+
 impl PublicKey {
     /// Reads a PEM key as MySQL sends it: "BEGIN PUBLIC KEY"
-    /// (SubjectPublicKeyInfo) or "BEGIN RSA PUBLIC KEY" (PKCS#1).
+    /// (SubjectPublicKeyInfo) or "BEGIN RSA PUBLIC KEY" (PKCS#1), strict
+    /// DER, and refuses a key outside what a real server uses: a modulus of
+    /// 2048 to 8192 bits, an odd exponent from 3 to 2^32.
     pub fn from_pem(pem: &str) -> Result<PublicKey> {
+        let key = PublicKey::parse_pem(pem)?;
+        let bits = key.bits();
+        ensure!(
+            (MIN_BITS..=MAX_BITS).contains(&bits),
+            "the server's RSA key has {bits} bits, outside {MIN_BITS}..={MAX_BITS}; no real server sends such a key"
+        );
+        let e_ok = key.e.len() <= 4
+            && key.e.last().is_some_and(|b| b & 1 == 1)
+            && key.e.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)) >= 3;
+        ensure!(
+            e_ok,
+            "the server's RSA key has an exponent that is even, below 3 or above 2^32; no real server sends such a key"
+        );
+        Ok(key)
+    }
+
+    /// The key in `pem`, strict DER, without the size policy.
+    fn parse_pem(pem: &str) -> Result<PublicKey> {
         let body: String = pem
             .lines()
             .filter(|l| !l.starts_with("-----"))
@@ -30,22 +57,29 @@ impl PublicKey {
             der
         } else {
             // SEQUENCE { AlgorithmIdentifier, BIT STRING { RSAPublicKey } }
-            let spki = Der(&der).expect(0x30)?;
+            let spki = Der(&der).only(0x30)?;
             let mut fields = Der(spki);
             fields.expect(0x30)?;
             let bits = fields.expect(0x03)?;
+            fields.end()?;
             ensure!(bits.first() == Some(&0), "unexpected BIT STRING padding");
             bits[1..].to_vec()
         };
-        let mut key = Der(Der(&der).expect(0x30)?);
-        let n = strip_zeros(key.expect(0x02)?);
-        let e = strip_zeros(key.expect(0x02)?);
+        let mut key = Der(Der(&der).only(0x30)?);
+        let n = unsigned(key.expect(0x02)?)?;
+        let e = unsigned(key.expect(0x02)?)?;
+        key.end()?;
         ensure!(n.len() >= 64, "the server's RSA key is too short");
         ensure!(n.last().is_some_and(|b| b & 1 == 1), "even RSA modulus");
         Ok(PublicKey {
             n: n.to_vec(),
             e: e.to_vec(),
         })
+    }
+
+    /// The modulus's length in bits.
+    pub fn bits(&self) -> usize {
+        self.n.len() * 8 - self.n.first().map_or(8, |b| b.leading_zeros() as usize)
     }
 
     /// The size of a ciphertext in bytes.
@@ -119,9 +153,20 @@ fn xor_in_place(a: &mut [u8], b: &[u8]) {
     }
 }
 
-fn strip_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
+/// A DER INTEGER's content as an unsigned big-endian number: positive,
+/// minimally encoded (one leading zero only before a high bit).
+fn unsigned(bytes: &[u8]) -> Result<&[u8]> {
+    match bytes {
+        [] => bail!("malformed DER in the server's public key: an empty INTEGER"),
+        [0, next, ..] if *next < 0x80 => {
+            bail!("malformed DER in the server's public key: an INTEGER with a superfluous zero")
+        }
+        [0, rest @ ..] if !rest.is_empty() => Ok(rest),
+        [first, ..] if *first >= 0x80 => {
+            bail!("malformed DER in the server's public key: a negative INTEGER")
+        }
+        _ => Ok(bytes),
+    }
 }
 
 /// A cursor over DER: each `expect` reads one element of the given tag.
@@ -142,11 +187,30 @@ impl<'a> Der<'a> {
             let len = bytes
                 .iter()
                 .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+            // DER: the long form only where the short one cannot say it,
+            // without leading zero bytes.
+            ensure!(len >= 0x80 && bytes[0] != 0, "non-minimal DER length");
             (len, 2 + width)
         };
-        let content = p.get(header..header + len).ok_or_else(bad)?;
-        self.0 = &p[header + len..];
+        let end = header.checked_add(len).ok_or_else(bad)?;
+        let content = p.get(header..end).ok_or_else(bad)?;
+        self.0 = &p[end..];
         Ok(content)
+    }
+
+    /// The one element of the given tag, with nothing after it.
+    fn only(&mut self, tag: u8) -> Result<&'a [u8]> {
+        let content = self.expect(tag)?;
+        self.end()?;
+        Ok(content)
+    }
+
+    fn end(&self) -> Result<()> {
+        ensure!(
+            self.0.is_empty(),
+            "malformed DER in the server's public key: trailing bytes"
+        );
+        Ok(())
     }
 }
 
@@ -289,13 +353,103 @@ mod tests {
 
     #[test]
     fn reads_the_key_in_both_pem_forms() {
-        let key = PublicKey::from_pem(PEM).unwrap();
+        let key = PublicKey::parse_pem(PEM).unwrap();
         assert_eq!(key.size(), 128);
         assert_eq!(key.e, [1, 0, 1]);
         let pkcs1 = include_str!("testdata/rsa1024.rsapub.pem");
-        assert_eq!(PublicKey::from_pem(pkcs1).unwrap(), key);
+        assert_eq!(PublicKey::parse_pem(pkcs1).unwrap(), key);
         assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\n!!\n").is_err());
         assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nMAA=\n").is_err());
+        let real = PublicKey::from_pem(include_str!("testdata/rsa2048.pub.pem")).unwrap();
+        assert_eq!(real.bits(), 2048);
+    }
+
+    /// A PKCS#1 PEM of modulus `n` and exponent `e` (big-endian, positive).
+    fn pkcs1(n: &[u8], e: &[u8]) -> String {
+        fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match content.len() {
+                l if l < 0x80 => out.push(l as u8),
+                l if l < 0x100 => out.extend([0x81, l as u8]),
+                l => out.extend([0x82, (l >> 8) as u8, l as u8]),
+            }
+            out.extend_from_slice(content);
+            out
+        }
+        let int = |v: &[u8]| {
+            let mut c = if v[0] >= 0x80 { vec![0] } else { vec![] };
+            c.extend_from_slice(v);
+            der(0x02, &c)
+        };
+        let seq = der(0x30, &[int(n), int(e)].concat());
+        let b64 = base64_encode(&seq);
+        format!("-----BEGIN RSA PUBLIC KEY-----\n{b64}\n-----END RSA PUBLIC KEY-----\n")
+    }
+
+    fn base64_encode(bytes: &[u8]) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn keys_no_real_server_sends_are_refused_at_once() {
+        let n = |bits: usize| {
+            let mut n = vec![0xffu8; bits / 8];
+            n[0] = 0xc0;
+            n
+        };
+        let ok = pkcs1(&n(2048), &[1, 0, 1]);
+        assert!(PublicKey::from_pem(&ok).is_ok());
+        for (what, pem) in [
+            ("1024 bits", pkcs1(&n(1024), &[1, 0, 1])),
+            ("16384 bits", pkcs1(&n(16384), &[0xff; 256])),
+            ("e = 1", pkcs1(&n(2048), &[1])),
+            ("even e", pkcs1(&n(2048), &[1, 0, 0])),
+            ("e above 2^32", pkcs1(&n(2048), &[1, 0, 0, 0, 1])),
+        ] {
+            let started = std::time::Instant::now();
+            let err = PublicKey::from_pem(&pem).unwrap_err().to_string();
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(100),
+                "{what}"
+            );
+            assert!(
+                !err.contains('\n') && err.contains("no real server"),
+                "{what}: {err}"
+            );
+        }
+        // Strict DER: trailing bytes, a long-form length that fits the
+        // short form, a superfluous zero.
+        let good = base64_decode(ok.lines().nth(1).unwrap()).unwrap();
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let pem = format!(
+            "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
+            base64_encode(&trailing)
+        );
+        assert!(PublicKey::from_pem(&pem).is_err());
+        assert!(unsigned(&[0, 1]).is_err());
+        assert!(unsigned(&[0x80]).is_err());
+        assert_eq!(unsigned(&[0, 0x80]).unwrap(), [0x80]);
+        assert!(Der(&[0x02, 0x81, 0x05, 1, 2, 3, 4, 5])
+            .expect(0x02)
+            .is_err());
     }
 
     #[test]
@@ -308,7 +462,7 @@ mod tests {
 
     #[test]
     fn too_long_messages_are_refused() {
-        let key = PublicKey::from_pem(PEM).unwrap();
+        let key = PublicKey::parse_pem(PEM).unwrap();
         assert!(key.encrypt_oaep(&[b'x'; 86], &[0; 20]).is_ok());
         assert!(key.encrypt_oaep(&[b'x'; 87], &[0; 20]).is_err());
     }
@@ -325,7 +479,7 @@ mod tests {
             message in prop::collection::vec(any::<u8>(), 0..=22),
             seed in any::<[u8; 20]>(),
         ) {
-            let key = PublicKey::from_pem(SMALL_PEM).unwrap();
+            let key = PublicKey::parse_pem(SMALL_PEM).unwrap();
             let c = key.encrypt_oaep(&message, &seed).unwrap();
             prop_assert_eq!(c.len(), 64);
             prop_assert_eq!(decrypt_oaep(&key, &hex(SMALL_D_HEX), &c), message);

@@ -1,9 +1,11 @@
 //! SQL string literals. Replication statements such as CHANGE REPLICATION
 //! SOURCE TO cannot take bound parameters, so values are quoted here. The
-//! quoting assumes the session's sql_mode has no NO_BACKSLASH_ESCAPES, which
-//! our connections set (`SESSION_SQL_MODE`).
+//! quoting assumes the session's sql_mode has no NO_BACKSLASH_ESCAPES (nor
+//! ANSI_QUOTES) and an ASCII-safe character set, which every connection of
+//! replikit's client sets before anything else (`db::wire`).
 
-/// What every replikit session sets first, so that `quote` is exact.
+/// The sql_mode under which `quote` is exact (what `db::wire` sets, with
+/// utf8mb4, on every connection; the tests set it for their own client).
 pub const SESSION_SQL_MODE: &str = "SET SESSION sql_mode = 'STRICT_ALL_TABLES'";
 
 /// A single-quoted literal for any text: quotes, backslashes, NUL, newlines

@@ -7,7 +7,6 @@ use anyhow::Result;
 use crate::config::role::{Credentials, Replica};
 use crate::db::dialect::{positioning, Dialect, Position, SourceSpec, Tls};
 use crate::db::error::redacted;
-use crate::db::sql::SESSION_SQL_MODE;
 use crate::db::wire::Conn;
 use crate::replication::retry::permanent;
 use crate::replication::source::{log_in_to_source, Source};
@@ -110,7 +109,6 @@ pub fn point_at_source(
     let change = d
         .change_source(&spec)
         .map_err(|e| permanent(format!("{e:#}")))?;
-    conn.query(SESSION_SQL_MODE)?;
     conn.query(&change)
         .map_err(redacted("configuring replication", &creds.password))?;
     conn.query(d.start_replica())?;

@@ -9,7 +9,6 @@ use crate::accounts;
 use crate::config::role::{Credentials, Replica, SourceAccess};
 use crate::db::dialect::{Dialect, Tls};
 use crate::db::error::{redacted, ACCESS_DENIED};
-use crate::db::sql::SESSION_SQL_MODE;
 use crate::db::wire::Conn;
 use crate::replication::position::{choose_position, point_at_source, seeded_position};
 use crate::replication::retry::permanent;
@@ -157,7 +156,6 @@ impl ThisReplica<'_> {
             .change_credentials(&creds.user, &creds.password)
             .map_err(|e| permanent(format!("{e:#}")))?;
         conn.query(self.mine.stop_replica())?;
-        conn.query(SESSION_SQL_MODE)?;
         conn.query(&change).map_err(redacted(
             "storing new replication credentials",
             &creds.password,

@@ -11,11 +11,9 @@
 //! as is; over TCP it goes encrypted with the server's RSA key (`rsa`), as
 //! MySQL's own client does with --get-server-public-key.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -23,9 +21,12 @@ use super::rsa;
 
 mod auth;
 mod packet;
+mod transport;
 
 pub use auth::auth_response;
+use auth::{Auth, Step};
 use packet::{get_lenenc_bytes, get_lenenc_int, parse_error, parse_greeting, put_lenenc_bytes};
+use transport::Stream;
 
 const CLIENT_LONG_PASSWORD: u32 = 1;
 const CLIENT_PROTOCOL_41: u32 = 1 << 9;
@@ -36,7 +37,22 @@ const CLIENT_PLUGIN_AUTH: u32 = 1 << 19;
 const CLIENT_PLUGIN_AUTH_LENENC_DATA: u32 = 1 << 21;
 const CLIENT_DEPRECATE_EOF: u32 = 1 << 24;
 const UTF8MB4_GENERAL_CI: u8 = 45;
+/// The largest payload of one wire packet; longer ones continue.
 const MAX_PACKET: usize = 0xff_ffff;
+
+/// What a peer may make us hold, whoever it is: a greeting is a few dozen
+/// bytes, a log-in step a key of at most a few KiB; replikit's queries read
+/// small results (the largest: 100 kB values in tests, a table list).
+const MAX_GREETING: usize = 64 * 1024;
+const MAX_AUTH_PACKET: usize = 64 * 1024;
+const MAX_RESULT_BYTES: usize = 64 * 1024 * 1024;
+/// MySQL's and MariaDB's own limit on a table's columns.
+const MAX_COLUMNS: u64 = 4096;
+
+/// Set on every connection before anything else is sent.
+const PIN_SESSION: &str = "SET SESSION character_set_client = utf8mb4, \
+    SESSION character_set_connection = utf8mb4, SESSION character_set_results = utf8mb4, \
+    SESSION sql_mode = 'STRICT_ALL_TABLES'";
 
 /// The rows of a query: column names, then values (None for SQL NULL).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -68,110 +84,80 @@ impl std::fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-/// The connection's transport: the local socket, or TCP to another server.
-enum Stream {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.read(buf),
-            Stream::Tcp(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.flush(),
-            Stream::Tcp(s) => s.flush(),
-        }
-    }
-}
-
 pub struct Conn {
     stream: Stream,
     seq: u8,
     capabilities: u32,
     pub server_version: String,
-}
-
-impl Stream {
-    fn set_timeout(&self, timeout: Duration) -> std::io::Result<()> {
-        match self {
-            Stream::Unix(s) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))
-            }
-            Stream::Tcp(s) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))
-            }
-        }
-    }
-
-    fn tcp(addr: SocketAddr, timeout: Duration) -> Result<Stream> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        Ok(Stream::Tcp(stream))
-    }
+    /// How long one operation (a query with its whole result) may take.
+    timeout: Duration,
+    /// When the operation under way must have ended.
+    deadline: Instant,
+    /// Only a session says goodbye (COM_QUIT), never a bare greeting.
+    logged_in: bool,
 }
 
 impl Conn {
-    /// Connects to the server listening on `socket` and logs in.
+    /// Connects to the server listening on `socket` and logs in, all
+    /// within `timeout`; each query after gets `timeout` too.
     pub fn connect(socket: &Path, user: &str, password: &str, timeout: Duration) -> Result<Conn> {
-        let stream = UnixStream::connect(socket)
-            .with_context(|| format!("cannot connect to {}", socket.display()))?;
-        let mut conn = Conn::open(Stream::Unix(stream), timeout)?;
+        let deadline = Instant::now() + timeout;
+        let mut conn = Conn::open(Stream::unix(socket, timeout)?, timeout, deadline);
         conn.login(user, password)
             .with_context(|| format!("cannot log in as {user:?} on {}", socket.display()))?;
+        conn.pin_session()?;
         Ok(conn)
     }
 
-    /// Connects to the server at `addr` over TCP and logs in.
+    /// Connects to the server at `addr` over TCP and logs in, all within
+    /// `timeout`; each query after gets `timeout` too.
     pub fn connect_tcp(
         addr: SocketAddr,
         user: &str,
         password: &str,
         timeout: Duration,
     ) -> Result<Conn> {
-        let mut conn = Conn::open(Stream::tcp(addr, timeout)?, timeout)?;
+        let deadline = Instant::now() + timeout;
+        let mut conn = Conn::open(Stream::tcp(addr, timeout)?, timeout, deadline);
         conn.login(user, password)
             .with_context(|| format!("cannot log in as {user:?} on {addr}"))?;
+        conn.pin_session()?;
         Ok(conn)
     }
 
-    /// How long a read or write may take from now on: long statements
-    /// (CHECKSUM TABLE, waiting for a replica) need more than a log-in.
+    /// How long each query may take from now on, its whole result
+    /// included: long statements (CHECKSUM TABLE, waiting for a replica)
+    /// need more than a log-in.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
-        self.stream.set_timeout(timeout)?;
+        self.timeout = timeout;
         Ok(())
     }
 
     /// A connection before the server's greeting has been read.
-    fn open(stream: Stream, timeout: Duration) -> Result<Conn> {
-        stream.set_timeout(timeout)?;
-        Ok(Conn {
+    fn open(stream: Stream, timeout: Duration, deadline: Instant) -> Conn {
+        Conn {
             stream,
             seq: 0,
             capabilities: 0,
             server_version: String::new(),
-        })
+            timeout,
+            deadline,
+            logged_in: false,
+        }
+    }
+
+    /// The session's character set and sql_mode, whatever the server's
+    /// defaults: `sql::quote` is exact only without NO_BACKSLASH_ESCAPES
+    /// (and ANSI_QUOTES), and only in an ASCII-safe character set (GBK,
+    /// SJIS and Big5 can swallow a backslash into a character).
+    fn pin_session(&mut self) -> Result<()> {
+        self.query(PIN_SESSION)
+            .context("cannot set the session's character set and sql_mode")?;
+        Ok(())
     }
 
     fn login(&mut self, user: &str, password: &str) -> Result<()> {
-        let greeting = self.read_packet()?;
+        let greeting = self.read_packet(MAX_GREETING)?;
         if greeting.first() == Some(&0xff) {
             bail!(parse_error(&greeting));
         }
@@ -194,53 +180,30 @@ impl Conn {
                 self.server_version
             );
         }
-        let mut plugin = hello.plugin;
-        let mut scramble = hello.scramble;
-        let secure = matches!(self.stream, Stream::Unix(_));
-        let mut asked_for_key = false;
-        let auth = auth_response(&plugin, password, &scramble)?;
-        self.send_handshake_response(user, &auth, &plugin)?;
-
+        let mut auth = Auth::new(hello.plugin, hello.scramble, self.stream.is_local())?;
+        let first = auth_response(&auth.plugin, password, &auth.scramble)?;
+        self.send_handshake_response(user, &first, &auth.plugin)?;
         loop {
-            let reply = self.read_packet()?;
-            match reply.first() {
-                Some(0x00) => return Ok(()),
-                Some(0xff) => bail!(parse_error(&reply)),
-                // Auth switch: another plugin, another scramble.
-                Some(0xfe) => {
-                    let rest = &reply[1..];
-                    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-                    plugin = String::from_utf8_lossy(&rest[..end]).into_owned();
-                    scramble = rest.get(end + 1..).unwrap_or_default().to_vec();
-                    if scramble.last() == Some(&0) {
-                        scramble.pop();
-                    }
-                    let answer = auth_response(&plugin, password, &scramble)?;
+            let reply = self.read_packet(MAX_AUTH_PACKET)?;
+            match auth.next(&reply)? {
+                Step::Done => {
+                    self.logged_in = true;
+                    return Ok(());
+                }
+                Step::Wait => {}
+                Step::Send(answer) => self.write_packet(&answer)?,
+                Step::Answer => {
+                    let answer = auth_response(&auth.plugin, password, &auth.scramble)?;
                     self.write_packet(&answer)?;
                 }
-                // caching_sha2_password: 3 = fast auth done, 4 = send the password.
-                // caching_sha2_password over TCP: the server's public key.
-                Some(0x01) if asked_for_key => {
-                    self.send_encrypted_password(&reply[1..], password, &scramble)?;
-                    asked_for_key = false;
+                Step::SendClear => {
+                    let mut clear = password.as_bytes().to_vec();
+                    clear.push(0);
+                    self.write_packet(&clear)?;
                 }
-                Some(0x01) if plugin == "caching_sha2_password" => match reply.get(1) {
-                    Some(3) => {}
-                    Some(4) if secure => {
-                        let mut clear = password.as_bytes().to_vec();
-                        clear.push(0);
-                        self.write_packet(&clear)?;
-                    }
-                    Some(4) => {
-                        if scramble.is_empty() {
-                            bail!("the server sent no scramble to encrypt the password with");
-                        }
-                        self.write_packet(&[0x02])?;
-                        asked_for_key = true;
-                    }
-                    other => bail!("unexpected caching_sha2_password step {other:?}"),
-                },
-                other => bail!("unexpected reply {other:?} while logging in"),
+                Step::Encrypt(pem) => {
+                    self.send_encrypted_password(&pem, password, &auth.scramble)?
+                }
             }
         }
     }
@@ -272,58 +235,64 @@ impl Conn {
         let key = rsa::PublicKey::from_pem(&String::from_utf8_lossy(pem))?;
         let mut clear = password.as_bytes().to_vec();
         clear.push(0);
-        // The scramble keeps one key's ciphertext from being replayed.
-        for (i, b) in clear.iter_mut().enumerate() {
-            *b ^= scramble[i % scramble.len()];
+        // The scramble keeps one key's ciphertext from being replayed
+        // (`Auth` has checked that there is one).
+        for (b, s) in clear.iter_mut().zip(scramble.iter().cycle()) {
+            *b ^= s;
         }
         let sealed = key.encrypt_oaep(&clear, &rsa::random_seed()?)?;
         self.write_packet(&sealed)
     }
 
-    /// Runs one statement; returns its rows (empty for statements without).
+    /// Runs one statement within the connection's timeout; returns its
+    /// rows (empty for statements without).
     pub fn query(&mut self, sql: &str) -> Result<Rows> {
+        self.deadline = Instant::now() + self.timeout;
         self.seq = 0;
         let mut packet = vec![0x03];
         packet.extend_from_slice(sql.as_bytes());
         self.write_packet(&packet)?;
-        let first = self.read_packet()?;
+        let mut budget = MAX_RESULT_BYTES;
+        let first = self.read_counted(&mut budget)?;
         let rows = match first.first() {
             Some(0x00) => Rows::default(),
             Some(0xff) => return Err(parse_error(&first).into()),
-            Some(_) => self.read_result_set(&first)?,
+            Some(_) => self.read_result_set(&first, &mut budget)?,
             None => bail!("empty reply from the server"),
         };
         Ok(rows)
     }
 
-    fn read_result_set(&mut self, head: &[u8]) -> Result<Rows> {
+    fn read_result_set(&mut self, head: &[u8], budget: &mut usize) -> Result<Rows> {
         let mut at = 0;
-        let count =
-            get_lenenc_int(head, &mut at)?.ok_or_else(|| anyhow!("bad column count"))? as usize;
+        let count = get_lenenc_int(head, &mut at)?.ok_or_else(|| anyhow!("bad column count"))?;
+        if count > MAX_COLUMNS {
+            bail!("the server announced {count} columns, more than any table has");
+        }
         let mut rows = Rows::default();
         for _ in 0..count {
-            let def = self.read_packet()?;
+            let def = self.read_counted(budget)?;
             let mut at = 0;
             // catalog, schema, table, org_table, name
-            let mut fields = Vec::new();
+            let mut name = None;
             for _ in 0..5 {
-                fields.push(get_lenenc_bytes(&def, &mut at)?.unwrap_or_default());
+                name = get_lenenc_bytes(&def, &mut at)?;
             }
             rows.columns
-                .push(String::from_utf8_lossy(&fields[4]).into_owned());
+                .push(String::from_utf8_lossy(&name.unwrap_or_default()).into_owned());
         }
         if self.capabilities & CLIENT_DEPRECATE_EOF == 0 {
-            self.read_packet()?; // EOF after the column definitions
+            self.read_counted(budget)?; // EOF after the column definitions
         }
         loop {
-            let packet = self.read_packet()?;
+            let packet = self.read_counted(budget)?;
             match packet.first() {
-                Some(0xfe) if packet.len() < 0xff_ffff => return Ok(rows),
+                Some(0xfe) if packet.len() < MAX_PACKET => return Ok(rows),
                 Some(0xff) => return Err(parse_error(&packet).into()),
                 _ => {
                     let mut at = 0;
-                    let mut row = Vec::with_capacity(count);
-                    for _ in 0..count {
+                    let mut row = Vec::with_capacity(rows.columns.len());
+                    for _ in 0..rows.columns.len() {
                         row.push(
                             get_lenenc_bytes(&packet, &mut at)?
                                 .map(|v| String::from_utf8_lossy(&v).into_owned()),
@@ -333,6 +302,14 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// One packet of a result, counted against what is left of `budget`.
+    fn read_counted(&mut self, budget: &mut usize) -> Result<Vec<u8>> {
+        let packet = self.read_packet(*budget)?;
+        // Each row also costs its Vec and Strings: count them too.
+        *budget = budget.saturating_sub(packet.len() + 64);
+        Ok(packet)
     }
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<()> {
@@ -356,29 +333,43 @@ impl Conn {
         frame.push(self.seq);
         frame.extend_from_slice(chunk);
         self.seq = self.seq.wrapping_add(1);
-        self.stream
-            .write_all(&frame)
-            .context("cannot write to the server")
+        self.stream.write_all_by(&frame, self.deadline)
     }
 
-    fn read_packet(&mut self) -> Result<Vec<u8>> {
+    /// One logical packet (its continuations joined) of at most `limit`
+    /// bytes: a peer cannot make us allocate more.
+    fn read_packet(&mut self, limit: usize) -> Result<Vec<u8>> {
         let mut payload = Vec::new();
         loop {
             let mut header = [0u8; 4];
-            self.stream
-                .read_exact(&mut header)
-                .context("the server closed the connection")?;
+            self.stream.read_exact_by(&mut header, self.deadline)?;
             let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
             self.seq = header[3].wrapping_add(1);
             let start = payload.len();
-            payload.resize(start + len, 0);
+            let end = start.saturating_add(len);
+            if end > limit {
+                bail!("the server sent more than {limit} bytes at once; replikit reads no such answer");
+            }
+            payload.resize(end, 0);
             self.stream
-                .read_exact(&mut payload[start..])
-                .context("short packet from the server")?;
+                .read_exact_by(&mut payload[start..], self.deadline)?;
             if len < MAX_PACKET {
                 return Ok(payload);
             }
         }
+    }
+}
+
+/// Says goodbye (COM_QUIT) before closing, as a polite client does: the
+/// server then logs no "Aborted connection". At most a moment is spent.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !self.logged_in {
+            return;
+        }
+        self.seq = 0;
+        self.deadline = Instant::now() + Duration::from_millis(100);
+        let _ = self.write_chunk(&[0x01]);
     }
 }
 
@@ -387,8 +378,9 @@ impl Conn {
 /// wait for its source and learn its flavor and version before holding any
 /// credentials for it.
 pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
-    let payload = Conn::open(Stream::tcp(addr, timeout)?, timeout)?
-        .read_packet()
+    let deadline = Instant::now() + timeout;
+    let payload = Conn::open(Stream::tcp(addr, timeout)?, timeout, deadline)
+        .read_packet(MAX_GREETING)
         .with_context(|| format!("{addr} sent no greeting"))?;
     if payload.first() == Some(&0xff) {
         // For example "Host is blocked" or "Too many connections".

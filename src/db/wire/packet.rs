@@ -12,13 +12,31 @@ pub struct Greeting {
     pub plugin: String,
 }
 
+/// Text from a peer, fit for one log line: UTF-8 (lossy), control
+/// characters (a forged newline, an escape sequence) shown as `\u{..}`.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if !text.chars().any(char::is_control) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub fn parse_greeting(p: &[u8]) -> Result<Greeting> {
     let bad = || anyhow!("malformed greeting from the server");
     if p.first() != Some(&10) {
         bail!("unsupported protocol version {:?}", p.first());
     }
     let end = 1 + p[1..].iter().position(|b| *b == 0).ok_or_else(bad)?;
-    let server_version = String::from_utf8_lossy(&p[1..end]).into_owned();
+    let server_version = printable(&p[1..end]);
     let mut at = end + 1 + 4; // NUL, connection id
     let mut scramble = p.get(at..at + 8).ok_or_else(bad)?.to_vec();
     at += 8 + 1; // filler
@@ -36,7 +54,7 @@ pub fn parse_greeting(p: &[u8]) -> Result<Greeting> {
     at += part2;
     let rest = p.get(at..).unwrap_or_default();
     let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-    let plugin = String::from_utf8_lossy(&rest[..end]).into_owned();
+    let plugin = printable(&rest[..end]);
     Ok(Greeting {
         server_version,
         capabilities,
@@ -54,7 +72,7 @@ pub fn parse_error(p: &[u8]) -> ServerError {
     };
     ServerError {
         code,
-        message: String::from_utf8_lossy(message).into_owned(),
+        message: printable(message),
     }
 }
 
@@ -70,7 +88,7 @@ pub fn get_lenenc_int(p: &[u8], at: &mut usize) -> Result<Option<u64>> {
         0xff => bail!("invalid length-encoded integer"),
         n => return Ok(Some(u64::from(n))),
     };
-    let bytes = p.get(*at..*at + width).ok_or_else(bad)?;
+    let bytes = p.get(*at..at.saturating_add(width)).ok_or_else(bad)?;
     *at += width;
     let mut buf = [0u8; 8];
     buf[..width].copy_from_slice(bytes);
@@ -81,12 +99,13 @@ pub fn get_lenenc_bytes(p: &[u8], at: &mut usize) -> Result<Option<Vec<u8>>> {
     let Some(len) = get_lenenc_int(p, at)? else {
         return Ok(None);
     };
-    let len = usize::try_from(len)?;
-    let bytes = p
-        .get(*at..*at + len)
-        .ok_or_else(|| anyhow!("truncated value from the server"))?
-        .to_vec();
-    *at += len;
+    let truncated = || anyhow!("truncated value from the server");
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|len| at.checked_add(len))
+        .ok_or_else(truncated)?;
+    let bytes = p.get(*at..end).ok_or_else(truncated)?.to_vec();
+    *at = end;
     Ok(Some(bytes))
 }
 
