@@ -9,6 +9,7 @@
 mod common;
 
 mod bad_input;
+mod hostile_peer;
 mod identity;
 mod k8s;
 mod static_binary;
