@@ -44,7 +44,10 @@ impl Cluster {
             net: subnet(base),
             image: format!("replikit-e2e-{base}:{}", std::process::id()),
         };
-        let up = cluster.script("up");
+        let up = {
+            let _building = crate::images::building();
+            cluster.script("up")
+        };
         assert!(up.status.success(), "{base}: {}", stderr(&up));
         cluster
     }
@@ -192,8 +195,6 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.script("down");
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.image])
-            .output();
+        crate::images::remove(&self.image);
     }
 }

@@ -74,7 +74,7 @@ impl Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        crate::images::remove(&self.0);
     }
 }
 

@@ -26,6 +26,7 @@ fn the_default_build_compiles_replikit_and_makes_a_working_server_image() {
         );
     }
     let tag = format!("replikit-source-build:{}", std::process::id());
+    let building = crate::images::building();
     let build = Command::new("docker")
         .args([
             "build",
@@ -43,11 +44,12 @@ fn the_default_build_compiles_replikit_and_makes_a_working_server_image() {
         // The legacy builder: this engine has no buildx.
         .env("DOCKER_BUILDKIT", "0")
         .bounded_for(Duration::from_secs(1200));
+    drop(building);
     struct Remove(String);
     impl Drop for Remove {
         fn drop(&mut self) {
             let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
-            let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+            crate::images::remove(&self.0);
         }
     }
     let _image = Remove(tag.clone());

@@ -14,4 +14,5 @@ mod cluster;
 mod compose;
 mod containers;
 mod image;
+mod images;
 mod swarm;

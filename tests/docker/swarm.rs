@@ -112,9 +112,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.script("down");
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.image])
-            .output();
+        crate::images::remove(&self.image);
     }
 }
 
@@ -132,7 +130,10 @@ fn deploy_and_scale(flavor: Flavor) {
         base,
         image: format!("replikit-swarm-{base}:{}", std::process::id()),
     };
-    let up = stack.script("up");
+    let up = {
+        let _building = crate::images::building();
+        stack.script("up")
+    };
     assert!(up.status.success(), "{base}: {}", stderr(&up));
     let ids = stack.check();
     assert_eq!(ids.len(), 2, "{base}: {ids:?}");
