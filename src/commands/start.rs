@@ -11,8 +11,8 @@ use crate::config::settings::{ServerIdVia, Settings};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::identity::option_file;
-use crate::pid1::restart;
 use crate::pid1::supervisor::Supervisor;
+use crate::pid1::{background, restart};
 use crate::replication;
 use crate::status::agent::Agent;
 use crate::status::health::Checks;
@@ -143,18 +143,20 @@ fn start_replication(
     }
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let (settings, role) = (settings.clone(), role.clone());
-    std::thread::Builder::new()
-        .name("replication".into())
-        .spawn(
-            move || match accounts::replica_host_pattern(&role, &settings, address) {
-                Ok(repl_host) => {
-                    replication::keep_trying(role, settings.replication, local, repl_host, true)
-                }
-                Err(e) => log::error!("replication: {e}"),
-            },
-        )
-        .or_exit(exit_code::OS_ERROR)?;
-    Ok(())
+    background::spawn("replication", move || {
+        background::failpoint("replication");
+        match accounts::replica_host_pattern(&role, &settings, address) {
+            Ok(repl_host) => replication::keep_trying(
+                role.clone(),
+                settings.replication.clone(),
+                local.clone(),
+                repl_host,
+                true,
+            ),
+            Err(e) => log::error!("replication: {e}"),
+        }
+    })
+    .or_exit(exit_code::OS_ERROR)
 }
 
 /// Runs the command until it exits, again in place when a clone asked

@@ -2,8 +2,10 @@
 //! forward signals and reap (`supervisor`), share reaping with the helper
 //! processes of background work (`helpers`), clean up descendants as a
 //! subreaper (`proc_tree`), start the command again when a clone asks
-//! (`restart`), and entrykit's hooks (`prehook`).
+//! (`restart`), entrykit's hooks (`prehook`), and background work that a
+//! panic cannot end PID 1 with (`background`).
 
+pub mod background;
 pub mod helpers;
 pub mod prehook;
 pub mod proc_tree;

@@ -16,7 +16,9 @@ pub fn reporting_every<T>(
     let (lock, wake) = &finished;
     let report = &report;
     std::thread::scope(|s| {
-        s.spawn(move || loop {
+        let reporter = std::thread::Builder::new().name("progress".into());
+        // No thread to be had (a process limit): the work goes on unreported.
+        let spawned = reporter.spawn_scoped(s, move || loop {
             let done = lock.lock().unwrap_or_else(|e| e.into_inner());
             let (done, _) = wake
                 .wait_timeout_while(done, period, |done| !*done)
@@ -28,6 +30,9 @@ pub fn reporting_every<T>(
             drop(done);
             report();
         });
+        if let Err(e) = spawned {
+            log::warn!("no progress reports for this work: cannot start a thread: {e}");
+        }
         let result = work();
         // Wakes the reporter at once, mid-period.
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;

@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 
 use crate::config::role::RoleName;
 use crate::db::local::LocalServer;
+use crate::pid1::background;
 use crate::status::health::{self, Checks};
 
 /// What the agent needs to answer.
@@ -52,18 +53,18 @@ impl Agent {
         let listener = TcpListener::bind(any)
             .with_context(|| format!("REPLIKIT_AGENT_PORT: cannot listen on port {}", self.port))?;
         log::info!("agent check for HAProxy on port {}", self.port);
-        std::thread::Builder::new()
-            .name("agent".into())
-            .spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    self.reply(stream);
+        background::spawn("agent", move || {
+            for stream in listener.incoming().flatten() {
+                // One reply's bug must not stop the next.
+                if let Err(e) = background::catching("an agent reply", || self.reply(stream)) {
+                    log::error!("agent: {e}");
                 }
-            })
-            .context("cannot start the agent thread")?;
-        Ok(())
+            }
+        })
     }
 
     fn reply(&self, mut stream: TcpStream) {
+        background::failpoint("agent");
         let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
         let verdict = health::probe(&self.local, self.role, &self.checks, Duration::from_secs(2));
         let line = answer(&verdict);

@@ -12,5 +12,6 @@ mod bad_input;
 mod hostile_peer;
 mod identity;
 mod k8s;
+mod panics;
 mod static_binary;
 mod supervisor;

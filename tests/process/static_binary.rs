@@ -62,3 +62,22 @@ fn no_nss_file_or_module_is_opened_at_run_time() {
         );
     }
 }
+
+/// The shipped binary unwinds: background work catches a panic only if
+/// the release profile does not abort on it (tests/process/panics.rs
+/// proves the catching on cargo's debug build, which always unwinds).
+#[test]
+fn the_release_profile_unwinds() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .expect("Cargo.toml has a [profile.release]");
+    let release = release.split("\n[").next().unwrap();
+    let panic = release
+        .lines()
+        .find(|l| l.trim_start().starts_with("panic"))
+        .expect("[profile.release] sets panic");
+    assert!(panic.contains("\"unwind\""), "{panic}");
+}
