@@ -9,6 +9,7 @@
 pub mod dialect;
 pub mod error;
 pub mod local;
+pub mod random;
 pub mod resolve;
 pub mod rsa;
 pub mod sql;

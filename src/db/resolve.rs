@@ -4,11 +4,12 @@
 //! /etc/resolv.conf (Docker's embedded DNS at 127.0.0.11 in Compose and
 //! Swarm, the cluster DNS in Kubernetes), with its search domains.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::random;
 use crate::identity::hosts;
 
 /// What /etc/resolv.conf says.
@@ -37,52 +38,88 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
     conf
 }
 
-/// A DNS query for the A record of `name`.
-pub fn query(id: u16, name: &str) -> Result<Vec<u8>> {
-    let mut q = Vec::with_capacity(name.len() + 18);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // recursion desired; one question
+/// Record types replikit asks for.
+pub const A: u16 = 1;
+pub const AAAA: u16 = 28;
+
+/// One question to a name server, kept to check its answer against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Question<'a> {
+    /// Random: an off-path attacker must guess it.
+    pub id: u16,
+    pub name: &'a str,
+    pub qtype: u16,
+}
+
+/// A DNS query for `q`.
+pub fn query(q: &Question) -> Result<Vec<u8>> {
+    let name = q.name;
+    let mut out = Vec::with_capacity(name.len() + 18);
+    out.extend_from_slice(&q.id.to_be_bytes());
+    out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // recursion desired; one question
+    out.extend_from_slice(&encoded_name(name)?);
+    out.extend_from_slice(&q.qtype.to_be_bytes());
+    out.extend_from_slice(&[0, 1]); // class IN
+    Ok(out)
+}
+
+/// `name` as DNS labels, lowercase (for comparing answers).
+fn encoded_name(name: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(name.len() + 2);
     for label in name.trim_end_matches('.').split('.') {
         if label.is_empty() || label.len() > 63 {
             bail!("{name:?} is not a valid host name");
         }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
+        out.push(label.len() as u8);
+        out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
     }
-    q.push(0);
-    q.extend_from_slice(&[0, 1, 0, 1]); // type A, class IN
-    Ok(q)
+    out.push(0);
+    Ok(out)
 }
 
-/// The IPv4 addresses in a response to query `id` (CNAMEs are followed by
-/// the server, which lists the A records after them).
-pub fn parse_response(id: u16, p: &[u8]) -> Result<Vec<Ipv4Addr>> {
-    if p.len() < 12 || p[0..2] != id.to_be_bytes() {
+/// The addresses in a response to `q`. A response to another query (its
+/// ID, or its question, differs: a spoofed or stray packet) is an error;
+/// CNAMEs are followed by the server, which lists the records after them.
+pub fn parse_response(q: &Question, p: &[u8]) -> Result<Vec<IpAddr>> {
+    if p.len() < 12 || p[0..2] != q.id.to_be_bytes() || p[2] & 0x80 == 0 {
         bail!("not the answer to our question");
-    }
-    let rcode = p[3] & 0x0f;
-    if rcode == 3 {
-        return Ok(Vec::new()); // NXDOMAIN
-    }
-    if rcode != 0 {
-        bail!("the name server answered with error code {rcode}");
     }
     let questions = u16::from_be_bytes([p[4], p[5]]);
     let answers = u16::from_be_bytes([p[6], p[7]]);
-    let mut at = 12;
-    for _ in 0..questions {
-        at = skip_name(p, at)? + 4;
+    // Exactly our question, echoed: the name (uncompressed, as the
+    // question comes first), the type and the class.
+    let asked = encoded_name(q.name)?;
+    let end = 12 + asked.len();
+    let echoed = p.get(12..end).map(|n| n.to_ascii_lowercase());
+    if questions != 1
+        || echoed.as_deref() != Some(&asked[..])
+        || p.get(end..end + 4) != Some(&[&q.qtype.to_be_bytes()[..], &[0, 1]].concat()[..])
+    {
+        bail!("not the answer to our question");
     }
+    match p[3] & 0x0f {
+        0 => {}
+        3 => return Ok(Vec::new()), // NXDOMAIN
+        rcode => bail!("the name server answered with error code {rcode}"),
+    }
+    let mut at = end + 4;
     let mut found = Vec::new();
     for _ in 0..answers {
         at = skip_name(p, at)?;
         let field = |i: usize| p.get(at + i).copied().context("truncated answer");
         let rtype = u16::from_be_bytes([field(0)?, field(1)?]);
+        let class = u16::from_be_bytes([field(2)?, field(3)?]);
         let len = usize::from(u16::from_be_bytes([field(8)?, field(9)?]));
         at += 10;
         let data = p.get(at..at + len).context("truncated answer")?;
-        if rtype == 1 && len == 4 {
-            found.push(Ipv4Addr::new(data[0], data[1], data[2], data[3]));
+        match (rtype, class, data.len()) {
+            (A, 1, 4) if q.qtype == A => {
+                found.push(IpAddr::from(<[u8; 4]>::try_from(data).expect("4 bytes")))
+            }
+            (AAAA, 1, 16) if q.qtype == AAAA => {
+                found.push(IpAddr::from(<[u8; 16]>::try_from(data).expect("16 bytes")))
+            }
+            _ => {}
         }
         at += len;
     }
@@ -125,10 +162,8 @@ pub fn lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     let mut last_error = None;
     for name in &names {
         for server in &conf.nameservers {
-            match ask(*server, name, timeout) {
-                Ok(found) if !found.is_empty() => {
-                    return Ok(found.into_iter().map(IpAddr::V4).collect())
-                }
+            match ask(SocketAddr::new(*server, 53), name, timeout) {
+                Ok(found) if !found.is_empty() => return Ok(found),
                 Ok(_) => {}
                 Err(e) => last_error = Some(e),
             }
@@ -156,7 +191,10 @@ impl std::fmt::Display for UnknownHost {
 
 impl std::error::Error for UnknownHost {}
 
-fn ask(server: IpAddr, name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>> {
+/// Asks `server` for the A and AAAA records of `name` at once; IPv4 first.
+/// Packets that answer no question of ours (a wrong ID or question:
+/// spoofed or stray) are ignored until `timeout`.
+fn ask(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     let bind: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -164,19 +202,47 @@ fn ask(server: IpAddr, name: &str, timeout: Duration) -> Result<Vec<Ipv4Addr>> {
     }
     .parse()?;
     let socket = UdpSocket::bind(bind)?;
-    socket.set_read_timeout(Some(timeout))?;
-    socket.connect(SocketAddr::new(server, 53))?;
-    // Any 16 bits will do; the time's nanoseconds differ from query to query.
-    let id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u16)
-        .unwrap_or(1);
-    socket.send(&query(id, name)?)?;
+    socket.connect(server)?;
+    let ids: [u8; 4] = random::bytes()?;
+    let questions = [
+        Question {
+            id: u16::from_be_bytes([ids[0], ids[1]]),
+            name,
+            qtype: A,
+        },
+        Question {
+            id: u16::from_be_bytes([ids[2], ids[3]]),
+            name,
+            qtype: AAAA,
+        },
+    ];
+    for q in &questions {
+        socket.send(&query(q)?)?;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut answers: [Option<Vec<IpAddr>>; 2] = [None, None];
     let mut buf = [0u8; 1500];
-    let n = socket
-        .recv(&mut buf)
-        .with_context(|| format!("no answer from the name server {server}"))?;
-    parse_response(id, &buf[..n])
+    while answers.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left))?;
+        let Ok(n) = socket.recv(&mut buf) else {
+            break;
+        };
+        for (q, answer) in questions.iter().zip(answers.iter_mut()) {
+            if answer.is_none() {
+                if let Ok(found) = parse_response(q, &buf[..n]) {
+                    *answer = Some(found);
+                }
+            }
+        }
+    }
+    match answers {
+        [None, None] => bail!("no answer from the name server {server}"),
+        [a, b] => Ok(a.into_iter().chain(b).flatten().collect()),
+    }
 }
 
 #[cfg(test)]
@@ -208,7 +274,12 @@ mod tests {
 
     #[test]
     fn queries_are_well_formed() {
-        let q = query(0x1234, "db.example.").unwrap();
+        let q = query(&Question {
+            id: 0x1234,
+            name: "db.example.",
+            qtype: A,
+        })
+        .unwrap();
         assert_eq!(
             q,
             [
@@ -216,8 +287,13 @@ mod tests {
                 b'p', b'l', b'e', 0, 0, 1, 0, 1
             ]
         );
-        assert!(query(1, "a..b").is_err());
-        assert!(query(1, &"x".repeat(64)).is_err());
+        let bad = |name| Question {
+            id: 1,
+            name,
+            qtype: A,
+        };
+        assert!(query(&bad("a..b")).is_err());
+        assert!(query(&bad(&"x".repeat(64))).is_err());
     }
 
     /// A response with a CNAME and two A records, names compressed.
@@ -229,21 +305,174 @@ mod tests {
         r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 3, 1, b'x', 0]);
         r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 1, 5]);
         r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 1, 6]);
+        let q = Question {
+            id: 0x1234,
+            name: "db",
+            qtype: A,
+        };
         assert_eq!(
-            parse_response(0x1234, &r).unwrap(),
-            vec![Ipv4Addr::new(10, 0, 1, 5), Ipv4Addr::new(10, 0, 1, 6)]
+            parse_response(&q, &r).unwrap(),
+            vec![
+                "10.0.1.5".parse::<IpAddr>().unwrap(),
+                "10.0.1.6".parse().unwrap()
+            ]
         );
         assert!(
-            parse_response(0x9999, &r).is_err(),
+            parse_response(&Question { id: 0x9999, ..q }, &r).is_err(),
             "another query's answer"
         );
-        let mut nx = r[..12].to_vec();
+        let mut nx = r[..20].to_vec();
         nx[3] = 0x83;
         nx[6] = 0;
         nx[7] = 0;
-        nx[5] = 0;
-        assert!(parse_response(0x1234, &nx).unwrap().is_empty());
-        assert!(parse_response(0x1234, &r[..30]).is_err(), "truncated");
+        assert!(parse_response(&q, &nx).unwrap().is_empty());
+        assert!(parse_response(&q, &r[..30]).is_err(), "truncated");
+    }
+
+    /// A spoofed answer with the right ID but another question (or type,
+    /// or a query rather than a response) is not ours.
+    #[test]
+    fn answers_to_other_questions_are_refused() {
+        let q = Question {
+            id: 7,
+            name: "db.example",
+            qtype: A,
+        };
+        let mut r = query(&q).unwrap();
+        r[2] |= 0x80; // a response
+        r[7] = 1; // one answer
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 9, 9, 9]);
+        assert_eq!(
+            parse_response(&q, &r).unwrap(),
+            ["10.9.9.9".parse::<IpAddr>().unwrap()]
+        );
+        let other = Question {
+            name: "evil.example",
+            ..q
+        };
+        assert!(parse_response(&other, &r).is_err(), "another name");
+        assert!(
+            parse_response(&Question { qtype: AAAA, ..q }, &r).is_err(),
+            "another type"
+        );
+        let upper = Question {
+            name: "DB.Example.",
+            ..q
+        };
+        assert!(
+            parse_response(&upper, &r).is_ok(),
+            "names compare without case"
+        );
+        let mut query_echo = r.clone();
+        query_echo[2] &= 0x7f;
+        assert!(parse_response(&q, &query_echo).is_err(), "not a response");
+        let mut two = r.clone();
+        two[5] = 2;
+        assert!(parse_response(&q, &two).is_err(), "two questions");
+    }
+
+    #[test]
+    fn aaaa_records_are_read() {
+        let q = Question {
+            id: 9,
+            name: "db",
+            qtype: AAAA,
+        };
+        let mut r = query(&q).unwrap();
+        r[2] |= 0x80;
+        r[7] = 2;
+        // An A record (not asked for here) and an AAAA record.
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1]);
+        r.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        r.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+        assert_eq!(
+            parse_response(&q, &r).unwrap(),
+            ["fd00::5".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    /// A fake name server on a local port: for each query it receives it
+    /// first sends `spoofs(query)` (packets that must be ignored), then,
+    /// if `answer` says so, the true answer.
+    fn fake_server(
+        spoofs: fn(&[u8]) -> Vec<Vec<u8>>,
+        answer: bool,
+    ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            socket
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            for _ in 0..2 {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    return;
+                };
+                let q = buf[..n].to_vec();
+                for spoof in spoofs(&q) {
+                    socket.send_to(&spoof, from).unwrap();
+                }
+                if answer {
+                    socket.send_to(&answered(&q, [10, 1, 2, 3]), from).unwrap();
+                }
+            }
+        });
+        (addr, handle)
+    }
+
+    /// The query turned into a response with one A record (for an A
+    /// query; none for AAAA).
+    fn answered(query: &[u8], addr: [u8; 4]) -> Vec<u8> {
+        let mut r = query.to_vec();
+        r[2] |= 0x80;
+        if query[query.len() - 3] == 1 {
+            r[7] = 1;
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+            r.extend_from_slice(&addr);
+        }
+        r
+    }
+
+    #[test]
+    fn spoofed_answers_are_ignored_and_the_true_one_is_taken() {
+        let (addr, server) = fake_server(
+            |q| {
+                let mut wrong_id = answered(q, [6, 6, 6, 6]);
+                wrong_id[0] ^= 0xff;
+                let mut wrong_name = answered(q, [6, 6, 6, 7]);
+                wrong_name[13] ^= 0x01; // "eb": another name
+                vec![wrong_id, wrong_name]
+            },
+            true,
+        );
+        let found = ask(addr, "db", Duration::from_secs(2)).unwrap();
+        assert_eq!(found, ["10.1.2.3".parse::<IpAddr>().unwrap()]);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn only_spoofed_answers_are_no_answer_within_the_timeout() {
+        let (addr, server) = fake_server(
+            |q| {
+                let mut wrong_id = answered(q, [6, 6, 6, 6]);
+                wrong_id[1] ^= 0xff;
+                vec![wrong_id]
+            },
+            false,
+        );
+        let started = Instant::now();
+        let err = ask(addr, "db", Duration::from_millis(500)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(900));
+        assert!(err.to_string().contains("no answer"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn query_ids_are_random() {
+        let ids: std::collections::BTreeSet<[u8; 2]> =
+            (0..32).map(|_| random::bytes().unwrap()).collect();
+        assert!(ids.len() > 28, "{ids:?}");
     }
 
     #[test]

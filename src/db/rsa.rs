@@ -115,22 +115,7 @@ impl PublicKey {
 
 /// Random bytes for OAEP padding, from the kernel.
 pub fn random_seed() -> Result<[u8; 20]> {
-    let mut seed = [0u8; 20];
-    let mut filled = 0;
-    while filled < seed.len() {
-        // SAFETY: the pointer and length describe the unfilled part of `seed`.
-        let n =
-            unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e).context("getrandom failed");
-            }
-            continue;
-        }
-        filled += n as usize;
-    }
-    Ok(seed)
+    super::random::bytes()
 }
 
 fn mgf1(seed: &[u8], len: usize) -> Vec<u8> {
