@@ -22,6 +22,10 @@ pub mod fuzzing {
     pub use crate::config::role::{resolve, variables as role_variables, Inputs};
     pub use crate::config::settings::Settings;
     pub use crate::db::dialect::ServerVersion;
+    pub use crate::db::resolve::{parse_response, Question, A, AAAA};
+    pub use crate::db::rsa::PublicKey;
+    pub use crate::db::wire::auth::Auth;
+    pub use crate::db::wire::packet::{parse_error, parse_greeting, ResultSet};
     pub use crate::db::wire::Rows;
     pub use crate::identity::mycnf::set_options;
     pub use crate::seed::dump::coordinates;

@@ -11,6 +11,7 @@ use crate::config::settings::{ServerIdVia, Settings};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::identity::option_file;
+use crate::logging::command_line;
 use crate::pid1::supervisor::Supervisor;
 use crate::pid1::{background, restart};
 use crate::replication;
@@ -85,14 +86,14 @@ fn run_hooks(
     command: &[OsString],
 ) -> Result<Option<i32>, Fatal> {
     for hook in &settings.hooks {
-        log::info!("running hook {}", for_log(hook));
+        log::info!("running hook {}", command_line(hook));
         let argv: Vec<OsString> = hook.iter().map(OsString::from).collect();
         let code = supervisor.run(&argv)?;
         if code != 0 {
             log::error!(
                 "hook {} failed with exit code {code}; not starting {}",
-                for_log(hook),
-                for_log(command)
+                command_line(hook),
+                command_line(command)
             );
             return Ok(Some(code));
         }
@@ -163,7 +164,7 @@ fn start_replication(
 /// for a restart; its exit code.
 fn supervise(supervisor: &mut Supervisor, command: &[OsString]) -> Result<i32, Fatal> {
     loop {
-        log::info!("running {}", for_log(command));
+        log::info!("running {}", command_line(command));
         let code = supervisor.run(command)?;
         log::info!("{:?} exited with code {code}", command[0]);
         if restart::take() && !supervisor.told_to_stop() {
@@ -171,50 +172,5 @@ fn supervise(supervisor: &mut Supervisor, command: &[OsString]) -> Result<i32, F
             continue;
         }
         return Ok(code);
-    }
-}
-
-/// A command line for the log. Values of password-like options are hidden:
-/// an operator may have put one on the command line, but our log must not
-/// repeat it.
-fn for_log<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
-    let words: Vec<String> = argv
-        .iter()
-        .map(|a| {
-            let a = a.as_ref().to_string_lossy();
-            match a.split_once('=') {
-                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
-                _ => a.into_owned(),
-            }
-        })
-        .collect();
-    format!("{words:?}")
-}
-
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token"]
-        .iter()
-        .any(|w| key.contains(w))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_like_values_are_hidden_in_logged_commands() {
-        let argv = [
-            "mysqld",
-            "--server-id=5",
-            "--password=hunter2",
-            "-pX",
-            "MYSQL_ROOT_PASSWORD=s",
-            "--api-token=t",
-        ];
-        assert_eq!(
-            for_log(&argv),
-            r#"["mysqld", "--server-id=5", "--password=***", "-pX", "MYSQL_ROOT_PASSWORD=***", "--api-token=***"]"#
-        );
     }
 }

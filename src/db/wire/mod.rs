@@ -15,17 +15,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::rsa;
 
-mod auth;
-mod packet;
+pub mod auth;
+pub mod packet;
 mod transport;
 
 pub use auth::auth_response;
 use auth::{Auth, Step};
-use packet::{get_lenenc_bytes, get_lenenc_int, parse_error, parse_greeting, put_lenenc_bytes};
+pub use packet::ResultSet;
+use packet::{parse_error, parse_greeting, put_lenenc_bytes};
 use transport::Stream;
 
 const CLIENT_LONG_PASSWORD: u32 = 1;
@@ -46,8 +47,6 @@ const MAX_PACKET: usize = 0xff_ffff;
 const MAX_GREETING: usize = 64 * 1024;
 const MAX_AUTH_PACKET: usize = 64 * 1024;
 const MAX_RESULT_BYTES: usize = 64 * 1024 * 1024;
-/// MySQL's and MariaDB's own limit on a table's columns.
-const MAX_COLUMNS: u64 = 4096;
 
 /// Set on every connection before anything else is sent.
 const PIN_SESSION: &str = "SET SESSION character_set_client = utf8mb4, \
@@ -264,42 +263,12 @@ impl Conn {
     }
 
     fn read_result_set(&mut self, head: &[u8], budget: &mut usize) -> Result<Rows> {
-        let mut at = 0;
-        let count = get_lenenc_int(head, &mut at)?.ok_or_else(|| anyhow!("bad column count"))?;
-        if count > MAX_COLUMNS {
-            bail!("the server announced {count} columns, more than any table has");
-        }
-        let mut rows = Rows::default();
-        for _ in 0..count {
-            let def = self.read_counted(budget)?;
-            let mut at = 0;
-            // catalog, schema, table, org_table, name
-            let mut name = None;
-            for _ in 0..5 {
-                name = get_lenenc_bytes(&def, &mut at)?;
-            }
-            rows.columns
-                .push(String::from_utf8_lossy(&name.unwrap_or_default()).into_owned());
-        }
-        if self.capabilities & CLIENT_DEPRECATE_EOF == 0 {
-            self.read_counted(budget)?; // EOF after the column definitions
-        }
+        let eof_after_columns = self.capabilities & CLIENT_DEPRECATE_EOF == 0;
+        let mut reader = ResultSet::new(head, eof_after_columns)?;
         loop {
             let packet = self.read_counted(budget)?;
-            match packet.first() {
-                Some(0xfe) if packet.len() < MAX_PACKET => return Ok(rows),
-                Some(0xff) => return Err(parse_error(&packet).into()),
-                _ => {
-                    let mut at = 0;
-                    let mut row = Vec::with_capacity(rows.columns.len());
-                    for _ in 0..rows.columns.len() {
-                        row.push(
-                            get_lenenc_bytes(&packet, &mut at)?
-                                .map(|v| String::from_utf8_lossy(&v).into_owned()),
-                        );
-                    }
-                    rows.rows.push(row);
-                }
+            if let Some(rows) = reader.feed(&packet)? {
+                return Ok(rows);
             }
         }
     }

@@ -3,7 +3,72 @@
 
 use anyhow::{anyhow, bail, Result};
 
-use super::ServerError;
+use super::{Rows, ServerError, MAX_PACKET};
+
+/// MySQL's and MariaDB's own limit on a table's columns.
+const MAX_COLUMNS: u64 = 4096;
+
+/// A text result set, decoded from its packets one at a time (pure): the
+/// column count, the column definitions, maybe an EOF, the rows, and the
+/// end (EOF/OK) or an error.
+#[derive(Debug)]
+pub struct ResultSet {
+    columns: usize,
+    eof_after_columns: bool,
+    rows: Rows,
+}
+
+impl ResultSet {
+    /// From the result's first packet, the column count.
+    pub fn new(head: &[u8], eof_after_columns: bool) -> Result<ResultSet> {
+        let mut at = 0;
+        let count = get_lenenc_int(head, &mut at)?.ok_or_else(|| anyhow!("bad column count"))?;
+        if count > MAX_COLUMNS {
+            bail!("the server announced {count} columns, more than any table has");
+        }
+        Ok(ResultSet {
+            columns: count as usize,
+            eof_after_columns,
+            rows: Rows::default(),
+        })
+    }
+
+    /// Takes the next packet; the rows once the result has ended.
+    pub fn feed(&mut self, packet: &[u8]) -> Result<Option<Rows>> {
+        if self.rows.columns.len() < self.columns {
+            // catalog, schema, table, org_table, name
+            let mut at = 0;
+            let mut name = None;
+            for _ in 0..5 {
+                name = get_lenenc_bytes(packet, &mut at)?;
+            }
+            self.rows
+                .columns
+                .push(String::from_utf8_lossy(&name.unwrap_or_default()).into_owned());
+            return Ok(None);
+        }
+        if self.eof_after_columns {
+            self.eof_after_columns = false;
+            return Ok(None);
+        }
+        match packet.first() {
+            Some(0xfe) if packet.len() < MAX_PACKET => Ok(Some(std::mem::take(&mut self.rows))),
+            Some(0xff) => Err(parse_error(packet).into()),
+            _ => {
+                let mut at = 0;
+                let mut row = Vec::with_capacity(self.columns);
+                for _ in 0..self.columns {
+                    row.push(
+                        get_lenenc_bytes(packet, &mut at)?
+                            .map(|v| String::from_utf8_lossy(&v).into_owned()),
+                    );
+                }
+                self.rows.rows.push(row);
+                Ok(None)
+            }
+        }
+    }
+}
 
 pub struct Greeting {
     pub server_version: String,

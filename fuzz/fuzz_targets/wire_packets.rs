@@ -1,0 +1,79 @@
+//! Every packet replikit's client reads from a server (src/db/wire/): the
+//! greeting, an error packet, a whole result set fed packet by packet, and
+//! a log-in's replies through the authentication state machine. From any
+//! bytes: no panic, no allocation beyond the input's size, and every error
+//! is one line.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use replikit::fuzzing::{parse_error, parse_greeting, Auth, ResultSet};
+
+/// The input as packets: each is a length byte, then that many bytes.
+fn packets(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while let Some((&len, rest)) = data.split_first() {
+        let len = usize::from(len).min(rest.len());
+        out.push(&rest[..len]);
+        data = &rest[len..];
+    }
+    out
+}
+
+fn one_line(e: impl std::fmt::Display) {
+    let text = format!("{e:#}");
+    assert!(
+        !text.contains('\n'),
+        "error of more than one line: {text:?}"
+    );
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, data)) = data.split_first() else {
+        return;
+    };
+    match pick % 4 {
+        0 => match parse_greeting(data) {
+            Ok(g) => assert!(!g.server_version.contains(['\n', '\r', '\x1b'])),
+            Err(e) => one_line(e),
+        },
+        1 => {
+            let e = parse_error(data);
+            assert!(!e.message.contains(['\n', '\r', '\x1b']), "{:?}", e.message);
+        }
+        2 => {
+            let packets = packets(data);
+            let Some((head, rest)) = packets.split_first() else {
+                return;
+            };
+            let mut reader = match ResultSet::new(head, pick & 4 != 0) {
+                Ok(r) => r,
+                Err(e) => return one_line(e),
+            };
+            for p in rest {
+                match reader.feed(p) {
+                    Ok(Some(rows)) => {
+                        for row in &rows.rows {
+                            assert_eq!(row.len(), rows.columns.len());
+                        }
+                        return;
+                    }
+                    Ok(None) => {}
+                    Err(e) => return one_line(e),
+                }
+            }
+        }
+        _ => {
+            let packets = packets(data);
+            let scramble = b"abcdefghijklmnopqrst".to_vec();
+            let plugin =
+                ["caching_sha2_password", "mysql_native_password"][usize::from(pick & 4 != 0)];
+            let mut auth = Auth::new(plugin.into(), scramble, pick & 8 != 0).unwrap();
+            for p in packets {
+                match auth.next(p) {
+                    Ok(_) => {}
+                    Err(e) => return one_line(e),
+                }
+            }
+        }
+    }
+});
