@@ -120,6 +120,7 @@ fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
         return Ok(());
     };
     Agent {
+        bind: agent.bind,
         port: agent.port,
         local: settings.local_server().or_exit(exit_code::USAGE)?,
         role: role.name(),

@@ -155,6 +155,13 @@ pub const AGENT_PORT: Def = def(
     None,
     "Serve HAProxy's agent check on this TCP port: `up`, or `down #reason` when the node fails its health checks (as `replikit health`).",
 );
+pub const AGENT_BIND: Def = def(
+    "agent-bind",
+    "REPLIKIT_AGENT_BIND",
+    "ADDRESS",
+    Some("0.0.0.0"),
+    "For the agent check: the address to listen on (0.0.0.0 every IPv4 address, :: every address, or one of this node's).",
+);
 pub const AGENT_MAX_LAG: Def = def(
     "agent-max-lag",
     "REPLIKIT_AGENT_MAX_LAG",
@@ -164,7 +171,7 @@ pub const AGENT_MAX_LAG: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 16] = [
+pub const ALL: [&Def; 17] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -180,6 +187,7 @@ pub const ALL: [&Def; 16] = [
     &REPL_SSL,
     &SEED,
     &AGENT_PORT,
+    &AGENT_BIND,
     &AGENT_MAX_LAG,
 ];
 

@@ -64,6 +64,7 @@ pub struct ReplicationSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentSettings {
+    pub bind: std::net::IpAddr,
     pub port: u16,
     pub max_lag: u64,
 }
@@ -177,7 +178,15 @@ impl Settings {
                 lag.parse()
                     .map_err(|_| anyhow!("{lag:?} is not a number of seconds; give one like 30"))
             })?;
-            Ok(AgentSettings { port, max_lag })
+            let bind = parse_or_default(raw, &defs::AGENT_BIND, |a| {
+                a.parse()
+                    .map_err(|_| anyhow!("{a:?} is not an IP address; give one like 0.0.0.0"))
+            })?;
+            Ok(AgentSettings {
+                bind,
+                port,
+                max_lag,
+            })
         })
         .transpose()?;
         let hooks = raw

@@ -33,13 +33,6 @@ pub fn spawn(name: &'static str, task: impl Fn() + Send + 'static) -> Result<()>
     Ok(())
 }
 
-/// Runs `f`; a panic in it becomes an error (for work inside a task that
-/// must go on, such as one agent reply).
-pub fn catching<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
-    log_panics_on_one_line();
-    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|_| anyhow::anyhow!("{what} panicked"))
-}
-
 /// A test's fault: panics the first time it is reached when
 /// REPLIKIT_FAILPOINT (a comma-separated list) names it. Compiled only
 /// with the `failpoints` feature, which no release has.
@@ -108,12 +101,5 @@ mod tests {
         .unwrap();
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn catching_turns_a_panic_into_an_error() {
-        assert_eq!(catching("x", || 5).unwrap(), 5);
-        let err = catching("one reply", || -> u32 { panic!("boom") }).unwrap_err();
-        assert_eq!(err.to_string(), "one reply panicked");
     }
 }
