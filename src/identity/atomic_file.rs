@@ -42,11 +42,13 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
     let name = path
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.replikit-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // Our pid is 1 on every container start, so a name from it would meet
+    // the leftover of a crash: a random one instead, and leftovers go.
+    let prefix = format!(".{}.replikit-", name.to_string_lossy());
+    remove_leftovers(&dir, &prefix);
+    let suffix: [u8; 6] = crate::db::random::bytes()?;
+    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!("{prefix}{suffix}.tmp"));
 
     let result = write_temp(&tmp, content, old.as_ref()).and_then(|()| {
         fs::rename(&tmp, path)
@@ -65,6 +67,24 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
     } else {
         Written::Created
     })
+}
+
+/// Removes temporary files an interrupted write left in `dir`.
+fn remove_leftovers(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            log::info!(
+                "removing {}, left by an interrupted write",
+                entry.path().display()
+            );
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn write_temp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Putting the identity into the server's option file: the pure editor
 //! (`mycnf`) plus an atomic write (`atomic_file`).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,10 +14,25 @@ use crate::identity::Identity;
 const HEADER: &str = "# Written by replikit on every container start.\n\
 # server-id and report-host are replaced each time; other lines are kept.\n";
 
+/// A link owned by root or by the user replikit runs as.
+fn trusted_link(owner: u32) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    owner == 0 || owner == unsafe { libc::geteuid() }
+}
+
 pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
-    // Edit what a symlink points at (a ConfigMap-style link stays a link).
+    // Edit what a symlink points at (a ConfigMap-style link stays a link),
+    // but only a link as trusted as we are: one that someone else could
+    // plant would let them pick any file for root to rewrite.
     let resolved;
     let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() && !trusted_link(m.uid()) => {
+            anyhow::bail!(
+                "REPLIKIT_CNF: {} is a symlink owned by uid {}, and replikit follows only links owned by root or by itself; point REPLIKIT_CNF at the file",
+                path.display(),
+                m.uid()
+            )
+        }
         Ok(m) if m.file_type().is_symlink() => {
             resolved = std::fs::canonicalize(path)
                 .with_context(|| format!("REPLIKIT_CNF: {} is a dangling symlink; fix it or point REPLIKIT_CNF elsewhere", path.display()))?;

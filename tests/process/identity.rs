@@ -181,6 +181,48 @@ fn a_symlinked_option_file_is_edited_through_the_link() {
     assert!(s.read("real.cnf").contains("server-id = 167772421"));
 }
 
+/// A symlink that someone else could have planted (owned by another user)
+/// is not followed: root would rewrite whatever file it names.
+#[test]
+fn a_symlink_owned_by_another_user_is_refused() {
+    let s = Scratch::new("foreign-link");
+    fs::write(s.path("target"), "precious\n").unwrap();
+    std::os::unix::fs::symlink(s.path("target"), s.path("link.cnf")).unwrap();
+    std::os::unix::fs::lchown(s.path("link.cnf"), Some(12345), Some(12345)).unwrap();
+    let out = host("db", &["d0=10.0.1.5/24"], "", "")
+        .arg("--cnf")
+        .arg(s.path("link.cnf"))
+        .args(["--", "true"])
+        .bounded();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    assert!(err.contains("symlink owned by uid 12345"), "{err}");
+    assert_eq!(s.read("target"), "precious\n");
+}
+
+/// A temporary file left by an interrupted write (the pid is 1 on every
+/// container start, so the old name always met it) is removed, and the
+/// write goes through.
+#[test]
+fn a_leftover_temporary_file_is_swept() {
+    let s = Scratch::new("leftover");
+    fs::write(s.path(".r.cnf.replikit-1.tmp"), "half").unwrap();
+    let out = host("db", &["d0=10.0.1.5/24"], "", "")
+        .arg("--cnf")
+        .arg(s.path("r.cnf"))
+        .args(["--", "true"])
+        .bounded();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(s.read("r.cnf").contains("server-id = 167772421"));
+    assert!(!s.path(".r.cnf.replikit-1.tmp").exists());
+    let left: Vec<_> = fs::read_dir(&s.0)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Runs `mysqld` (a script that records its arguments) under replikit with
 /// REPLIKIT_SERVER_ID_VIA=`via`; returns the arguments it got.
 fn arguments_with_via(s: &Scratch, via: &str, addrs: &[&str]) -> String {
