@@ -19,6 +19,8 @@ pub fn run(settings: &Settings, o: &PrepareOptions) -> Result<i32, Fatal> {
         local: &local,
         repl_host: &repl_host,
         tls: &settings.replication.tls,
+        source_key: settings.replication.source_key.as_deref(),
+        unverified_root_login: settings.replication.unverified_root_login,
         seed: settings.replication.seed,
         // Not our child: a clone could not start it again.
         restartable: false,

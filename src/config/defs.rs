@@ -134,12 +134,40 @@ pub const REPL_HOST: Def = def(
     None,
     "On the primary: the hosts replicas connect from, as an account host pattern (default: the legacy scripts' a.b.%.% from this node's address).",
 );
+pub const SSL_MODE: Def = def(
+    "ssl-mode",
+    "REPLIKIT_SSL_MODE",
+    "MODE",
+    None,
+    "TLS towards the source, for replikit's own log-ins, the dump tools and the replication channel: off (the default), preferred (when the source offers it), required (encrypted, certificate not checked), verify-ca (signed by REPLIKIT_SSL_CA), verify-identity (signed by it and naming the source host).",
+);
+pub const SSL_CA: Def = def(
+    "ssl-ca",
+    "REPLIKIT_SSL_CA",
+    "CA-FILE",
+    None,
+    "For verify-ca and verify-identity: the absolute path of the CA file (PEM) that signed the source's certificate.",
+);
+pub const SOURCE_PUBLIC_KEY: Def = def(
+    "source-public-key",
+    "REPLIKIT_SOURCE_PUBLIC_KEY",
+    "PEM-FILE",
+    None,
+    "MySQL without TLS: the source's RSA public key (its datadir's public_key.pem), pinned, for caching_sha2_password: replikit and the replication channel encrypt passwords to it instead of to whatever key the peer sends.",
+);
+pub const ROOT_LOGIN_UNVERIFIED: Def = def(
+    "root-login-unverified",
+    "REPLIKIT_ROOT_LOGIN_UNVERIFIED",
+    "refuse|allow",
+    Some("refuse"),
+    "Root-credentials mode sends the source's root password only to a verified source (verify-ca, verify-identity or a pinned key); allow sends it anyway.",
+);
 pub const REPL_SSL: Def = def(
     "repl-ssl",
     "REPLIKIT_REPL_SSL",
     "off|on|CA-FILE",
-    Some("off"),
-    "On a replica: TLS for the replication connection. off; on (encrypted, the source's certificate not checked); or the absolute path of a CA file (encrypted, and the certificate must be signed by that CA and name the source host).",
+    None,
+    "The older spelling of REPLIKIT_SSL_MODE: off; on (required); or a CA file's absolute path (verify-identity with that CA).",
 );
 pub const SEED: Def = def(
     "seed",
@@ -171,7 +199,7 @@ pub const AGENT_MAX_LAG: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 17] = [
+pub const ALL: [&Def; 21] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -184,6 +212,10 @@ pub const ALL: [&Def; 17] = [
     &PRE,
     &SOCKET,
     &REPL_HOST,
+    &SSL_MODE,
+    &SSL_CA,
+    &SOURCE_PUBLIC_KEY,
+    &ROOT_LOGIN_UNVERIFIED,
     &REPL_SSL,
     &SEED,
     &AGENT_PORT,

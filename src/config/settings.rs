@@ -59,6 +59,11 @@ pub struct ReplicationSettings {
     pub socket: PathBuf,
     pub repl_host: Option<String>,
     pub tls: Tls,
+    /// The source's pinned RSA public key (a path the server reads too).
+    pub source_key: Option<String>,
+    /// Root-credentials mode may send the root password to a source that
+    /// is not verified (REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow).
+    pub unverified_root_login: bool,
     pub seed: crate::seed::Method,
 }
 
@@ -69,19 +74,69 @@ pub struct AgentSettings {
     pub max_lag: u64,
 }
 
-impl FromStr for Tls {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "off" => Ok(Tls::Off),
-            "on" => Ok(Tls::On),
-            path if path.starts_with('/') && !path.contains('\n') => {
-                Ok(Tls::Verify { ca: path.into() })
-            }
-            other => bail!(
-                "unknown value {other:?}: use off, on, or the absolute path of the CA file that signed the source's certificate"
-            ),
+/// REPLIKIT_REPL_SSL, the older spelling: off, on, or a CA file.
+fn legacy_tls(s: &str) -> Result<Tls> {
+    match s {
+        "off" => Ok(Tls::Off),
+        "on" => Ok(Tls::Required),
+        path if is_absolute_path(path) => Ok(Tls::VerifyIdentity { ca: path.into() }),
+        other => bail!(
+            "unknown value {other:?}: use off, on, or the absolute path of the CA file that signed the source's certificate"
+        ),
+    }
+}
+
+/// A path the server reads too: absolute, one line.
+fn is_absolute_path(path: &str) -> bool {
+    path.starts_with('/') && !path.contains(['\n', '\r'])
+}
+
+/// REPLIKIT_SSL_MODE with REPLIKIT_SSL_CA, or REPLIKIT_REPL_SSL; both
+/// given must agree.
+fn tls(raw: &Raw) -> Result<Tls> {
+    let ca = parse(raw, &defs::SSL_CA, |ca| {
+        if !is_absolute_path(ca) {
+            bail!("{ca:?} is not an absolute path; give the CA file's, which the server reads too");
         }
+        Ok(ca.to_string())
+    })?;
+    let mode = parse(raw, &defs::SSL_MODE, |mode| {
+        let need_ca = || {
+            ca.clone().ok_or_else(|| {
+                anyhow!("{mode} needs REPLIKIT_SSL_CA, the CA file that signed the source's certificate")
+            })
+        };
+        Ok(match mode {
+            "off" | "disabled" => Tls::Off,
+            "preferred" => Tls::Preferred,
+            "required" => Tls::Required,
+            "verify-ca" => Tls::VerifyCa { ca: need_ca()? },
+            "verify-identity" => Tls::VerifyIdentity { ca: need_ca()? },
+            other => bail!(
+                "unknown value {other:?}: use off, preferred, required, verify-ca or verify-identity"
+            ),
+        })
+    })?;
+    if let (Some(ca), Some(mode)) = (&ca, &mode) {
+        if mode.ca().is_none() {
+            bail!(
+                "{}: {ca:?} is given but REPLIKIT_SSL_MODE is {mode:?}, which checks no certificate; use verify-ca or verify-identity, or unset REPLIKIT_SSL_CA",
+                defs::SSL_CA.name()
+            );
+        }
+    }
+    let legacy = parse(raw, &defs::REPL_SSL, legacy_tls)?;
+    match (mode, legacy) {
+        (Some(m), Some(l)) if m != l => bail!(
+            "REPLIKIT_SSL_MODE and REPLIKIT_REPL_SSL are both set and differ; set only REPLIKIT_SSL_MODE"
+        ),
+        (Some(m), _) => Ok(m),
+        (None, Some(l)) => Ok(l),
+        (None, None) if ca.is_some() => bail!(
+            "{}: a CA file is given but REPLIKIT_SSL_MODE is not; set it to verify-ca or verify-identity",
+            defs::SSL_CA.name()
+        ),
+        (None, None) => Ok(Tls::Off),
     }
 }
 
@@ -208,7 +263,20 @@ impl Settings {
             replication: ReplicationSettings {
                 socket: PathBuf::from(raw.os(&defs::SOCKET).unwrap_or_default()),
                 repl_host: parse(raw, &defs::REPL_HOST, check_account_host)?,
-                tls: parse_or_default(raw, &defs::REPL_SSL, str::parse)?,
+                tls: tls(raw)?,
+                source_key: parse(raw, &defs::SOURCE_PUBLIC_KEY, |path| {
+                    if !is_absolute_path(path) {
+                        bail!("{path:?} is not an absolute path; give the PEM file's, which the server reads too");
+                    }
+                    Ok(path.to_string())
+                })?,
+                unverified_root_login: parse_or_default(raw, &defs::ROOT_LOGIN_UNVERIFIED, |v| {
+                    match v {
+                        "refuse" => Ok(false),
+                        "allow" => Ok(true),
+                        other => bail!("unknown value {other:?}: use refuse or allow"),
+                    }
+                })?,
                 seed: parse_or_default(raw, &defs::SEED, str::parse)?,
             },
             agent,
@@ -358,11 +426,11 @@ mod tests {
         assert!(s.hooks.is_empty());
         assert_eq!(s.replication.tls, Tls::Off);
         let on = settings(&["--repl-ssl", "on"]).unwrap();
-        assert_eq!(on.replication.tls, Tls::On);
+        assert_eq!(on.replication.tls, Tls::Required);
         let ca = settings(&["--repl-ssl", "/etc/mysql/ca.pem"]).unwrap();
         assert_eq!(
             ca.replication.tls,
-            Tls::Verify {
+            Tls::VerifyIdentity {
                 ca: "/etc/mysql/ca.pem".into()
             }
         );
@@ -389,6 +457,18 @@ mod tests {
             (&["--repl-ssl", "yes"], "REPLIKIT_REPL_SSL"),
             (&["--repl-ssl", "ca.pem"], "REPLIKIT_REPL_SSL"),
             (&["--repl-ssl", ""], "REPLIKIT_REPL_SSL"),
+            (&["--ssl-mode", "on"], "REPLIKIT_SSL_MODE"),
+            (&["--ssl-mode", "verify-ca"], "REPLIKIT_SSL_MODE"),
+            (&["--ssl-ca", "ca.pem"], "REPLIKIT_SSL_CA"),
+            (&["--ssl-ca", "/ca.pem"], "REPLIKIT_SSL_CA"),
+            (
+                &["--ssl-mode", "required", "--ssl-ca", "/ca.pem"],
+                "REPLIKIT_SSL_CA",
+            ),
+            (
+                &["--ssl-mode", "required", "--repl-ssl", "off"],
+                "REPLIKIT_SSL_MODE",
+            ),
         ];
         for (args, var) in cases {
             let msg = error(args);

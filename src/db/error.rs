@@ -20,6 +20,9 @@ pub enum Failure {
     UnknownHost,
     /// No server answered, or the connection broke: it may come back.
     ServerGone,
+    /// The server's certificate failed verification: it is not the
+    /// server the settings name (or the CA is wrong). Never retried.
+    Untrusted,
     /// The server answered with this error code.
     Server(u16),
     /// Anything else (a protocol error, an unsupported plugin).
@@ -39,6 +42,9 @@ impl Failure {
                     code => Failure::Server(code),
                 };
             }
+            if cause.downcast_ref::<UntrustedPeer>().is_some() {
+                return Failure::Untrusted;
+            }
             if cause.downcast_ref::<UnknownHost>().is_some() {
                 return Failure::UnknownHost;
             }
@@ -56,11 +62,24 @@ impl fmt::Display for Failure {
             Failure::AccessDenied => f.write_str("access denied"),
             Failure::UnknownHost => f.write_str("unknown host"),
             Failure::ServerGone => f.write_str("server gone"),
+            Failure::Untrusted => f.write_str("untrusted server"),
             Failure::Server(code) => write!(f, "server error {code}"),
             Failure::Other => f.write_str("other"),
         }
     }
 }
+
+/// A TLS peer whose certificate failed verification.
+#[derive(Debug)]
+pub struct UntrustedPeer(pub String);
+
+impl fmt::Display for UntrustedPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UntrustedPeer {}
 
 /// `error`'s text on one line of context, with `secret` blanked out: some
 /// server messages quote the value that was refused (MySQL's error 1525

@@ -35,8 +35,13 @@ pub struct Job<'a> {
     pub local: &'a LocalServer,
     /// The address pattern replicas connect from (the primary's accounts).
     pub repl_host: &'a str,
-    /// TLS for a replica's connection to its source.
+    /// TLS towards the source, for replikit's log-ins and the channel.
     pub tls: &'a Tls,
+    /// The source's pinned public key file (REPLIKIT_SOURCE_PUBLIC_KEY).
+    pub source_key: Option<&'a str>,
+    /// Root-credentials mode may send the root password to an unverified
+    /// source (REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow).
+    pub unverified_root_login: bool,
     /// Whether a new replica is seeded (REPLIKIT_SEED).
     pub seed: seed::Method,
     /// replikit supervises the local server and starts it again when it
@@ -59,14 +64,10 @@ pub fn set_up(role: &Role, job: &Job) -> Result<String> {
 pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
     let what = format!("the local server at {}", job.local.socket.display());
     let conn = retry::retry_until(job.deadline, &what, || {
-        let mut conn = job
-            .local
-            .log_in(Duration::from_secs(5))
-            .map_err(|e| format!("{e:#}"))?;
-        match conn.query("SELECT @@skip_networking AS s") {
-            Ok(rows) if rows.get(0, "s") == Some("0") => Ok(conn),
-            Ok(_) => Err("the server is the temporary one of first start-up".to_string()),
-            Err(e) => Err(format!("{e:#}")),
+        let mut conn = job.local.log_in(Duration::from_secs(5))?;
+        match conn.query("SELECT @@skip_networking AS s")?.get(0, "s") {
+            Some("0") => Ok(conn),
+            _ => anyhow::bail!("the server is the temporary one of first start-up"),
         }
     })?;
     let dialect = Dialect::of(&conn.server_version)?;

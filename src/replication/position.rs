@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::config::role::{Credentials, Replica};
-use crate::db::dialect::{positioning, Dialect, Position, SourceSpec, Tls};
+use crate::db::dialect::{positioning, Dialect, Position, SourceSpec};
 use crate::db::error::redacted;
 use crate::db::wire::Conn;
 use crate::replication::retry::permanent;
@@ -37,18 +37,11 @@ pub fn choose_position(
         None => Position::Gtid,
         Some(_) => {
             let mine = gtid_mode(conn, d)?;
-            let theirs = match (on_source, job.tls) {
-                (Some(mut source), _) => gtid_mode(&mut source, d)?,
-                (None, Tls::Off) => {
+            let theirs = match on_source {
+                Some(mut source) => gtid_mode(&mut source, d)?,
+                None => {
                     let mut source = log_in_to_source(r, source, creds, job.deadline)?;
                     gtid_mode(&mut source, d)?
-                }
-                // replikit's own client speaks no TLS, and an account that
-                // requires it refuses us: the replica's I/O thread reports
-                // a mismatch instead.
-                _ => {
-                    log::info!("REPLIKIT_REPL_SSL is set, so the source's gtid_mode is not checked; assuming it is this replica's ({mine:?})");
-                    mine.clone()
                 }
             };
             positioning(theirs.as_deref(), mine.as_deref())
@@ -91,9 +84,9 @@ pub fn point_at_source(
     conn: &mut Conn,
     d: &Dialect,
     r: &Replica,
+    source: &Source,
     creds: &Credentials,
     position: Position,
-    job: &Job,
 ) -> Result<()> {
     if position == Position::OldestBinlog {
         log::info!("no GTIDs: replicating from the start of the source's oldest binary log");
@@ -104,7 +97,8 @@ pub fn point_at_source(
         user: &creds.user,
         password: &creds.password,
         position,
-        tls: job.tls,
+        tls: source.tls(),
+        public_key: source.key_path.as_deref(),
     };
     let change = d
         .change_source(&spec)

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::accounts;
 use crate::config::role::{Credentials, Replica, SourceAccess};
-use crate::db::dialect::{Dialect, Tls};
+use crate::db::dialect::Dialect;
 use crate::db::error::{redacted, ACCESS_DENIED};
 use crate::db::wire::Conn;
 use crate::replication::position::{choose_position, point_at_source, seeded_position};
@@ -68,7 +68,7 @@ pub fn plan(current: Option<&ReplicaState>, host: &str, port: u16) -> Plan {
 /// and read-only.
 pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
     let (mut conn, mine) = wait_for_local_server(job)?;
-    let source = source::wait_for(r, job.deadline)?;
+    let source = source::wait_for(r, job)?;
     refuse_another_product(r, &source, &mine)?;
     // A set-up left by an interrupted seed points at a partial copy.
     let interrupted = seed::record::interrupted(&mut conn)?;
@@ -169,17 +169,14 @@ impl ThisReplica<'_> {
     fn configure(&self, conn: &mut Conn, interrupted: bool) -> Result<()> {
         let (r, mine, job) = (self.r, self.mine, self.job);
         let creds = self.credentials()?;
-        let checked = match job.tls {
-            Tls::Off => source::wait_until_writable(r, self.source, &creds, job.deadline)?,
-            _ => None,
-        };
+        let checked = source::wait_until_writable(r, self.source, &creds, job.deadline)?;
         let position = choose_position(conn, mine, r, self.source, checked, &creds, job)?;
         let seeded = seed::run::seed_if_needed(conn, mine, r, self.source, interrupted, job)?;
         let position = match &seeded {
             Some(seeded) => seeded_position(conn, mine, &seeded.at, position)?,
             None => position,
         };
-        point_at_source(conn, mine, r, &creds, position, job)?;
+        point_at_source(conn, mine, r, self.source, &creds, position)?;
         if let Some(seeded) = &seeded {
             seed::events::settle_copied_events(conn, mine, seeded.events_paused)?;
             seed::record::finish_local(conn)?;

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use crate::config::role::Role;
 use crate::config::settings::ReplicationSettings;
+use crate::db::error::Failure;
 use crate::db::local::LocalServer;
 use crate::replication::{self, Job};
 
@@ -33,6 +34,12 @@ pub fn permanent(text: String) -> anyhow::Error {
     anyhow::Error::new(Permanent(text))
 }
 
+/// Whether retrying cannot fix `e`: it says so, or a server's certificate
+/// failed verification.
+pub fn is_permanent(e: &anyhow::Error) -> bool {
+    e.is::<Permanent>() || Failure::of(e) == Failure::Untrusted
+}
+
 /// PID 1's way: set up replication in the background, retrying what may
 /// pass (a source still starting, a network hiccup) with backoff, and
 /// giving up with an error line on what will not. Never panics, never ends
@@ -51,6 +58,8 @@ pub fn keep_trying(
             local: &local,
             repl_host: &repl_host,
             tls: &settings.tls,
+            source_key: settings.source_key.as_deref(),
+            unverified_root_login: settings.unverified_root_login,
             seed: settings.seed,
             restartable,
             deadline: Instant::now() + Duration::from_secs(3600),
@@ -60,7 +69,7 @@ pub fn keep_trying(
                 log::info!("replication: {line}");
                 return;
             }
-            Err(e) if e.is::<Permanent>() => {
+            Err(e) if is_permanent(&e) => {
                 log::error!("replication: {e:#}");
                 return;
             }
@@ -79,14 +88,15 @@ pub fn keep_trying(
 pub fn retry_until<T>(
     deadline: Instant,
     what: &str,
-    mut attempt: impl FnMut() -> Result<T, String>,
+    mut attempt: impl FnMut() -> Result<T>,
 ) -> Result<T> {
     let mut wait = FIRST_WAIT;
     let mut last_report = Instant::now();
     loop {
         let error = match attempt() {
             Ok(value) => return Ok(value),
-            Err(e) => e,
+            Err(e) if is_permanent(&e) => return Err(e),
+            Err(e) => format!("{e:#}"),
         };
         if Instant::now() >= deadline {
             bail!("{what} did not become ready: {error}");

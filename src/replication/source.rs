@@ -9,39 +9,75 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 
 use crate::accounts::{self, Scope};
+use crate::config::role::read_secret_file;
 use crate::config::role::{Credentials, Replica};
-use crate::db::dialect::ServerVersion;
+use crate::db::dialect::{ServerVersion, Tls};
 use crate::db::error::{redact, without_secret, Failure};
-use crate::db::wire::{self, Conn};
-use crate::replication::retry::{permanent, retry_until};
+use crate::db::wire::{self, Conn, Remote};
+use crate::replication::retry::{is_permanent, permanent, retry_until};
 use crate::replication::Job;
 
-/// The source as its greeting found it: where it is and what it runs.
+/// The source as its greeting found it: where it is, what it runs, and how
+/// every connection to it is secured (`Tls::Preferred` resolved by whether
+/// it offers TLS).
 pub struct Source {
     pub addr: SocketAddr,
     pub version: ServerVersion,
+    pub remote: Remote,
+    /// The pinned public key's file, for the replication channel.
+    pub key_path: Option<String>,
 }
 
-/// Waits until the source greets us; returns its version.
-pub fn wait_for(r: &Replica, deadline: Instant) -> Result<Source> {
+impl Source {
+    pub fn tls(&self) -> &Tls {
+        &self.remote.tls
+    }
+
+    /// Whether a credential sent to it reaches the source and nobody else:
+    /// its certificate is checked against a CA, or (MySQL without TLS) the
+    /// password is encrypted to a pinned key.
+    pub fn verified(&self) -> bool {
+        self.remote.tls.verifies() || self.remote.pinned_key.is_some()
+    }
+}
+
+/// Waits until the source greets us; returns what the greeting said.
+pub fn wait_for(r: &Replica, job: &Job) -> Result<Source> {
+    let (tls, deadline) = (job.tls, job.deadline);
     let (host, port) = (r.source_host.as_str(), r.source_port);
     let what = format!("the source {host}:{port} (MYSQL_MASTER_HOST, MYSQL_MASTER_PORT)");
-    let (addr, greeting) = retry_until(deadline, &what, || {
-        resolve(host, port)
-            .and_then(|addr| Ok((addr, wire::probe(addr, Duration::from_secs(5))?)))
-            .map_err(|e| format!("{e:#}"))
+    let (addr, greeted) = retry_until(deadline, &what, || {
+        resolve(host, port).and_then(|addr| Ok((addr, wire::probe(addr, Duration::from_secs(5))?)))
     })?;
+    let pinned_key = job
+        .source_key
+        .map(|path| {
+            read_secret_file(std::path::Path::new(path)).map_err(|e| {
+                permanent(format!(
+                    "REPLIKIT_SOURCE_PUBLIC_KEY: cannot read {path}: {e:#}; point it at the source's public_key.pem"
+                ))
+            })
+        })
+        .transpose()?;
     Ok(Source {
         addr,
-        version: ServerVersion::parse(&greeting)?,
+        version: ServerVersion::parse(&greeted.server_version)?,
+        remote: Remote {
+            host: host.to_string(),
+            tls: tls.for_source(greeted.offers_tls),
+            pinned_key,
+        },
+        key_path: job.source_key.map(str::to_string),
     })
 }
 
-/// One log-in to the source over TCP; the error's text never holds the
-/// password, and its `Failure` is kept.
+/// One log-in to the source over TCP, with its TLS; the error's text never
+/// holds the password, and its `Failure` is kept.
 fn log_in(source: &Source, creds: &Credentials) -> Result<Conn> {
+    warn_once_if_unverified(source);
     Conn::connect_tcp(
         source.addr,
+        &source.remote,
         &creds.user,
         &creds.password,
         Duration::from_secs(5),
@@ -61,9 +97,7 @@ pub fn log_in_to_source(
         "the source {}:{} to accept {}",
         r.source_host, r.source_port, creds.user
     );
-    retry_until(deadline, &what, || {
-        log_in(source, creds).map_err(|e| format!("{e:#}"))
-    })
+    retry_until(deadline, &what, || log_in(source, creds))
 }
 
 /// A new replica follows the primary, not another replica: a read-only
@@ -83,35 +117,37 @@ pub fn wait_until_writable(
         r.source_host, r.source_port
     );
     retry_until(deadline, &what, || {
-        // An account that only the I/O thread can use (one that requires
-        // TLS, which replikit's client does not speak) leaves this unknown;
+        // An account that only the I/O thread can use leaves this unknown;
         // the replica's own errors then say what is wrong.
         let mut conn = match log_in(source, creds) {
             Ok(conn) => conn,
+            // Not the source at all: no later log-in may go there either.
+            Err(e) if is_permanent(&e) => return Err(e),
             Err(e) => {
                 log::info!("cannot check whether the source takes writes: {e:#}");
                 return Ok(None);
             }
         };
-        let rows = conn
-            .query("SELECT @@GLOBAL.read_only AS ro")
-            .map_err(|e| format!("{e:#}"))?;
+        let rows = conn.query("SELECT @@GLOBAL.read_only AS ro")?;
         match rows.get(0, "ro") {
             Some("0") => Ok(Some(conn)),
-            _ => Err(
+            _ => Err(anyhow!(
                 "it is read-only, so it is a replica, not the primary; point MYSQL_MASTER_HOST at the primary"
-                    .to_string(),
-            ),
+            )),
         }
     })
 }
 
 /// Logs in to a replica's source as the account that reads it (see
 /// `accounts::reader`), once.
-pub fn read_source(r: &Replica, timeout: Duration) -> Result<Conn> {
+pub fn read_source(r: &Replica, tls: &Tls, timeout: Duration) -> Result<Conn> {
     let creds = accounts::reader(&r.access);
     let addr = resolve(&r.source_host, r.source_port)?;
-    Conn::connect_tcp(addr, &creds.user, &creds.password, timeout).map_err(|e| {
+    let remote = Remote {
+        tls: tls.clone(),
+        ..Remote::plain(&r.source_host)
+    };
+    Conn::connect_tcp(addr, &remote, &creds.user, &creds.password, timeout).map_err(|e| {
         anyhow!(
             "cannot read the source {}:{} as {}: {}",
             r.source_host,
@@ -131,6 +167,16 @@ pub fn create_account_on_source(
     job: &Job,
 ) -> Result<Credentials> {
     let creds = accounts::root_mode_replication(admin);
+    if !source.verified() && !job.unverified_root_login {
+        return Err(permanent(format!(
+            "root-credentials mode would send the source's root password to whoever answers on {}:{}, unverified (REPLIKIT_SSL_MODE is {:?}); \
+             set REPLIKIT_SSL_MODE=verify-identity with REPLIKIT_SSL_CA (or, MySQL without TLS, REPLIKIT_SOURCE_PUBLIC_KEY), \
+             give MYSQL_REPL_USER and MYSQL_REPL_PASSWORD instead, or accept the risk with REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow",
+            r.source_host,
+            r.source_port,
+            source.tls()
+        )));
+    }
     let mut conn = log_in(source, admin).map_err(|e| match Failure::of(&e) {
         Failure::AccessDenied => permanent(format!(
             "the source refused {}'s password (MYSQL_MASTER_ROOT_PASSWORD, else MYSQL_ROOT_PASSWORD): {e:#}; \
@@ -154,6 +200,22 @@ pub fn create_account_on_source(
         r.source_port
     );
     Ok(creds)
+}
+
+/// Says once per process that credentials go to a source nobody checked,
+/// and which setting fixes that.
+fn warn_once_if_unverified(source: &Source) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if !source.verified() {
+        WARNED.call_once(|| {
+            log::warn!(
+                "replikit logs in to the source {} without verifying it (REPLIKIT_SSL_MODE is {:?}): whoever answers on its address gets the log-in; \
+                 set REPLIKIT_SSL_MODE=verify-identity and REPLIKIT_SSL_CA (or, MySQL without TLS, REPLIKIT_SOURCE_PUBLIC_KEY)",
+                source.remote.host,
+                source.remote.tls
+            )
+        });
+    }
 }
 
 /// The source's address: by name through the hosts file and DNS, never

@@ -45,7 +45,7 @@ pub fn ensure_plugin(conn: &mut Conn) -> Result<()> {
 pub fn clone_statement(host: &str, port: u16, donor: &Credentials, tls: &Tls) -> String {
     let ssl = match tls {
         Tls::Off => "",
-        Tls::On | Tls::Verify { .. } => " REQUIRE SSL",
+        _ => " REQUIRE SSL",
     };
     format!(
         "CLONE INSTANCE FROM {}@{}:{port} IDENTIFIED BY {}{ssl}",
@@ -173,7 +173,7 @@ mod tests {
             clone_statement("db1", 3306, &donor, &Tls::Off),
             r"CLONE INSTANCE FROM 'replikit_donor'@'db1':3306 IDENTIFIED BY 'p\'w'"
         );
-        assert!(clone_statement("db1", 3306, &donor, &Tls::On).ends_with(" REQUIRE SSL"));
+        assert!(clone_statement("db1", 3306, &donor, &Tls::Required).ends_with(" REQUIRE SSL"));
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn seed_if_needed(
     drop(from);
     if decide::copy_by(job.seed, &ability).map_err(permanent)? == CopyBy::Clone {
         announce("clone", r, &theirs, bytes, &why);
-        if let Some(seeded) = seed_by_clone(conn, r, &reader, job)? {
+        if let Some(seeded) = seed_by_clone(conn, r, source, &reader, job)? {
             return Ok(Some(seeded));
         }
     }
@@ -150,7 +150,8 @@ fn seed_by_dump(
             port: source.addr.port(),
             user: &reader.user,
             password: &reader.password,
-            tls: job.tls,
+            tls: source.tls(),
+            public_key: source.key_path.as_deref(),
         },
         local: job.local,
         schemas: &theirs.schemas,
@@ -219,6 +220,7 @@ fn announce(how: &str, r: &Replica, theirs: &SourceFacts, bytes: u64, why: &str)
 fn seed_by_clone(
     conn: &mut Conn,
     r: &Replica,
+    source: &Source,
     donor: &Credentials,
     job: &Job,
 ) -> Result<Option<Seeded>> {
@@ -229,7 +231,7 @@ fn seed_by_clone(
         &r.source_host,
         r.source_port,
         donor,
-        job.tls,
+        source.tls(),
     ) {
         Ok(()) => {}
         Err(e) if job.seed == Method::Auto => {

@@ -12,6 +12,8 @@ pub struct Login<'a> {
     pub user: &'a str,
     pub password: &'a str,
     pub tls: &'a Tls,
+    /// The source's pinned public key file (MySQL without TLS).
+    pub public_key: Option<&'a str>,
 }
 
 /// A value for a MySQL option file: quoted, with the escapes the option
@@ -42,7 +44,7 @@ pub fn source_options(d: &Dialect, login: &Login) -> String {
         option_value(login.user),
         option_value(login.password)
     );
-    for l in d.client_tls_options(login.tls, option_value) {
+    for l in d.client_tls_options(login.tls, login.public_key, option_value) {
         text.push_str(&l);
         text.push('\n');
     }
@@ -86,6 +88,7 @@ mod tests {
             user: "replikit_donor",
             password: "pw",
             tls,
+            public_key: None,
         };
         let off = source_options(&dialect("9.7.4"), &login(&Tls::Off));
         assert_eq!(
@@ -95,7 +98,7 @@ mod tests {
         assert!(
             source_options(&dialect("11.8.6-MariaDB"), &login(&Tls::Off)).ends_with("skip-ssl\n")
         );
-        let ca = Tls::Verify {
+        let ca = Tls::VerifyIdentity {
             ca: "/ca.pem".into(),
         };
         assert!(source_options(&dialect("9.7.4"), &login(&ca))

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::cluster::Cluster;
 use crate::common::servers::Flavor;
 use crate::common::*;
-use replikit::db::wire::Conn;
+use replikit::db::wire::{Conn, Remote};
 
 const TABLES: u64 = 3;
 
@@ -57,7 +57,14 @@ fn writer(addr: SocketAddr, password: String, stop: Arc<AtomicBool>, seed: u64) 
     let mut next_id = 1;
     while !stop.load(Ordering::Relaxed) {
         let Some(c) = conn.as_mut() else {
-            conn = Conn::connect_tcp(addr, "root", &password, Duration::from_secs(5)).ok();
+            conn = Conn::connect_tcp(
+                addr,
+                &Remote::plain("127.0.0.1"),
+                "root",
+                &password,
+                Duration::from_secs(5),
+            )
+            .ok();
             if conn.is_none() {
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -260,7 +267,14 @@ fn soak(flavor: Flavor) {
 
     // Every acknowledged write is on the primary.
     let primary: SocketAddr = format!("{}.10:3306", cluster.net).parse().unwrap();
-    let mut conn = Conn::connect_tcp(primary, "root", &password, Duration::from_secs(10)).unwrap();
+    let mut conn = Conn::connect_tcp(
+        primary,
+        &Remote::plain("127.0.0.1"),
+        "root",
+        &password,
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let mut on_primary = BTreeMap::new();
     for t in 0..TABLES {
         let rows = conn

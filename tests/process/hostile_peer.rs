@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use replikit::db::wire::{probe, Conn};
+use replikit::db::wire::{probe, Conn, Remote};
 
 const PASSWORD: &str = "hostile-peer-secret-7f3a";
 const SCRAMBLE: [u8; 20] = *b"abcdefghijklmnopqrst";
@@ -86,8 +86,12 @@ impl Fake {
 
     /// Logs in to the fake server; checks what every case must hold.
     fn log_in(self, timeout: Duration) -> String {
+        self.log_in_as(&Remote::plain("127.0.0.1"), timeout)
+    }
+
+    fn log_in_as(self, remote: &Remote, timeout: Duration) -> String {
         let started = Instant::now();
-        let result = Conn::connect_tcp(self.addr, "repl", PASSWORD, timeout);
+        let result = Conn::connect_tcp(self.addr, remote, "repl", PASSWORD, timeout);
         let took = started.elapsed();
         let err = match result {
             Ok(_) => panic!("the client accepted the hostile peer"),
@@ -344,4 +348,35 @@ fn the_greeting_probe_refuses_a_huge_greeting_in_time() {
     let err = format!("{:#}", probe(addr, Duration::from_secs(3)).unwrap_err());
     assert!(started.elapsed() < Duration::from_secs(4));
     assert!(err.contains("more than"), "{err}");
+}
+
+/// RSA key substitution: the fake server, asked for full authentication,
+/// would send a key of its own. With the source's key pinned, the client
+/// never asks for one and encrypts to the pinned key, which the fake
+/// cannot undo (it ends with access denied, as a wrong key would).
+#[test]
+fn a_pinned_key_defeats_key_substitution() {
+    let fake = Fake::start(|s, seen| {
+        s.write_all(&frame(0, &greeting("caching_sha2_password")))
+            .unwrap();
+        read_packet(s, seen).unwrap();
+        s.write_all(&frame(2, &[1, 4])).unwrap();
+        let next = read_packet(s, seen).unwrap();
+        assert_ne!(next, [2], "the client asked for the server's key");
+        assert_eq!(
+            next.len(),
+            256,
+            "not an encryption to the 2048-bit pinned key"
+        );
+        let mut denied = vec![0xff, 0x15, 0x04, b'#'];
+        denied.extend_from_slice(b"28000Access denied");
+        s.write_all(&frame(4, &denied)).unwrap();
+    });
+    let pinned = include_str!("../../src/db/testdata/rsa2048.pub.pem");
+    let remote = Remote {
+        pinned_key: Some(pinned.into()),
+        ..Remote::plain("127.0.0.1")
+    };
+    let err = fake.log_in_as(&remote, Duration::from_secs(3));
+    assert!(err.contains("Access denied"), "{err}");
 }

@@ -54,7 +54,10 @@ fn check(flavor: Flavor) {
     if let Some(fresh) = d.fresh_table_sizes() {
         server.sql(fresh);
     }
-    let verify = Tls::Verify {
+    let verify = Tls::VerifyIdentity {
+        ca: "/etc/mysql/ca.pem".into(),
+    };
+    let verify_ca = Tls::VerifyCa {
         ca: "/etc/mysql/ca.pem".into(),
     };
     for (i, password) in HOSTILE.iter().enumerate() {
@@ -74,16 +77,19 @@ fn check(flavor: Flavor) {
             user: &user,
             password,
             position,
-            tls: match i % 3 {
-                0 => &Tls::Off,
-                1 => &Tls::On,
+            tls: match i % 5 {
+                0 | 4 => &Tls::Off,
+                1 => &Tls::Required,
+                2 => &verify_ca,
                 _ => &verify,
             },
+            // A pinned key file, where TLS is off (read when replication starts).
+            public_key: (i % 5 == 4).then_some("/etc/mysql/source-public-key.pem"),
         };
         let statement = match d.change_source(&spec) {
             Ok(statement) => statement,
             Err(e) => {
-                // What the servers cannot take (see src/db/flavor.rs) is
+                // What the servers cannot take (see src/db/dialect/) is
                 // refused first, without repeating the password.
                 let mysql = flavor == Flavor::MySql97;
                 let unstorable = password.chars().any(|c| u32::from(c) > 0xffff)

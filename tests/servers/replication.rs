@@ -139,9 +139,13 @@ fn root_credentials_mode(flavor: Flavor) {
          GRANT ALL ON *.* TO {admin} WITH GRANT OPTION",
         replikit::db::sql::quote(ADMIN_PASSWORD)
     ));
-    let seed_prepare = |admin_password: &str| {
+    // `allow`: the operator accepts an unverified source for the root login.
+    let seed_prepare = |admin_password: &str, allow: bool| {
         let mut env = replica_env(&primary);
         env.push(("MYSQL_MASTER_ROOT_PASSWORD", admin_password.to_string()));
+        if allow {
+            env.push(("REPLIKIT_ROOT_LOGIN_UNVERIFIED", "allow".to_string()));
+        }
         let out = replikit_without_account(&replica, &env)
             .arg("prepare")
             .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
@@ -158,8 +162,24 @@ fn root_credentials_mode(flavor: Flavor) {
         out
     };
 
+    // Without TLS or a pinned key nothing verifies the source: the root
+    // password is not sent unless the operator opts in.
+    let unverified = seed_prepare(ADMIN_PASSWORD, false);
+    assert_eq!(
+        unverified.status.code(),
+        Some(69),
+        "{}",
+        stderr(&unverified)
+    );
+    assert!(
+        stderr(&unverified).contains("REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow"),
+        "{}",
+        stderr(&unverified)
+    );
+    assert_eq!(replica.replica_status(), None);
+
     // A wrong root password: a clear error, nothing configured.
-    let refused = seed_prepare("not the password");
+    let refused = seed_prepare("not the password", true);
     assert_eq!(refused.status.code(), Some(69), "{}", stderr(&refused));
     assert!(
         stderr(&refused).contains("MYSQL_MASTER_ROOT_PASSWORD"),
@@ -169,7 +189,7 @@ fn root_credentials_mode(flavor: Flavor) {
     assert!(!stderr(&refused).contains("not the password"));
     assert_eq!(replica.replica_status(), None);
 
-    let line = ok(&seed_prepare(ADMIN_PASSWORD), "seed-mode replica");
+    let line = ok(&seed_prepare(ADMIN_PASSWORD, true), "seed-mode replica");
     assert!(line.starts_with("replica of 127.0.0.1"), "{line}");
     let grants = primary.sql("SHOW GRANTS FOR 'replikit_repl'@'127.0.0.1'");
     assert!(
@@ -183,7 +203,10 @@ fn root_credentials_mode(flavor: Flavor) {
 
     // A restart of a working replica leaves it alone: root is not needed,
     // so even a wrong root password changes nothing.
-    ok(&seed_prepare("changed since"), "seed-mode replica again");
+    ok(
+        &seed_prepare("changed since", true),
+        "seed-mode replica again",
+    );
     primary.sql("INSERT INTO seedmode.t VALUES (2)");
     wait_for_rows(&replica, "SELECT COUNT(*) FROM seedmode.t", "2");
 }
@@ -345,8 +368,13 @@ fn mysql_9_7_without_gtids() {
 /// A test CA and a certificate for 127.0.0.1 signed by it, in the flavor's
 /// root filesystem; returns the folder as the servers see it.
 fn certificates(flavor: Flavor) -> String {
+    certificates_of(flavor, "ca")
+}
+
+/// `certificates` from a CA of its own, named `tag`.
+fn certificates_of(flavor: Flavor, tag: &str) -> String {
     require_tool("openssl");
-    let inside = format!("/tmp/replikit-tls-{}", std::process::id());
+    let inside = format!("/tmp/replikit-tls-{tag}-{}", std::process::id());
     let dir = flavor.rootfs().join(inside.trim_start_matches('/'));
     std::fs::create_dir_all(&dir).unwrap();
     let script = "set -e
@@ -417,6 +445,140 @@ fn tls(flavor: Flavor) {
 mod tls {
     use super::*;
     per_flavor!(tls);
+}
+
+/// REPLIKIT_SSL_MODE against a source that takes only TLS
+/// (require_secure_transport): replikit's own log-ins, the seed and the
+/// replication channel work in every mode that encrypts, `verify` too;
+/// root-credentials mode sends the root password over verified TLS; off
+/// is refused; and verify-ca refuses a server whose certificate another CA
+/// signed.
+fn tls_modes(flavor: Flavor) {
+    let certs = certificates(flavor);
+    let tls_options = |dir: &str| {
+        format!(
+            "--ssl-ca={dir}/ca.pem --ssl-cert={dir}/server-cert.pem --ssl-key={dir}/server-key.pem --require-secure-transport=ON"
+        )
+    };
+    let primary = Server::start_replicating_with(flavor, &tls_options(&certs));
+    let ca = format!("{certs}/ca.pem");
+    let with_ca = |mode: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("REPLIKIT_SSL_MODE", mode.to_string()),
+            ("REPLIKIT_SSL_CA", ca.clone()),
+        ]
+    };
+    // The primary's own set-up runs over its socket, which counts as secure.
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    primary.sql("CREATE DATABASE modes; CREATE TABLE modes.t (id INT PRIMARY KEY); INSERT INTO modes.t VALUES (1)");
+    let mariadb = flavor != Flavor::MySql97;
+    type Env = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Env, &str)> = vec![
+        (
+            "preferred",
+            vec![("REPLIKIT_SSL_MODE", "preferred".into())],
+            "No",
+        ),
+        (
+            "required",
+            vec![("REPLIKIT_SSL_MODE", "required".into())],
+            "No",
+        ),
+        // MariaDB's replica has no chain-only check: verify-ca checks the name too.
+        (
+            "verify-ca",
+            with_ca("verify-ca"),
+            if mariadb { "Yes" } else { "No" },
+        ),
+        ("verify-identity", with_ca("verify-identity"), "Yes"),
+    ];
+    for (mode, settings, verified) in cases {
+        let replica = Server::start_replicating(flavor);
+        let mut env = replica_env(&primary);
+        env.extend(settings.clone());
+        ok(&prepare(&replica, &env), mode);
+        wait_for_rows(&replica, "SELECT id FROM modes.t", "1");
+        let status = replica.replica_status().unwrap();
+        assert_eq!(status["Source_SSL_Allowed"], "Yes", "{mode}");
+        assert_eq!(status["Source_SSL_Verify_Server_Cert"], verified, "{mode}");
+        let out = replikit(&replica, &env, PASSWORD)
+            .args(["verify", "--timeout", "30s"])
+            .bounded();
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("0 differences"),
+            "{mode}"
+        );
+        assert!(
+            !stderr(&out).contains("without verifying"),
+            "{mode}: no warning on this command's stderr expected"
+        );
+    }
+
+    // Root-credentials mode over verified TLS: no opt-in needed.
+    let admin = "'root'@'127.0.0.1'";
+    primary.sql(&format!(
+        "CREATE USER IF NOT EXISTS {admin}; ALTER USER {admin} IDENTIFIED BY 'root-over-tls'; \
+         GRANT ALL ON *.* TO {admin} WITH GRANT OPTION"
+    ));
+    let replica = Server::start_replicating(flavor);
+    let mut env = replica_env(&primary);
+    env.extend(with_ca("verify-identity"));
+    env.push(("MYSQL_MASTER_ROOT_PASSWORD", "root-over-tls".into()));
+    let out = replikit_without_account(&replica, &env)
+        .arg("prepare")
+        .env("REPLIKIT_PREPARE_TIMEOUT", "30s")
+        .bounded();
+    ok(&out, "root-credentials mode over verified TLS");
+    wait_for_rows(&replica, "SELECT id FROM modes.t", "1");
+
+    // Off: the source refuses replikit's own log-in (MySQL needs one to
+    // choose the position) or the replica's (MariaDB).
+    let plain = Server::start_replicating(flavor);
+    let out = replikit(&plain, &replica_env(&primary), PASSWORD)
+        .args(["prepare", "--timeout", "5s"])
+        .bounded();
+    if mariadb {
+        ok(&out, "off");
+        wait_for(
+            Duration::from_secs(60),
+            "the source to refuse a replica without TLS",
+            || plain.replica_status().unwrap()["Last_IO_Errno"] != "0",
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("insecure transport"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    // Another CA's certificate: verify-ca refuses before any log-in.
+    let other = certificates_of(flavor, "other");
+    let impostor = Server::start_replicating_with(flavor, &tls_options(&other));
+    ok(
+        &prepare(&impostor, &[("MYSQL_MASTER", "1".into())]),
+        "impostor",
+    );
+    let victim = Server::start_replicating(flavor);
+    let mut env = replica_env(&impostor);
+    env.extend(with_ca("verify-ca"));
+    let out = replikit(&victim, &env, PASSWORD)
+        .args(["prepare", "--timeout", "5s"])
+        .bounded();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("TLS handshake"), "{err}");
+    assert_eq!(victim.replica_status(), None);
+}
+
+mod tls_modes {
+    use super::*;
+    per_flavor!(tls_modes);
 }
 
 /// The source restarts (a clean stop, as `docker restart` does): the

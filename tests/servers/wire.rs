@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::common::servers::{Flavor, Server};
 use replikit::db::dialect::ServerVersion;
 use replikit::db::sql::quote;
-use replikit::db::wire::{probe, Conn, ServerError};
+use replikit::db::wire::{probe, Conn, Remote, ServerError};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -29,11 +29,11 @@ fn check(flavor: Flavor) {
         server.sql("CREATE USER 'any'@'127.0.0.1'");
     }
     let greeting = probe(addr, T).unwrap();
-    let version = ServerVersion::parse(&greeting).unwrap();
+    let version = ServerVersion::parse(&greeting.server_version).unwrap();
     assert_eq!(
         ServerVersion::parse(&server.sql("SELECT VERSION()")).unwrap(),
         version,
-        "{greeting}"
+        "{greeting:?}"
     );
 
     let mut root = Conn::connect(&server.socket(), "root", "", T).unwrap();
@@ -106,7 +106,7 @@ fn check(flavor: Flavor) {
         if attempt.contains("FLUSH") {
             root.query("FLUSH PRIVILEGES").unwrap();
         }
-        let mut mon = Conn::connect_tcp(addr, "mon", password, T)
+        let mut mon = Conn::connect_tcp(addr, &Remote::plain("127.0.0.1"), "mon", password, T)
             .unwrap_or_else(|e| panic!("{flavor:?} {attempt} TCP log-in: {e:#}"));
         assert_eq!(
             mon.query("SELECT CURRENT_USER() AS u").unwrap().get(0, "u"),
@@ -114,7 +114,7 @@ fn check(flavor: Flavor) {
         );
     }
     root.query("FLUSH PRIVILEGES").unwrap();
-    let denied = Conn::connect_tcp(addr, "mon", "wrong", T)
+    let denied = Conn::connect_tcp(addr, &Remote::plain("127.0.0.1"), "mon", "wrong", T)
         .err()
         .expect("a wrong password is refused over TCP");
     assert!(format!("{denied:#}").contains("1045"), "{denied:#}");

@@ -36,19 +36,55 @@ pub struct SourceSpec<'a> {
     pub password: &'a str,
     pub position: Position<'a>,
     pub tls: &'a Tls,
+    /// The source's pinned public key file (MySQL without TLS).
+    pub public_key: Option<&'a str>,
 }
 
-/// TLS for a replica's connection to its source (REPLIKIT_REPL_SSL).
+/// TLS towards the source (REPLIKIT_SSL_MODE): for replikit's own log-ins,
+/// the dump tools and the replication channel alike, in the spirit of the
+/// MySQL client's --ssl-mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {
+    /// No TLS.
     Off,
-    /// Encrypted; the source's certificate is not checked.
-    On,
+    /// TLS when the source offers it, its certificate not checked; once the
+    /// source's greeting is known it becomes `Required` or `Off`
+    /// (`for_source`).
+    Preferred,
+    /// Encrypted; the source's certificate is not checked (stops a passive
+    /// listener, not a man in the middle).
+    Required,
     /// Encrypted, and the certificate must be signed by this CA (a path the
-    /// server reads) and name the source host.
-    Verify {
-        ca: String,
-    },
+    /// server reads too); any name.
+    VerifyCa { ca: String },
+    /// Encrypted, signed by this CA, and naming the source host.
+    VerifyIdentity { ca: String },
+}
+
+impl Tls {
+    /// What this mode means for a source whose greeting did (`offers`) or
+    /// did not offer TLS: only `Preferred` depends on it.
+    pub fn for_source(&self, offers: bool) -> Tls {
+        match self {
+            Tls::Preferred if offers => Tls::Required,
+            Tls::Preferred => Tls::Off,
+            other => other.clone(),
+        }
+    }
+
+    /// The CA file of a verifying mode.
+    pub fn ca(&self) -> Option<&str> {
+        match self {
+            Tls::VerifyCa { ca } | Tls::VerifyIdentity { ca } => Some(ca),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer's certificate is checked against a CA: only then
+    /// is a credential safe from whoever answers on the source's address.
+    pub fn verifies(&self) -> bool {
+        self.ca().is_some()
+    }
 }
 
 /// The statements one server accepts.
@@ -327,16 +363,14 @@ impl Dialect {
                 Position::File { file, .. } => file,
                 Position::Gtid | Position::OldestBinlog => "",
             };
-            let ca = match s.tls {
-                Tls::Verify { ca } => ca,
-                _ => "",
-            };
+            let ca = s.tls.ca().unwrap_or("");
             for (what, value) in [
                 ("host", s.host),
                 ("user", s.user),
                 ("password", s.password),
                 ("binlog file", file),
                 ("CA file", ca),
+                ("public key file", s.public_key.unwrap_or("")),
             ] {
                 if value.contains('\n') {
                     bail!("the replication {what} contains a line feed, which {} does not accept; choose one without", self.version);
@@ -383,15 +417,31 @@ impl Dialect {
             Tls::Off => {
                 options.push(format!("{word}_SSL = 0"));
                 // caching_sha2_password (MySQL 8's default) over plain TCP
-                // needs the server's RSA key; 5.7 and MariaDB have no such
-                // option.
+                // needs the server's RSA key: the pinned one, or what the
+                // server sends; 5.7 and MariaDB have no such option.
                 if self.mysql() && self.version.at_least(8, 0, 4) {
-                    options.push(format!("GET_{word}_PUBLIC_KEY = 1"));
+                    match s.public_key {
+                        Some(path) => {
+                            options.push(format!("{word}_PUBLIC_KEY_PATH = {}", quote(path)))
+                        }
+                        None => options.push(format!("GET_{word}_PUBLIC_KEY = 1")),
+                    }
                 }
             }
-            // Said explicitly: MariaDB 11.4+ verifies by default.
-            Tls::On => options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0")),
-            Tls::Verify { ca } => options.push(format!(
+            // Said explicitly: MariaDB 11.4+ verifies by default. Preferred
+            // is resolved before (`Tls::for_source`); as a fallback it asks
+            // for what it would have become with a source that offers TLS.
+            Tls::Required | Tls::Preferred => {
+                options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0"))
+            }
+            // MySQL checks the chain against SOURCE_SSL_CA and, with
+            // VERIFY_SERVER_CERT, the name. MariaDB's replica has no
+            // chain-only check: verify-ca is verify-identity there.
+            Tls::VerifyCa { ca } if self.mysql() => options.push(format!(
+                "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 0",
+                quote(ca)
+            )),
+            Tls::VerifyCa { ca } | Tls::VerifyIdentity { ca } => options.push(format!(
                 "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 1",
                 quote(ca)
             )),

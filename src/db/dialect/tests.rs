@@ -206,6 +206,7 @@ fn change_source_per_flavor() {
         password: "p'w",
         position: Position::Gtid,
         tls: &Tls::Off,
+        public_key: None,
     };
     let file = SourceSpec {
         position: Position::File {
@@ -232,14 +233,15 @@ fn change_source_per_flavor() {
         assert_eq!(dialect(v).change_source(&spec).unwrap(), want, "{v}");
     }
     let on = SourceSpec {
-        tls: &Tls::On,
+        tls: &Tls::Required,
+        public_key: None,
         ..gtid
     };
     assert!(dialect("9.7.4").change_source(&on).unwrap().ends_with(
         "SOURCE_RETRY_COUNT = 86400, SOURCE_SSL = 1, SOURCE_SSL_VERIFY_SERVER_CERT = 0"
     ));
     let verify = SourceSpec {
-        tls: &Tls::Verify {
+        tls: &Tls::VerifyIdentity {
             ca: "/etc/ca'.pem".into(),
         },
         ..gtid
@@ -259,6 +261,7 @@ fn line_feeds_are_refused_on_mysql_without_repeating_the_secret() {
         password: "top\nsecret",
         position: Position::Gtid,
         tls: &Tls::Off,
+        public_key: None,
     };
     let err = dialect("9.7.4")
         .change_source(&spec)
@@ -278,6 +281,7 @@ fn passwords_over_the_servers_limit_are_refused_first() {
         password,
         position: Position::Gtid,
         tls: &Tls::Off,
+        public_key: None,
     };
     let (p32, p33, p96, p97, ko11) = (
         "p".repeat(32),

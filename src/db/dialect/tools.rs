@@ -40,18 +40,42 @@ impl Dialect {
     /// the server's RSA key for caching_sha2_password without TLS;
     /// MariaDB's 11.4+ uses TLS (and verifies) by default, so "off" must
     /// say so.
-    pub fn client_tls_options(&self, tls: &Tls, ca: impl Fn(&str) -> String) -> Vec<String> {
+    /// `public_key`: the server's pinned key file, used instead of asking
+    /// the server for its key (MySQL without TLS).
+    pub fn client_tls_options(
+        &self,
+        tls: &Tls,
+        public_key: Option<&str>,
+        ca: impl Fn(&str) -> String,
+    ) -> Vec<String> {
         let mysql = self.version.product == Product::MySql;
         match (tls, mysql) {
-            (Tls::Off, true) => vec!["get-server-public-key".into()],
+            (Tls::Off, true) => match public_key {
+                Some(path) => vec![format!("server-public-key-path={}", ca(path))],
+                None => vec!["get-server-public-key".into()],
+            },
             (Tls::Off, false) => vec!["skip-ssl".into()],
-            (Tls::On, true) => vec!["ssl-mode=REQUIRED".into()],
-            (Tls::On, false) => vec!["ssl".into(), "skip-ssl-verify-server-cert".into()],
-            (Tls::Verify { ca: path }, true) => vec![
+            (Tls::Preferred, true) => {
+                vec!["ssl-mode=PREFERRED".into(), "get-server-public-key".into()]
+            }
+            (Tls::Required | Tls::Preferred, _) if mysql => vec!["ssl-mode=REQUIRED".into()],
+            (Tls::Required | Tls::Preferred, _) => {
+                vec!["ssl".into(), "skip-ssl-verify-server-cert".into()]
+            }
+            (Tls::VerifyCa { ca: path }, true) => {
+                vec!["ssl-mode=VERIFY_CA".into(), format!("ssl-ca={}", ca(path))]
+            }
+            // MariaDB's client has no chain-only check (see change_source).
+            (Tls::VerifyCa { ca: path }, false) => vec![
+                "ssl".into(),
+                "ssl-verify-server-cert".into(),
+                format!("ssl-ca={}", ca(path)),
+            ],
+            (Tls::VerifyIdentity { ca: path }, true) => vec![
                 "ssl-mode=VERIFY_IDENTITY".into(),
                 format!("ssl-ca={}", ca(path)),
             ],
-            (Tls::Verify { ca: path }, false) => vec![
+            (Tls::VerifyIdentity { ca: path }, false) => vec![
                 "ssl".into(),
                 "ssl-verify-server-cert".into(),
                 format!("ssl-ca={}", ca(path)),
@@ -93,27 +117,48 @@ mod tests {
     #[test]
     fn tls_options_per_flavor() {
         let q = |p: &str| format!("<{p}>");
-        let verify = Tls::Verify {
+        let verify = Tls::VerifyIdentity {
             ca: "/ca.pem".into(),
         };
         let mysql = dialect("9.7.4-2");
         let mariadb = dialect("11.8.3-MariaDB");
         assert_eq!(
-            mysql.client_tls_options(&Tls::Off, q),
+            mysql.client_tls_options(&Tls::Off, None, q),
             ["get-server-public-key"]
         );
-        assert_eq!(mariadb.client_tls_options(&Tls::Off, q), ["skip-ssl"]);
-        assert_eq!(mysql.client_tls_options(&Tls::On, q), ["ssl-mode=REQUIRED"]);
+        assert_eq!(mariadb.client_tls_options(&Tls::Off, None, q), ["skip-ssl"]);
         assert_eq!(
-            mariadb.client_tls_options(&Tls::On, q),
+            mysql.client_tls_options(&Tls::Off, Some("/k.pem"), q),
+            ["server-public-key-path=</k.pem>"]
+        );
+        assert_eq!(
+            mysql.client_tls_options(
+                &Tls::VerifyCa {
+                    ca: "/ca.pem".into()
+                },
+                None,
+                q
+            ),
+            ["ssl-mode=VERIFY_CA", "ssl-ca=</ca.pem>"]
+        );
+        assert_eq!(
+            mysql.client_tls_options(&Tls::Preferred, None, q),
+            ["ssl-mode=PREFERRED", "get-server-public-key"]
+        );
+        assert_eq!(
+            mysql.client_tls_options(&Tls::Required, None, q),
+            ["ssl-mode=REQUIRED"]
+        );
+        assert_eq!(
+            mariadb.client_tls_options(&Tls::Required, None, q),
             ["ssl", "skip-ssl-verify-server-cert"]
         );
         assert_eq!(
-            mysql.client_tls_options(&verify, q),
+            mysql.client_tls_options(&verify, None, q),
             ["ssl-mode=VERIFY_IDENTITY", "ssl-ca=</ca.pem>"]
         );
         assert_eq!(
-            mariadb.client_tls_options(&verify, q),
+            mariadb.client_tls_options(&verify, None, q),
             ["ssl", "ssl-verify-server-cert", "ssl-ca=</ca.pem>"]
         );
     }

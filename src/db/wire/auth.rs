@@ -28,8 +28,8 @@ pub enum Step {
     Send(Vec<u8>),
     /// Send the (new) plugin's answer to the (new) scramble.
     Answer,
-    /// Send the password as is: only over the local socket, which the
-    /// server itself counts as secure.
+    /// Send the password as is: only over the local socket or TLS, which
+    /// the server itself counts as secure.
     SendClear,
     /// Send the password encrypted with this PEM key.
     Encrypt(Vec<u8>),
@@ -40,7 +40,8 @@ pub enum Step {
 pub struct Auth {
     pub plugin: String,
     pub scramble: Vec<u8>,
-    local: bool,
+    secure: bool,
+    pinned_key: Option<Vec<u8>>,
     switched: bool,
     key_requested: bool,
     awaiting_key: bool,
@@ -48,14 +49,21 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// From the greeting's plugin and scramble; `local`: over the unix
-    /// socket.
-    pub fn new(plugin: String, scramble: Vec<u8>, local: bool) -> Result<Auth> {
+    /// From the greeting's plugin and scramble; `secure`: over the unix
+    /// socket or TLS; `pinned_key`: the server's public key (PEM), known
+    /// beforehand.
+    pub fn new(
+        plugin: String,
+        scramble: Vec<u8>,
+        secure: bool,
+        pinned_key: Option<Vec<u8>>,
+    ) -> Result<Auth> {
         check_scramble(&plugin, &scramble)?;
         Ok(Auth {
             plugin,
             scramble,
-            local,
+            secure,
+            pinned_key,
             switched: false,
             key_requested: false,
             awaiting_key: false,
@@ -81,9 +89,14 @@ impl Auth {
             }
             Some(0x01) if self.plugin == "caching_sha2_password" => match reply.get(1) {
                 Some(3) => Ok(Step::Wait),
-                Some(4) if self.local => Ok(Step::SendClear),
+                Some(4) if self.secure => Ok(Step::SendClear),
                 Some(4) if self.key_requested => {
                     bail!("the server asked for the password twice")
+                }
+                // The key we trust, not one the peer would send.
+                Some(4) if self.pinned_key.is_some() => {
+                    self.key_requested = true;
+                    Ok(Step::Encrypt(self.pinned_key.clone().unwrap_or_default()))
                 }
                 Some(4) => {
                     self.key_requested = true;

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::dialect::Tls;
 use super::rsa;
 
 pub mod auth;
 pub mod packet;
+pub mod tls;
 mod transport;
 
 pub use auth::auth_response;
@@ -32,6 +34,7 @@ use transport::Stream;
 const CLIENT_LONG_PASSWORD: u32 = 1;
 const CLIENT_PROTOCOL_41: u32 = 1 << 9;
 const CLIENT_TRANSACTIONS: u32 = 1 << 13;
+const CLIENT_SSL: u32 = 1 << 11;
 const CLIENT_SECURE_CONNECTION: u32 = 1 << 15;
 const CLIENT_MULTI_RESULTS: u32 = 1 << 17;
 const CLIENT_PLUGIN_AUTH: u32 = 1 << 19;
@@ -94,6 +97,30 @@ pub struct Conn {
     deadline: Instant,
     /// Only a session says goodbye (COM_QUIT), never a bare greeting.
     logged_in: bool,
+    /// Over TCP: how the connection is secured.
+    remote: Option<Remote>,
+}
+
+/// How a TCP connection to another server is secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// The host as configured: the name a certificate must carry.
+    pub host: String,
+    pub tls: Tls,
+    /// The server's RSA public key (PEM), pinned: caching_sha2_password's
+    /// password goes to it, never to a key the peer sends.
+    pub pinned_key: Option<String>,
+}
+
+impl Remote {
+    /// Plain TCP, nothing pinned.
+    pub fn plain(host: &str) -> Remote {
+        Remote {
+            host: host.to_string(),
+            tls: Tls::Off,
+            pinned_key: None,
+        }
+    }
 }
 
 impl Conn {
@@ -108,16 +135,19 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Connects to the server at `addr` over TCP and logs in, all within
-    /// `timeout`; each query after gets `timeout` too.
+    /// Connects to the server at `addr` over TCP, secured as `remote`
+    /// says, and logs in, all within `timeout`; each query after gets
+    /// `timeout` too.
     pub fn connect_tcp(
         addr: SocketAddr,
+        remote: &Remote,
         user: &str,
         password: &str,
         timeout: Duration,
     ) -> Result<Conn> {
         let deadline = Instant::now() + timeout;
         let mut conn = Conn::open(Stream::tcp(addr, timeout)?, timeout, deadline);
+        conn.remote = Some(remote.clone());
         conn.login(user, password)
             .with_context(|| format!("cannot log in as {user:?} on {addr}"))?;
         conn.pin_session()?;
@@ -142,6 +172,7 @@ impl Conn {
             timeout,
             deadline,
             logged_in: false,
+            remote: None,
         }
     }
 
@@ -179,7 +210,14 @@ impl Conn {
                 self.server_version
             );
         }
-        let mut auth = Auth::new(hello.plugin, hello.scramble, self.stream.is_local())?;
+        self.start_tls(hello.capabilities)?;
+        let pinned = self.remote.as_ref().and_then(|r| r.pinned_key.clone());
+        let mut auth = Auth::new(
+            hello.plugin,
+            hello.scramble,
+            self.stream.is_secure(),
+            pinned.map(String::into_bytes),
+        )?;
         let first = auth_response(&auth.plugin, password, &auth.scramble)?;
         self.send_handshake_response(user, &first, &auth.plugin)?;
         loop {
@@ -205,6 +243,31 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Upgrades a TCP connection to TLS when its mode asks and the server
+    /// offers it (`capabilities`): an SSLRequest, then the handshake.
+    fn start_tls(&mut self, capabilities: u32) -> Result<()> {
+        let Some(Remote { tls, host, .. }) = self.remote.clone() else {
+            return Ok(());
+        };
+        let offered = capabilities & CLIENT_SSL != 0;
+        let Some(config) = tls::client_config(&tls.for_source(offered))? else {
+            return Ok(());
+        };
+        if !offered {
+            bail!("the server offers no TLS, and REPLIKIT_SSL_MODE is {tls:?}; enable TLS on the source or lower the mode");
+        }
+        self.capabilities |= CLIENT_SSL;
+        let mut request = Vec::with_capacity(32);
+        request.extend_from_slice(&self.capabilities.to_le_bytes());
+        request.extend_from_slice(&(MAX_PACKET as u32).to_le_bytes());
+        request.push(UTF8MB4_GENERAL_CI);
+        request.extend_from_slice(&[0; 23]);
+        self.write_packet(&request)?;
+        let stream = std::mem::replace(&mut self.stream, Stream::Closed);
+        self.stream = stream.into_tls(config, tls::server_name(&host)?, self.deadline)?;
+        Ok(())
     }
 
     /// The handshake response: our capabilities, the character set, the
@@ -342,11 +405,19 @@ impl Drop for Conn {
     }
 }
 
+/// What a server's greeting says before any log-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeted {
+    pub server_version: String,
+    /// It offers TLS (CLIENT_SSL).
+    pub offers_tls: bool,
+}
+
 /// Reads the greeting a server sends to anyone who connects, without
-/// logging in, and returns its version string. This is how a replica can
+/// logging in: its version, and whether it offers TLS. This is how a replica can
 /// wait for its source and learn its flavor and version before holding any
 /// credentials for it.
-pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
+pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<Greeted> {
     let deadline = Instant::now() + timeout;
     let payload = Conn::open(Stream::tcp(addr, timeout)?, timeout, deadline)
         .read_packet(MAX_GREETING)
@@ -355,7 +426,10 @@ pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<String> {
         // For example "Host is blocked" or "Too many connections".
         return Err(anyhow::Error::new(parse_error(&payload)).context(format!("{addr} refused us")));
     }
-    Ok(parse_greeting(&payload)
-        .with_context(|| format!("{addr} is not a MySQL or MariaDB server"))?
-        .server_version)
+    let hello = parse_greeting(&payload)
+        .with_context(|| format!("{addr} is not a MySQL or MariaDB server"))?;
+    Ok(Greeted {
+        server_version: hello.server_version,
+        offers_tls: hello.capabilities & CLIENT_SSL != 0,
+    })
 }

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The connection's transport: the local socket, or TCP to another server.
+/// The connection's transport: the local socket, or TCP to another server,
+/// perhaps under TLS.
 pub enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// Taken for a TLS upgrade that failed: nothing more is sent.
+    Closed,
 }
 
 impl Stream {
@@ -34,8 +38,34 @@ impl Stream {
         Ok(Stream::Tcp(stream))
     }
 
-    pub fn is_local(&self) -> bool {
-        matches!(self, Stream::Unix(_))
+    /// Whether the server counts the connection as secure: the local
+    /// socket, or TLS.
+    pub fn is_secure(&self) -> bool {
+        matches!(self, Stream::Unix(_) | Stream::Tls(_))
+    }
+
+    /// TLS over this TCP stream, its handshake done before `deadline`.
+    pub fn into_tls(
+        self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        deadline: Instant,
+    ) -> Result<Stream> {
+        let Stream::Tcp(mut sock) = self else {
+            bail!("TLS is only for TCP connections");
+        };
+        let mut conn =
+            rustls::ClientConnection::new(config, name).context("cannot start a TLS session")?;
+        while conn.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("the server did not finish the TLS handshake in time");
+            }
+            sock.set_read_timeout(Some(left))?;
+            sock.set_write_timeout(Some(left))?;
+            conn.complete_io(&mut sock).map_err(handshake_error)?;
+        }
+        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, sock))))
     }
 
     fn set_timeouts(&self, t: Duration) -> std::io::Result<()> {
@@ -48,6 +78,11 @@ impl Stream {
                 s.set_read_timeout(Some(t))?;
                 s.set_write_timeout(Some(t))
             }
+            Stream::Tls(s) => {
+                s.sock.set_read_timeout(Some(t))?;
+                s.sock.set_write_timeout(Some(t))
+            }
+            Stream::Closed => Err(ErrorKind::NotConnected.into()),
         }
     }
 
@@ -59,6 +94,8 @@ impl Stream {
             let n = match self {
                 Stream::Unix(s) => s.read(&mut buf[filled..]),
                 Stream::Tcp(s) => s.read(&mut buf[filled..]),
+                Stream::Tls(s) => s.read(&mut buf[filled..]),
+                Stream::Closed => Err(ErrorKind::NotConnected.into()),
             };
             match n {
                 Ok(0) => bail!("the server closed the connection"),
@@ -78,6 +115,8 @@ impl Stream {
             let n = match self {
                 Stream::Unix(s) => s.write(&buf[written..]),
                 Stream::Tcp(s) => s.write(&buf[written..]),
+                Stream::Tls(s) => s.write(&buf[written..]).and_then(|n| s.flush().map(|()| n)),
+                Stream::Closed => Err(ErrorKind::NotConnected.into()),
             };
             match n {
                 Ok(0) => bail!("the server closed the connection"),
@@ -99,6 +138,22 @@ impl Stream {
         }
         self.set_timeouts(left)
             .context("cannot set the connection's timeout")
+    }
+}
+
+/// A failed handshake; a certificate that failed verification is an
+/// `UntrustedPeer`, which nobody retries.
+fn handshake_error(e: std::io::Error) -> anyhow::Error {
+    let untrusted = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+    if untrusted {
+        anyhow::Error::new(crate::db::error::UntrustedPeer(format!(
+            "TLS handshake with the server failed: {e}; it is not the server REPLIKIT_SSL_CA vouches for (a man in the middle, or the wrong CA file)"
+        )))
+    } else {
+        anyhow::anyhow!("TLS handshake with the server failed: {e}")
     }
 }
 
