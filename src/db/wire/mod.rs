@@ -1,15 +1,19 @@
 //! A small MySQL/MariaDB client: the handshake, the password plugins a
 //! root, replication or monitoring user meets (mysql_native_password,
 //! caching_sha2_password, unix_socket) and text queries, over the local
-//! server's unix socket or over TCP to the source. replikit talks to its own
-//! server often (health checks run every few seconds), so this costs a
-//! socket, not a client process, and adds two hash crates, not a client
-//! library with TLS and a DNS resolver.
+//! server's unix socket or over TCP to the source, with TLS (`tls`, rustls)
+//! as REPLIKIT_SSL_MODE says. replikit talks to its own server often
+//! (health checks run every few seconds), so this costs a socket, not a
+//! client process or a general client library.
 //!
-//! caching_sha2_password's full authentication sends the password itself.
-//! Over a unix socket the server treats the connection as secure, so it goes
-//! as is; over TCP it goes encrypted with the server's RSA key (`rsa`), as
-//! MySQL's own client does with --get-server-public-key.
+//! Every peer is treated as hostile: one deadline bounds a whole log-in or
+//! query (`transport`), a packet and a result have a size cap, and the
+//! log-in is a small state machine that accepts only what a real server
+//! sends (`auth`). caching_sha2_password's full authentication sends the
+//! password itself: as is over the socket or TLS, which the server counts
+//! as secure; otherwise encrypted to the pinned key, or to the key the
+//! server sends (`rsa`), as MySQL's own client does with
+//! --get-server-public-key.
 
 use std::net::SocketAddr;
 use std::path::Path;
