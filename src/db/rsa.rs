@@ -47,9 +47,13 @@ impl PublicKey {
 
     /// The key in `pem`, strict DER, without the size policy.
     fn parse_pem(pem: &str) -> Result<PublicKey> {
+        // Only what lies between the markers: MySQL's own public_key.pem
+        // ends with a NUL after its END line.
         let body: String = pem
             .lines()
-            .filter(|l| !l.starts_with("-----"))
+            .skip_while(|l| !l.starts_with("-----BEGIN "))
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END "))
             .flat_map(|l| l.trim().chars())
             .collect();
         let der = base64_decode(&body).context("the server's public key is not base64")?;
@@ -347,6 +351,9 @@ mod tests {
         assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nMAA=\n").is_err());
         let real = PublicKey::from_pem(include_str!("testdata/rsa2048.pub.pem")).unwrap();
         assert_eq!(real.bits(), 2048);
+        // As MySQL writes public_key.pem: a NUL after the END line.
+        let with_nul = format!("{}\0", include_str!("testdata/rsa2048.pub.pem"));
+        assert_eq!(PublicKey::from_pem(&with_nul).unwrap(), real);
     }
 
     /// A PKCS#1 PEM of modulus `n` and exponent `e` (big-endian, positive).

@@ -93,7 +93,7 @@ pub struct Server {
     pub port: u16,
     root: PathBuf,
     /// The server's folder as seen inside the root filesystem.
-    dir: String,
+    pub dir: String,
     /// The server's command line, for restarts.
     command: String,
     /// Its environment (replikit's, when replikit runs it).

@@ -581,6 +581,60 @@ mod tls_modes {
     per_flavor!(tls_modes);
 }
 
+/// MySQL without TLS, the source's RSA key pinned
+/// (REPLIKIT_SOURCE_PUBLIC_KEY): root-credentials mode counts the source
+/// as verified, replikit and the replication channel encrypt to the pinned
+/// key (SOURCE_PUBLIC_KEY_PATH); a substituted key (any other) is refused
+/// by the source, and nothing is set up.
+#[test]
+fn mysql_9_7_pinned_source_key() {
+    let flavor = Flavor::MySql97;
+    let primary = Server::start_replicating(flavor);
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    let admin = "'root'@'127.0.0.1'";
+    primary.sql(&format!(
+        "CREATE USER IF NOT EXISTS {admin}; ALTER USER {admin} IDENTIFIED WITH caching_sha2_password BY 'pinned-root'; \
+         GRANT ALL ON *.* TO {admin} WITH GRANT OPTION; CREATE DATABASE pinned; CREATE TABLE pinned.t (id INT PRIMARY KEY); \
+         INSERT INTO pinned.t VALUES (1)"
+    ));
+    // The source's own key, as a path in the (shared) root filesystem.
+    let key = format!("{}/data/public_key.pem", primary.dir);
+    let run = |replica: &Server, key: &str| {
+        let mut env = replica_env(&primary);
+        env.push(("MYSQL_MASTER_ROOT_PASSWORD", "pinned-root".into()));
+        env.push(("REPLIKIT_SOURCE_PUBLIC_KEY", key.to_string()));
+        replikit_without_account(replica, &env)
+            .args(["prepare", "--timeout", "10s"])
+            .bounded()
+    };
+    // Another key, standing in for one a man in the middle would send.
+    let wrong = format!("/tmp/replikit-wrong-key-{}.pem", std::process::id());
+    std::fs::write(
+        flavor.rootfs().join(wrong.trim_start_matches('/')),
+        include_str!("../../src/db/testdata/rsa2048.pub.pem"),
+    )
+    .unwrap();
+    let victim = Server::start_replicating(flavor);
+    let out = run(&victim, &wrong);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("server error 1045"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(victim.replica_status(), None);
+
+    let replica = Server::start_replicating(flavor);
+    ok(&run(&replica, &key), "pinned key");
+    wait_for_rows(&replica, "SELECT id FROM pinned.t", "1");
+    let status = replica.replica_status().unwrap();
+    assert_eq!(status["Source_public_key_path"], key);
+    assert_eq!(status["Get_Source_public_key"], "0");
+}
+
 /// The source restarts (a clean stop, as `docker restart` does): the
 /// replicas resume by themselves, from where they were, with nothing
 /// applied twice; a write made while they were cut off arrives too.
