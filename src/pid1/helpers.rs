@@ -54,13 +54,28 @@ pub struct Helper {
 }
 
 /// Starts `command` as a helper. It is killed if the thread that started
-/// it ends first, so an interrupted seed leaves no loader running behind.
+/// it ends first, so an interrupted seed leaves no loader running behind,
+/// and it starts with a clean signal state: nothing blocked (PID 1 blocks
+/// every signal for its signalfd, and a blocked SIGTERM made `docker stop`
+/// wait out the grace period and SIGKILL the dump tool) and nothing
+/// ignored (replikit ignores SIGPIPE).
 pub fn spawn(command: &mut Command) -> io::Result<Helper> {
-    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    // SAFETY: the closure only calls prctl, sigprocmask and signal, which
+    // are async-signal-safe, on values it owns.
     unsafe {
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            for signal in 1..libc::SIGRTMIN() {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
             }
             Ok(())
         });

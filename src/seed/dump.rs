@@ -6,11 +6,11 @@
 //! data touches the disk, and credentials reach the tools in a private
 //! option file, never on their command lines.
 
-use std::ffi::OsString;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -138,68 +138,98 @@ pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
 }
 
 /// A folder only we can read, removed with everything in it when dropped.
-struct PrivateDir(PathBuf);
+/// A file that lives in memory only (memfd), readable by us alone: the
+/// credentials a helper reads and the error output it writes. Nothing is
+/// left on disk if replikit is stopped mid-copy (a `docker commit` or the
+/// next start would find it), and nothing outlives the helpers.
+struct MemFile(File);
 
-impl PrivateDir {
-    fn new() -> Result<PrivateDir> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("replikit-seed-{}-{nanos}", std::process::id()));
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(PrivateDir(path))
+impl MemFile {
+    fn new(name: &std::ffi::CStr) -> Result<MemFile> {
+        // SAFETY: memfd_create with a valid C string; the descriptor is ours.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("cannot create an in-memory file");
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // Client tools ignore world-writable option files; memfds start 0777.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(MemFile(file))
     }
 
-    /// Writes a file readable by us alone.
-    fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
-        let path = self.0.join(name);
-        self.file(name)?
-            .write_all(text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(path)
-    }
-
-    /// A new file readable by us alone.
-    fn file(&self, name: &str) -> Result<File> {
-        let path = self.0.join(name);
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))
+    /// An option file holding `text`.
+    fn with(name: &std::ffi::CStr, text: &str) -> Result<MemFile> {
+        let mut f = MemFile::new(name)?;
+        f.0.write_all(text.as_bytes())
+            .context("cannot fill an in-memory file")?;
+        Ok(f)
     }
 
     /// The last line of a tool's error output, for our one-line error.
-    fn last_line(&self, name: &str) -> String {
-        std::fs::read_to_string(self.0.join(name))
-            .unwrap_or_default()
-            .lines()
+    fn last_line(&self) -> String {
+        let mut text = String::new();
+        let mut f = &self.0;
+        let _ = f.seek(std::io::SeekFrom::Start(0));
+        let _ = f.take(1 << 20).read_to_string(&mut text);
+        text.lines()
             .rev()
             .find(|l| !l.trim().is_empty() && !l.starts_with("Warning:"))
             .unwrap_or("no error output")
             .to_string()
     }
-}
 
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    fn stderr(&self) -> Result<Stdio> {
+        Ok(Stdio::from(self.0.try_clone()?))
     }
 }
 
-fn with_options(program: &str, options: &Path) -> Command {
+/// A client tool with only its option file (`--defaults-file`: no
+/// /etc/mysql/my.cnf, no ~/.my.cnf), which it opens through its own copy
+/// of our descriptor, and an environment of PATH alone (MYSQL_HOST,
+/// MYSQL_PWD and the like would change where it goes).
+fn tool(program: &str, options: &MemFile) -> Command {
+    let fd = options.0.as_raw_fd();
     let mut c = Command::new(program);
-    // The option file must come first; later options win over it.
-    let mut arg = OsString::from("--defaults-extra-file=");
-    arg.push(options);
-    c.arg(arg);
+    c.arg(format!("--defaults-file=/proc/self/fd/{fd}"))
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        );
+    // SAFETY: fcntl is async-signal-safe. In the child only, the option
+    // file's descriptor stays open across exec; in replikit it stays
+    // close-on-exec, so no other child gets it.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     c
+}
+
+/// Folders with credentials that older versions left in /tmp when stopped
+/// mid-copy.
+fn remove_old_leftovers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("replikit-seed-")
+        {
+            log::info!(
+                "removing {}, left by an interrupted seed",
+                entry.path().display()
+            );
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What a copy did.
@@ -210,22 +240,27 @@ pub struct Copied {
 
 /// Copies the snapshot; returns its coordinates and size.
 pub fn copy(job: &Job) -> Result<Copied> {
-    let dir = PrivateDir::new()?;
-    let source_cnf = dir.write("source.cnf", &source_options(job.dialect, &job.source))?;
-    let local_cnf = dir.write("local.cnf", &local_options(job.local))?;
+    remove_old_leftovers();
+    let source_cnf = MemFile::with(
+        c"replikit-source.cnf",
+        &source_options(job.dialect, &job.source),
+    )?;
+    let local_cnf = MemFile::with(c"replikit-local.cnf", &local_options(job.local))?;
+    let (dump_err, load_err) = (MemFile::new(c"dump.err")?, MemFile::new(c"load.err")?);
     let (dump_tool, client_tool) = job.dialect.client_tools();
 
-    let mut load = with_options(client_tool, &local_cnf);
-    load.stdin(Stdio::piped())
+    let mut load = tool(client_tool, &local_cnf);
+    load.args(job.dialect.loader_options())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(dir.file("load.err")?);
+        .stderr(load_err.stderr()?);
     let mut load = helpers::spawn(&mut load)
         .with_context(|| format!("cannot run {client_tool} (the local client)"))?;
-    let mut dump = with_options(dump_tool, &source_cnf);
+    let mut dump = tool(dump_tool, &source_cnf);
     dump.args(dump_args(job.dialect, job.schemas, job.mysql_gtids)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(dir.file("dump.err")?);
+        .stderr(dump_err.stderr()?);
     let mut dump = match helpers::spawn(&mut dump) {
         Ok(d) => d,
         Err(e) => {
@@ -245,13 +280,13 @@ pub fn copy(job: &Job) -> Result<Copied> {
     if dump_code != 0 {
         bail!(
             "{dump_tool} failed (exit code {dump_code}): {}",
-            dir.last_line("dump.err")
+            dump_err.last_line()
         );
     }
     if load_code != 0 {
         bail!(
             "{client_tool} failed to load the dump (exit code {load_code}): {}",
-            dir.last_line("load.err")
+            load_err.last_line()
         );
     }
     let (head, tail, copied) = streamed?;

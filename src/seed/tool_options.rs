@@ -38,7 +38,7 @@ pub fn option_value(text: &str) -> String {
 /// The dump tool's option file: the source log-in and its TLS.
 pub fn source_options(d: &Dialect, login: &Login) -> String {
     let mut text = format!(
-        "[client]\nhost={}\nport={}\nuser={}\npassword={}\n",
+        "[client]\nprotocol=tcp\nhost={}\nport={}\nuser={}\npassword={}\n",
         option_value(login.host),
         login.port,
         option_value(login.user),
@@ -54,7 +54,7 @@ pub fn source_options(d: &Dialect, login: &Login) -> String {
 /// The local client's option file: root over the socket.
 pub fn local_options(local: &LocalServer) -> String {
     format!(
-        "[client]\nsocket={}\nuser=root\npassword={}\nmax-allowed-packet=1G\n",
+        "[client]\nprotocol=socket\nsocket={}\nuser=root\npassword={}\nmax-allowed-packet=1G\n",
         option_value(&local.socket.to_string_lossy()),
         option_value(&local.root_password)
     )
@@ -93,7 +93,7 @@ mod tests {
         let off = source_options(&dialect("9.7.4"), &login(&Tls::Off));
         assert_eq!(
             off,
-            "[client]\nhost=\"db1\"\nport=3306\nuser=\"replikit_donor\"\npassword=\"pw\"\nget-server-public-key\n"
+            "[client]\nprotocol=tcp\nhost=\"db1\"\nport=3306\nuser=\"replikit_donor\"\npassword=\"pw\"\nget-server-public-key\n"
         );
         assert!(
             source_options(&dialect("11.8.6-MariaDB"), &login(&Tls::Off)).ends_with("skip-ssl\n")
@@ -108,7 +108,7 @@ mod tests {
                 socket: "/run/mysqld/mysqld.sock".into(),
                 root_password: "r#t".into()
             }),
-            "[client]\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=root\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
+            "[client]\nprotocol=socket\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=root\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
         );
     }
 }

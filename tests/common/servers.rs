@@ -390,8 +390,12 @@ impl Server {
         if !copy.exists() {
             place_binary(&copy);
         }
-        let mut cmd = Command::new("chroot");
-        cmd.arg(&self.root)
+        // As in a container, /proc is there (in a mount namespace of its
+        // own); without --fork, the process the test holds is replikit.
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "sh", "-c"])
+            .arg("mount -t proc proc \"$0/proc\" && exec chroot \"$0\" \"$@\"")
+            .arg(&self.root)
             .arg(inside)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")

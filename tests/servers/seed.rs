@@ -323,10 +323,38 @@ fn interrupted(flavor: Flavor) {
     for &pid in &helpers {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        assert!(cmdline.contains("--defaults-extra-file="), "{cmdline}");
+        assert!(
+            cmdline.contains("--defaults-file=/proc/self/fd/"),
+            "{cmdline}"
+        );
         assert!(
             !cmdline.contains("password") && !cmdline.contains("비밀"),
             "a password on a command line: {cmdline}"
+        );
+        // Only PATH from replikit's environment, which holds the
+        // replication password.
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ).replace('\0', " ");
+        assert!(
+            environ.starts_with("PATH=") && !environ.contains("PASSWORD"),
+            "{environ}"
+        );
+        // A clean signal state: nothing blocked (the tools ignore SIGPIPE
+        // themselves), SIGTERM not ignored, so SIGTERM ends them at once.
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mask = |field: &str| {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .unwrap_or_default();
+            u64::from_str_radix(line.rsplit('\t').next().unwrap_or("").trim(), 16)
+                .unwrap_or(u64::MAX)
+        };
+        assert_eq!(mask("SigBlk:"), 0, "{pid}: {status}");
+        assert_eq!(
+            mask("SigIgn:") & (1 << (libc::SIGTERM - 1)),
+            0,
+            "{pid}: {status}"
         );
     }
     // The copy stalls (both helpers stopped, as a lock on either server
@@ -357,6 +385,18 @@ fn interrupted(flavor: Flavor) {
     );
     first.kill().unwrap();
     first.wait().unwrap();
+    // Killed mid-copy: no file anywhere in the server's root filesystem's
+    // /tmp holds a password (the option files lived in memory only).
+    let tmp = flavor.rootfs().join("tmp");
+    for entry in walk(&tmp) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("password="),
+            "{} holds a password",
+            entry.display()
+        );
+    }
     let first_log = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     assert!(
@@ -395,6 +435,20 @@ fn interrupted(flavor: Flavor) {
     verified_clean(&replica, &primary, 5);
     primary.sql("DELETE FROM big.t WHERE id = 1");
     replica.wait_for_rows("SELECT COUNT(*) FROM big.t", "159999");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => files.extend(walk(&path)),
+            Ok(t) if t.is_file() => files.push(path),
+            _ => {}
+        }
+    }
+    files
 }
 
 mod interrupted {

@@ -16,6 +16,39 @@ impl Dialect {
         }
     }
 
+    /// The loader's options that keep a dump from being more than SQL:
+    /// `--binary-mode` (no `\` client commands, NUL bytes as data), and
+    /// where the version has it the switch that turns client commands off
+    /// altogether: MySQL's `--system-command=OFF` (8.0.40, 8.4.3, 9.1),
+    /// MariaDB's `--sandbox` (10.5.25, 10.6.18, 10.11.8, 11.4.2 and later).
+    pub fn loader_options(&self) -> Vec<&'static str> {
+        let v = &self.version;
+        let (a, b, _) = (v.release.0, v.release.1, v.release.2);
+        let sandboxed = match v.product {
+            Product::MySql => match (a, b) {
+                (8, 0) => v.at_least(8, 0, 40),
+                (8, _) => v.at_least(8, 4, 3),
+                _ => v.at_least(9, 1, 0),
+            },
+            Product::MariaDb => match (a, b) {
+                (10, 5) => v.at_least(10, 5, 25),
+                (10, 6) => v.at_least(10, 6, 18),
+                (10, 11) => v.at_least(10, 11, 8),
+                (11, 4) => v.at_least(11, 4, 2),
+                (10, _) => false,
+                _ => v.at_least(11, 4, 2),
+            },
+        };
+        let mut options = vec!["--binary-mode"];
+        if sandboxed {
+            options.push(match v.product {
+                Product::MySql => "--system-command=OFF",
+                Product::MariaDb => "--sandbox",
+            });
+        }
+        options
+    }
+
     /// The dump tool's options that write the snapshot's position as a
     /// comment: `--master-data` (MySQL renamed it `--source-data` in
     /// 8.0.26), with MariaDB's GTID position, and MySQL's GTID set only
@@ -96,6 +129,28 @@ mod tests {
         assert_eq!(tools("10.5.0-MariaDB"), ("mariadb-dump", "mariadb"));
         assert_eq!(tools("10.11.18-MariaDB"), ("mariadb-dump", "mariadb"));
         assert_eq!(tools("11.8.6-MariaDB"), ("mariadb-dump", "mariadb"));
+    }
+
+    #[test]
+    fn the_loader_runs_sql_only_where_the_version_allows() {
+        for (version, last) in [
+            ("9.7.4-2", Some("--system-command=OFF")),
+            ("8.4.3", Some("--system-command=OFF")),
+            ("8.4.2", None),
+            ("8.0.40", Some("--system-command=OFF")),
+            ("8.0.39", None),
+            ("11.8.3-MariaDB", Some("--sandbox")),
+            ("11.4.2-MariaDB", Some("--sandbox")),
+            ("11.2.9-MariaDB", None),
+            ("10.11.8-MariaDB", Some("--sandbox")),
+            ("10.11.7-MariaDB", None),
+            ("10.6.18-MariaDB", Some("--sandbox")),
+            ("10.4.33-MariaDB", None),
+        ] {
+            let options = dialect(version).loader_options();
+            assert_eq!(options[0], "--binary-mode", "{version}");
+            assert_eq!(options.get(1).copied(), last, "{version}");
+        }
     }
 
     #[test]
