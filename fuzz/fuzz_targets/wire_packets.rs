@@ -67,7 +67,8 @@ fuzz_target!(|data: &[u8]| {
             let scramble = b"abcdefghijklmnopqrst".to_vec();
             let plugin =
                 ["caching_sha2_password", "mysql_native_password"][usize::from(pick & 4 != 0)];
-            let mut auth = Auth::new(plugin.into(), scramble, pick & 8 != 0).unwrap();
+            let pinned = (pick & 16 != 0).then(|| b"-----BEGIN PUBLIC KEY-----\n".to_vec());
+            let mut auth = Auth::new(plugin.into(), scramble, pick & 8 != 0, pinned).unwrap();
             for p in packets {
                 match auth.next(p) {
                     Ok(_) => {}

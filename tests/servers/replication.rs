@@ -123,6 +123,44 @@ fn check(flavor: Flavor) {
 
 per_flavor!(check);
 
+/// Servers whose global settings would break naive quoting: sql_mode with
+/// NO_BACKSLASH_ESCAPES and ANSI_QUOTES, and GBK as the character set every
+/// session starts with (character_set_client included, where the server
+/// ignores the client's). replikit pins its sessions to utf8mb4 and its own
+/// sql_mode, so the hostile replication password (backslash, quotes,
+/// Korean) is stored byte for byte on the primary and on the replica, and
+/// replication works; a seed too.
+fn hostile_server_settings(flavor: Flavor) {
+    let options = match flavor {
+        // MySQL 8+ removed the option that forces the server's character
+        // set on clients; GBK is then the server's and the database's.
+        Flavor::MySql97 => "--sql-mode=NO_BACKSLASH_ESCAPES,ANSI_QUOTES --character-set-server=gbk",
+        _ => "--sql-mode=NO_BACKSLASH_ESCAPES,ANSI_QUOTES --character-set-server=gbk --character-set-client-handshake=OFF",
+    };
+    let primary = Server::start_replicating_with(flavor, options);
+    let replica = Server::start_replicating_with(flavor, options);
+    assert!(primary
+        .sql("SELECT @@GLOBAL.sql_mode")
+        .contains("NO_BACKSLASH_ESCAPES"));
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    primary.sql("CREATE DATABASE hostile; CREATE TABLE hostile.t (id INT PRIMARY KEY); INSERT INTO hostile.t VALUES (1)");
+    ok(&prepare(&replica, &replica_env(&primary)), "replica");
+    wait_for_rows(&replica, "SELECT id FROM hostile.t", "1");
+    primary.sql("INSERT INTO hostile.t VALUES (2)");
+    wait_for_rows(&replica, "SELECT COUNT(*) FROM hostile.t", "2");
+    // The replica logs in with the password as given: it was stored right.
+    let status = replica.replica_status().unwrap();
+    assert_eq!(status["Replica_IO_Running"], "Yes", "{status:?}");
+}
+
+mod hostile_server_settings {
+    use super::*;
+    per_flavor!(hostile_server_settings);
+}
+
 /// The root password of the sources in root-credentials mode: hostile too, and
 /// long enough to need more than one block of the RSA-encrypted log-in.
 const ADMIN_PASSWORD: &str = "r'; DROP DATABASE mysql; -- \\ \"루트\" 🔑 %";
