@@ -44,17 +44,20 @@ pub const REPLICA_GRANTS: &str = "REPLICATION SLAVE";
 pub const DONOR_GRANTS: &str =
     "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT";
 
-/// An account whose password is derived one-way from `secret`, with
-/// `label` keeping each kind of account's password apart.
-fn derived(user: &str, label: &str, secret: &str) -> Credentials {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(label.as_bytes());
-    h.update(b"\0");
-    h.update(secret.as_bytes());
-    let digest = h.finalize();
+/// PBKDF2-HMAC-SHA256 rounds for a password that a stolen copy must not
+/// lead back from: each guess at the secret costs an attacker this much
+/// (about 0.1 s of one core here; docs/benchmarks.md).
+const SLOW_ROUNDS: u32 = 300_000;
+
+/// An account whose password is derived one-way from `secret`, salted by
+/// `label` (each kind of account's password apart) and the cluster's name,
+/// with `rounds` of PBKDF2.
+fn derived(user: &str, label: &str, secret: &str, cluster: &str, rounds: u32) -> Credentials {
+    let salt = format!("replikit\0{cluster}\0{label}");
+    let mut key = [0u8; 16];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), rounds, &mut key);
     // 32 characters: MySQL's limit for a replication password.
-    let password = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let password = key.iter().map(|b| format!("{b:02x}")).collect();
     Credentials {
         user: user.into(),
         password,
@@ -64,8 +67,15 @@ fn derived(user: &str, label: &str, secret: &str) -> Credentials {
 /// The account that seeds replicas and that `replikit verify` reads with,
 /// from the replication password, which every node already has, so no new
 /// secret needs handing out.
-pub fn donor(replication: &Credentials) -> Credentials {
-    derived(DONOR_USER, "replikit donor account", &replication.password)
+pub fn donor(replication: &Credentials, cluster: &str) -> Credentials {
+    let label = "replikit donor account";
+    derived(
+        DONOR_USER,
+        label,
+        &replication.password,
+        cluster,
+        SLOW_ROUNDS,
+    )
 }
 
 /// The replication account of root-credentials mode. Every replica
@@ -73,26 +83,31 @@ pub fn donor(replication: &Credentials) -> Credentials {
 /// undo each other's account and a restart changes nothing; the password
 /// a replica stores for its replication connection does not give away the
 /// source's root password.
-pub fn root_mode_replication(admin: &Credentials) -> Credentials {
-    derived(
-        ROOT_MODE_USER,
-        "replikit replication account",
-        &admin.password,
-    )
+pub fn root_mode_replication(admin: &Credentials, cluster: &str) -> Credentials {
+    let label = "replikit replication account";
+    derived(ROOT_MODE_USER, label, &admin.password, cluster, SLOW_ROUNDS)
 }
 
 /// The account `health`, `status` and the agent log in with, from the
 /// local root password, so a probe needs no secret of its own and never
-/// runs as root.
+/// runs as root. Derived with one round: a probe runs every few seconds,
+/// and this password is never stored in clear (only the server's own
+/// hash of it, on this node alone).
 pub fn monitor(root_password: &str) -> Credentials {
-    derived(MONITOR_USER, "replikit monitor account", root_password)
+    derived(
+        MONITOR_USER,
+        "replikit monitor account",
+        root_password,
+        "",
+        1,
+    )
 }
 
 /// The account a replica reads its source with: the donor account, or the
 /// source's admin in root-credentials mode.
-pub fn reader(access: &SourceAccess) -> Credentials {
+pub fn reader(access: &SourceAccess, cluster: &str) -> Credentials {
     match access {
-        SourceAccess::Account(creds) => donor(creds),
+        SourceAccess::Account(creds) => donor(creds, cluster),
         SourceAccess::Admin(admin) => admin.clone(),
     }
 }
@@ -240,19 +255,24 @@ mod tests {
             user: "root".into(),
             password: p.into(),
         };
-        let a = root_mode_replication(&admin("rootpw"));
+        let a = root_mode_replication(&admin("rootpw"), "c1");
         assert_eq!(a.user, "replikit_repl");
         assert_eq!(a.password.len(), 32);
         assert!(a.password.bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(!a.password.contains("rootpw"));
         assert_eq!(
-            root_mode_replication(&admin("rootpw")),
+            root_mode_replication(&admin("rootpw"), "c1"),
             a,
             "the same on every replica"
         );
         assert_ne!(
-            root_mode_replication(&admin("rootpw2")).password,
+            root_mode_replication(&admin("rootpw2"), "c1").password,
             a.password
+        );
+        assert_ne!(
+            root_mode_replication(&admin("rootpw"), "c2").password,
+            a.password,
+            "salted per cluster"
         );
     }
 
@@ -263,20 +283,29 @@ mod tests {
             password: "s".into(),
         };
         let passwords = [
-            donor(&secret).password,
-            root_mode_replication(&secret).password,
+            donor(&secret, "c").password,
+            root_mode_replication(&secret, "c").password,
             monitor("s").password,
         ];
         assert_ne!(passwords[0], passwords[1]);
         assert_ne!(passwords[1], passwords[2]);
         assert_ne!(passwords[0], passwords[2]);
-        assert_eq!(donor(&secret).user, DONOR_USER);
+        assert_eq!(donor(&secret, "c").user, DONOR_USER);
         assert_eq!(monitor("s").user, MONITOR_USER);
         assert_eq!(
-            reader(&SourceAccess::Account(secret.clone())),
-            donor(&secret)
+            reader(&SourceAccess::Account(secret.clone()), "c"),
+            donor(&secret, "c")
         );
-        assert_eq!(reader(&SourceAccess::Admin(secret.clone())), secret);
+        assert_eq!(reader(&SourceAccess::Admin(secret.clone()), "c"), secret);
+    }
+
+    /// PBKDF2-HMAC-SHA256 as RFC 7914 (section 11) gives it: the
+    /// derivation is the standard one, not a look-alike.
+    #[test]
+    fn the_derivation_is_standard_pbkdf2() {
+        let mut key = [0u8; 64];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"passwd", b"salt", 1, &mut key);
+        assert_eq!(key[..8], [0x55, 0xac, 0x04, 0x6e, 0x56, 0xe3, 0x08, 0x9f]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub fn run(settings: &Settings, o: &PrepareOptions) -> Result<i32, Fatal> {
         tls: &settings.replication.tls,
         source_key: settings.replication.source_key.as_deref(),
         unverified_root_login: settings.replication.unverified_root_login,
+        cluster: &settings.replication.cluster,
         seed: settings.replication.seed,
         // Not our child: a clone could not start it again.
         restartable: false,

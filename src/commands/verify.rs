@@ -11,8 +11,15 @@ pub fn run(settings: &Settings, o: &VerifyOptions) -> Result<i32, Fatal> {
     let role = settings.node.role().or_exit(exit_code::USAGE)?;
     let timeout = super::timeout(&o.timeout, "REPLIKIT_VERIFY_TIMEOUT")?;
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
-    let report = verify::run(role, &local, &settings.replication.tls, timeout)
-        .or_exit(exit_code::REPLICATION)?;
+    let replication = &settings.replication;
+    let report = verify::run(
+        role,
+        &local,
+        &replication.tls,
+        &replication.cluster,
+        timeout,
+    )
+    .or_exit(exit_code::REPLICATION)?;
     for d in &report.differences {
         println!("{d}");
     }

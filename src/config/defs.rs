@@ -148,6 +148,13 @@ pub const SSL_CA: Def = def(
     None,
     "For verify-ca and verify-identity: the absolute path of the CA file (PEM) that signed the source's certificate.",
 );
+pub const CLUSTER: Def = def(
+    "cluster",
+    "REPLIKIT_CLUSTER",
+    "NAME",
+    Some("replikit"),
+    "The cluster's name, the same on every node: the salt of the passwords replikit derives (the donor account's, root-credentials mode's replication account's). A name of its own per cluster keeps one cluster's guesses from serving another's.",
+);
 pub const SOURCE_PUBLIC_KEY: Def = def(
     "source-public-key",
     "REPLIKIT_SOURCE_PUBLIC_KEY",
@@ -199,7 +206,7 @@ pub const AGENT_MAX_LAG: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 21] = [
+pub const ALL: [&Def; 22] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -216,6 +223,7 @@ pub const ALL: [&Def; 21] = [
     &SSL_CA,
     &SOURCE_PUBLIC_KEY,
     &ROOT_LOGIN_UNVERIFIED,
+    &CLUSTER,
     &REPL_SSL,
     &SEED,
     &AGENT_PORT,

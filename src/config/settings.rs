@@ -64,6 +64,8 @@ pub struct ReplicationSettings {
     /// Root-credentials mode may send the root password to a source that
     /// is not verified (REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow).
     pub unverified_root_login: bool,
+    /// The salt of derived passwords (REPLIKIT_CLUSTER).
+    pub cluster: String,
     pub seed: crate::seed::Method,
 }
 
@@ -269,6 +271,12 @@ impl Settings {
                         bail!("{path:?} is not an absolute path; give the PEM file's, which the server reads too");
                     }
                     Ok(path.to_string())
+                })?,
+                cluster: parse_or_default(raw, &defs::CLUSTER, |name| {
+                    if !is_host_text(name, b"", 64) {
+                        bail!("{name:?} is not a cluster name (letters, digits, . - _ only, up to 64)");
+                    }
+                    Ok(name.to_string())
                 })?,
                 unverified_root_login: parse_or_default(raw, &defs::ROOT_LOGIN_UNVERIFIED, |v| {
                     match v {

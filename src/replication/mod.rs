@@ -42,6 +42,8 @@ pub struct Job<'a> {
     /// Root-credentials mode may send the root password to an unverified
     /// source (REPLIKIT_ROOT_LOGIN_UNVERIFIED=allow).
     pub unverified_root_login: bool,
+    /// The salt of derived passwords (REPLIKIT_CLUSTER).
+    pub cluster: &'a str,
     /// Whether a new replica is seeded (REPLIKIT_SEED).
     pub seed: seed::Method,
     /// replikit supervises the local server and starts it again when it

@@ -21,7 +21,7 @@ pub fn set_up(p: &Primary, job: &Job) -> Result<String> {
     };
     // The donor first: once a replica is let in as the replication
     // account, the donor account is there too.
-    let donor = accounts::donor(creds);
+    let donor = accounts::donor(creds, job.cluster);
     let hosts = job.repl_host;
     accounts::create_or_update(&mut conn, &donor, hosts, DONOR_GRANTS, Scope::Replicated)?;
     offer_clone(&mut conn, &d, &donor, hosts)?;

@@ -60,6 +60,7 @@ pub fn keep_trying(
             tls: &settings.tls,
             source_key: settings.source_key.as_deref(),
             unverified_root_login: settings.unverified_root_login,
+            cluster: &settings.cluster,
             seed: settings.seed,
             restartable,
             deadline: Instant::now() + Duration::from_secs(3600),

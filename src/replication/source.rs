@@ -140,8 +140,8 @@ pub fn wait_until_writable(
 
 /// Logs in to a replica's source as the account that reads it (see
 /// `accounts::reader`), once.
-pub fn read_source(r: &Replica, tls: &Tls, timeout: Duration) -> Result<Conn> {
-    let creds = accounts::reader(&r.access);
+pub fn read_source(r: &Replica, tls: &Tls, cluster: &str, timeout: Duration) -> Result<Conn> {
+    let creds = accounts::reader(&r.access, cluster);
     let addr = resolve(&r.source_host, r.source_port)?;
     let remote = Remote {
         tls: tls.clone(),
@@ -166,7 +166,7 @@ pub fn create_account_on_source(
     admin: &Credentials,
     job: &Job,
 ) -> Result<Credentials> {
-    let creds = accounts::root_mode_replication(admin);
+    let creds = accounts::root_mode_replication(admin, job.cluster);
     if !source.verified() && !job.unverified_root_login {
         return Err(permanent(format!(
             "root-credentials mode would send the source's root password to whoever answers on {}:{}, unverified (REPLIKIT_SSL_MODE is {:?}); \

@@ -49,7 +49,7 @@ pub fn seed_if_needed(
             return Ok(Some(at));
         }
     }
-    let reader = accounts::reader(&r.access);
+    let reader = accounts::reader(&r.access, job.cluster);
     let Some(mut from) = log_in_as_reader(r, source, &reader, interrupted, job)? else {
         return Ok(None);
     };

@@ -73,13 +73,19 @@ pub struct Report {
 }
 
 /// Compares every user table of this replica with its source.
-pub fn run(role: &Role, local: &LocalServer, tls: &Tls, timeout: Duration) -> Result<Report> {
+pub fn run(
+    role: &Role,
+    local: &LocalServer,
+    tls: &Tls,
+    cluster: &str,
+    timeout: Duration,
+) -> Result<Report> {
     let Role::Replica(r) = role else {
         bail!("verify compares a replica with its source, and this node is no replica: set MYSQL_MASTER_HOST");
     };
     let mut local = local.log_in(Duration::from_secs(5))?;
     let mine = Dialect::of(&local.server_version)?;
-    let mut source = read_source(r, tls, Duration::from_secs(5))?;
+    let mut source = read_source(r, tls, cluster, Duration::from_secs(5))?;
     for conn in [&mut local, &mut source] {
         conn.set_timeout(timeout + Duration::from_secs(30))?;
     }
