@@ -169,9 +169,17 @@ pub struct NodeSettings {
 
 impl NodeSettings {
     pub fn read(inputs: &Inputs) -> NodeSettings {
+        let role = role::resolve(inputs).map_err(|e| format!("{e:#}"));
+        // The role read it already (a secret file is read once); a node
+        // without a role reads it alone.
+        let root_password = match &role {
+            Ok(Role::Primary(p)) => Ok(p.root_password.clone()),
+            Ok(Role::Replica(r)) => Ok(r.root_password.clone()),
+            _ => role::root_password(inputs).map_err(|e| format!("{e:#}")),
+        };
         NodeSettings {
-            role: role::resolve(inputs).map_err(|e| format!("{e:#}")),
-            root_password: role::root_password(inputs).map_err(|e| format!("{e:#}")),
+            role,
+            root_password,
             inputs_for_log: role::inputs_for_log(inputs.env),
         }
     }
