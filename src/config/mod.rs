@@ -9,3 +9,4 @@ pub mod cli;
 pub mod defs;
 pub mod role;
 pub mod settings;
+pub mod tls;

@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::config::cli::Raw;
 use crate::config::defs::{self, Def, DEFAULT_CNF, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
 use crate::config::role::{self, Inputs, Role, RoleName};
+use crate::config::tls::{is_absolute_path, tls};
 use crate::db::dialect::Tls;
 use crate::db::local::LocalServer;
 use crate::identity::address::Cidr;
@@ -74,72 +75,6 @@ pub struct AgentSettings {
     pub bind: std::net::IpAddr,
     pub port: u16,
     pub max_lag: u64,
-}
-
-/// REPLIKIT_REPL_SSL, the older spelling: off, on, or a CA file.
-fn legacy_tls(s: &str) -> Result<Tls> {
-    match s {
-        "off" => Ok(Tls::Off),
-        "on" => Ok(Tls::Required),
-        path if is_absolute_path(path) => Ok(Tls::VerifyIdentity { ca: path.into() }),
-        other => bail!(
-            "unknown value {other:?}: use off, on, or the absolute path of the CA file that signed the source's certificate"
-        ),
-    }
-}
-
-/// A path the server reads too: absolute, one line.
-fn is_absolute_path(path: &str) -> bool {
-    path.starts_with('/') && !path.contains(['\n', '\r'])
-}
-
-/// REPLIKIT_SSL_MODE with REPLIKIT_SSL_CA, or REPLIKIT_REPL_SSL; both
-/// given must agree.
-fn tls(raw: &Raw) -> Result<Tls> {
-    let ca = parse(raw, &defs::SSL_CA, |ca| {
-        if !is_absolute_path(ca) {
-            bail!("{ca:?} is not an absolute path; give the CA file's, which the server reads too");
-        }
-        Ok(ca.to_string())
-    })?;
-    let mode = parse(raw, &defs::SSL_MODE, |mode| {
-        let need_ca = || {
-            ca.clone().ok_or_else(|| {
-                anyhow!("{mode} needs REPLIKIT_SSL_CA, the CA file that signed the source's certificate")
-            })
-        };
-        Ok(match mode {
-            "off" | "disabled" => Tls::Off,
-            "preferred" => Tls::Preferred,
-            "required" => Tls::Required,
-            "verify-ca" => Tls::VerifyCa { ca: need_ca()? },
-            "verify-identity" => Tls::VerifyIdentity { ca: need_ca()? },
-            other => bail!(
-                "unknown value {other:?}: use off, preferred, required, verify-ca or verify-identity"
-            ),
-        })
-    })?;
-    if let (Some(ca), Some(mode)) = (&ca, &mode) {
-        if mode.ca().is_none() {
-            bail!(
-                "{}: {ca:?} is given but REPLIKIT_SSL_MODE is {mode:?}, which checks no certificate; use verify-ca or verify-identity, or unset REPLIKIT_SSL_CA",
-                defs::SSL_CA.name()
-            );
-        }
-    }
-    let legacy = parse(raw, &defs::REPL_SSL, legacy_tls)?;
-    match (mode, legacy) {
-        (Some(m), Some(l)) if m != l => bail!(
-            "REPLIKIT_SSL_MODE and REPLIKIT_REPL_SSL are both set and differ; set only REPLIKIT_SSL_MODE"
-        ),
-        (Some(m), _) => Ok(m),
-        (None, Some(l)) => Ok(l),
-        (None, None) if ca.is_some() => bail!(
-            "{}: a CA file is given but REPLIKIT_SSL_MODE is not; set it to verify-ca or verify-identity",
-            defs::SSL_CA.name()
-        ),
-        (None, None) => Ok(Tls::Off),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +141,7 @@ impl NodeSettings {
 }
 
 /// Parses `text`, or an error that names the option.
-fn parse<T>(raw: &Raw, d: &Def, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
+pub fn parse<T>(raw: &Raw, d: &Def, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
     let value = raw.text(d).map_err(|e| anyhow!(e))?;
     value
         .as_deref()
@@ -270,31 +205,7 @@ impl Settings {
         };
         Ok(Settings {
             identity: identity(raw)?,
-            replication: ReplicationSettings {
-                socket: PathBuf::from(raw.os(&defs::SOCKET).unwrap_or_default()),
-                repl_host: parse(raw, &defs::REPL_HOST, check_account_host)?,
-                tls: tls(raw)?,
-                source_key: parse(raw, &defs::SOURCE_PUBLIC_KEY, |path| {
-                    if !is_absolute_path(path) {
-                        bail!("{path:?} is not an absolute path; give the PEM file's, which the server reads too");
-                    }
-                    Ok(path.to_string())
-                })?,
-                cluster: parse_or_default(raw, &defs::CLUSTER, |name| {
-                    if !is_host_text(name, b"", 64) {
-                        bail!("{name:?} is not a cluster name (letters, digits, . - _ only, up to 64)");
-                    }
-                    Ok(name.to_string())
-                })?,
-                unverified_root_login: parse_or_default(raw, &defs::ROOT_LOGIN_UNVERIFIED, |v| {
-                    match v {
-                        "refuse" => Ok(false),
-                        "allow" => Ok(true),
-                        other => bail!("unknown value {other:?}: use refuse or allow"),
-                    }
-                })?,
-                seed: parse_or_default(raw, &defs::SEED, str::parse)?,
-            },
+            replication: replication(raw)?,
             agent,
             via,
             cnf,
@@ -309,6 +220,32 @@ impl Settings {
     pub fn local_server(&self) -> Result<LocalServer> {
         self.node.local_server(&self.replication.socket)
     }
+}
+
+fn replication(raw: &Raw) -> Result<ReplicationSettings> {
+    Ok(ReplicationSettings {
+        socket: PathBuf::from(raw.os(&defs::SOCKET).unwrap_or_default()),
+        repl_host: parse(raw, &defs::REPL_HOST, check_account_host)?,
+        tls: tls(raw)?,
+        source_key: parse(raw, &defs::SOURCE_PUBLIC_KEY, |path| {
+            if !is_absolute_path(path) {
+                bail!("{path:?} is not an absolute path; give the PEM file's, which the server reads too");
+            }
+            Ok(path.to_string())
+        })?,
+        cluster: parse_or_default(raw, &defs::CLUSTER, |name| {
+            if !is_host_text(name, b"", 64) {
+                bail!("{name:?} is not a cluster name (letters, digits, . - _ only, up to 64)");
+            }
+            Ok(name.to_string())
+        })?,
+        unverified_root_login: parse_or_default(raw, &defs::ROOT_LOGIN_UNVERIFIED, |v| match v {
+            "refuse" => Ok(false),
+            "allow" => Ok(true),
+            other => bail!("unknown value {other:?}: use refuse or allow"),
+        })?,
+        seed: parse_or_default(raw, &defs::SEED, str::parse)?,
+    })
 }
 
 fn identity(raw: &Raw) -> Result<IdentitySettings> {

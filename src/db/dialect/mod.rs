@@ -413,18 +413,23 @@ impl Dialect {
         if self.mysql() {
             options.push(format!("{word}_RETRY_COUNT = 86400"));
         }
+        options.push(self.channel_tls(s, word));
+        Ok(format!("{verb} {}", options.join(", ")))
+    }
+
+    /// The replication channel's TLS options, as `change_source` says.
+    fn channel_tls(&self, s: &SourceSpec, word: &str) -> String {
+        let mut out = Vec::new();
         match s.tls {
             Tls::Off => {
-                options.push(format!("{word}_SSL = 0"));
+                out.push(format!("{word}_SSL = 0"));
                 // caching_sha2_password (MySQL 8's default) over plain TCP
                 // needs the server's RSA key: the pinned one, or what the
                 // server sends; 5.7 and MariaDB have no such option.
                 if self.mysql() && self.version.at_least(8, 0, 4) {
                     match s.public_key {
-                        Some(path) => {
-                            options.push(format!("{word}_PUBLIC_KEY_PATH = {}", quote(path)))
-                        }
-                        None => options.push(format!("GET_{word}_PUBLIC_KEY = 1")),
+                        Some(path) => out.push(format!("{word}_PUBLIC_KEY_PATH = {}", quote(path))),
+                        None => out.push(format!("GET_{word}_PUBLIC_KEY = 1")),
                     }
                 }
             }
@@ -432,21 +437,21 @@ impl Dialect {
             // is resolved before (`Tls::for_source`); as a fallback it asks
             // for what it would have become with a source that offers TLS.
             Tls::Required | Tls::Preferred => {
-                options.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0"))
+                out.push(format!("{word}_SSL = 1, {word}_SSL_VERIFY_SERVER_CERT = 0"))
             }
             // MySQL checks the chain against SOURCE_SSL_CA and, with
             // VERIFY_SERVER_CERT, the name. MariaDB's replica has no
             // chain-only check: verify-ca is verify-identity there.
-            Tls::VerifyCa { ca } if self.mysql() => options.push(format!(
+            Tls::VerifyCa { ca } if self.mysql() => out.push(format!(
                 "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 0",
                 quote(ca)
             )),
-            Tls::VerifyCa { ca } | Tls::VerifyIdentity { ca } => options.push(format!(
+            Tls::VerifyCa { ca } | Tls::VerifyIdentity { ca } => out.push(format!(
                 "{word}_SSL = 1, {word}_SSL_CA = {}, {word}_SSL_VERIFY_SERVER_CERT = 1",
                 quote(ca)
             )),
         }
-        Ok(format!("{verb} {}", options.join(", ")))
+        out.join(", ")
     }
 }
 
