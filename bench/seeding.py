@@ -70,7 +70,12 @@ def reset(replica):
 
 
 def run_in_root(server, script, env):
-    return subprocess.run(["chroot", server.root, "sh", "-c", script], env=env, capture_output=True)
+    """`script` in the server's root filesystem with /proc mounted, as in a
+    container (replikit hands the dump tools their option files through
+    /proc/self/fd)."""
+    return subprocess.run(
+        ["unshare", "--mount", "sh", "-c", 'mount -t proc proc "$0/proc" && exec chroot "$0" sh -c "$1"',
+         server.root, script], env=env, capture_output=True)
 
 
 def time_replikit(binary, primary, replica):

@@ -240,6 +240,9 @@ pub struct Copied {
 
 /// Copies the snapshot; returns its coordinates and size.
 pub fn copy(job: &Job) -> Result<Copied> {
+    if !std::path::Path::new("/proc/self/fd").is_dir() {
+        bail!("seeding hands the dump tools their credentials through /proc/self/fd, and /proc is not mounted here; mount it (every container has it)");
+    }
     remove_old_leftovers();
     let source_cnf = MemFile::with(
         c"replikit-source.cnf",
