@@ -4,9 +4,14 @@
 //! ANSI_QUOTES) and an ASCII-safe character set, which every connection of
 //! replikit's client sets before anything else (`db::wire`).
 
-/// The sql_mode under which `quote` is exact (what `db::wire` sets, with
-/// utf8mb4, on every connection; the tests set it for their own client).
-pub const SESSION_SQL_MODE: &str = "SET SESSION sql_mode = 'STRICT_ALL_TABLES'";
+/// What every session sets before anything else, so that `quote` is
+/// exact whatever the server's defaults: an sql_mode without
+/// NO_BACKSLASH_ESCAPES and ANSI_QUOTES, and utf8mb4 (GBK, SJIS and Big5 can
+/// swallow a backslash into a character). `db::wire` sends it on every
+/// connection; the tests send it on their own client's.
+pub const SESSION_SETUP: &str = "SET SESSION character_set_client = utf8mb4, \
+    SESSION character_set_connection = utf8mb4, SESSION character_set_results = utf8mb4, \
+    SESSION sql_mode = 'STRICT_ALL_TABLES'";
 
 /// A single-quoted literal for any text: quotes, backslashes, NUL, newlines
 /// and Ctrl-Z escaped (as mysql_real_escape_string does), everything else

@@ -5,7 +5,7 @@
 
 use crate::common::servers::{Flavor, Server};
 use replikit::db::dialect::{Dialect, Position, Product, ServerVersion, SourceSpec, Tls};
-use replikit::db::sql::{quote, SESSION_SQL_MODE};
+use replikit::db::sql::{quote, SESSION_SETUP};
 
 const HOSTILE: &[&str] = &[
     "x'; DROP DATABASE mysql; --",
@@ -40,7 +40,7 @@ fn check(flavor: Flavor) {
         "{flavor:?}: the mode did not bite, so this test proves nothing"
     );
     for text in HOSTILE {
-        let got = server.raw_value(&format!("{SESSION_SQL_MODE}; SELECT {}", quote(text)));
+        let got = server.raw_value(&format!("{SESSION_SETUP}; SELECT {}", quote(text)));
         assert_eq!(
             got.trim_end_matches('\n'),
             *text,
@@ -99,7 +99,7 @@ fn check(flavor: Flavor) {
                 continue;
             }
         };
-        server.sql(&format!("{SESSION_SQL_MODE}; {statement}"));
+        server.sql(&format!("{SESSION_SETUP}; {statement}"));
         let status = server.rows(d.replica_status());
         assert_eq!(status.len(), 1, "{flavor:?}: {status:?}");
         let row = &status[0];

@@ -55,11 +55,6 @@ const MAX_GREETING: usize = 64 * 1024;
 const MAX_AUTH_PACKET: usize = 64 * 1024;
 const MAX_RESULT_BYTES: usize = 64 * 1024 * 1024;
 
-/// Set on every connection before anything else is sent.
-const PIN_SESSION: &str = "SET SESSION character_set_client = utf8mb4, \
-    SESSION character_set_connection = utf8mb4, SESSION character_set_results = utf8mb4, \
-    SESSION sql_mode = 'STRICT_ALL_TABLES'";
-
 /// The rows of a query: column names, then values (None for SQL NULL).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rows {
@@ -180,12 +175,9 @@ impl Conn {
         }
     }
 
-    /// The session's character set and sql_mode, whatever the server's
-    /// defaults: `sql::quote` is exact only without NO_BACKSLASH_ESCAPES
-    /// (and ANSI_QUOTES), and only in an ASCII-safe character set (GBK,
-    /// SJIS and Big5 can swallow a backslash into a character).
+    /// The session's character set and sql_mode (`sql::SESSION_SETUP`).
     fn pin_session(&mut self) -> Result<()> {
-        self.query(PIN_SESSION)
+        self.query(super::sql::SESSION_SETUP)
             .context("cannot set the session's character set and sql_mode")?;
         Ok(())
     }
