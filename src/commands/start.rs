@@ -13,7 +13,7 @@ use crate::identity;
 use crate::identity::option_file;
 use crate::logging::command_line;
 use crate::pid1::supervisor::Supervisor;
-use crate::pid1::{background, restart};
+use crate::pid1::{background, restart, stopping};
 use crate::replication;
 use crate::status::agent::Agent;
 use crate::status::health::Checks;
@@ -21,6 +21,11 @@ use crate::status::health::Checks;
 /// The role replikit decided, passed to the command: `primary`, `replica`
 /// or `standalone`.
 pub const NODE_ROLE_VARIABLE: &str = "REPLIKIT_NODE_ROLE";
+
+/// How long PID 1 waits for replication's set-up to wind down once the
+/// command has ended: its helpers are gone by then, and its connections
+/// have deadlines of their own.
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(settings: &Settings) -> Result<i32, Fatal> {
     let mut supervisor = Supervisor::start().or_exit(exit_code::OS_ERROR)?;
@@ -34,7 +39,11 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
         settings.node.inputs_for_log
     );
     let result = prepare_and_run(settings, &mut supervisor);
+    // The command has ended for good: replication's set-up winds down
+    // (its helpers end with the rest below), and PID 1 waits for it.
+    stopping::begin();
     supervisor.finish(settings.grace);
+    background::wait_for_awaited(WIND_DOWN);
     result
 }
 
@@ -145,7 +154,7 @@ fn start_replication(
     }
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let (settings, role) = (settings.clone(), role.clone());
-    background::spawn("replication", move || {
+    background::spawn_awaited("replication", move || {
         background::failpoint("replication");
         match accounts::replica_host_pattern(&role, &settings, address) {
             Ok(repl_host) => replication::keep_trying(

@@ -3,20 +3,62 @@
 //! end takes the server down with SIGKILL. Each task runs under
 //! `catch_unwind` (the release profile unwinds for this); a panic is
 //! logged on one line as the bug it is, and the task starts again after a
-//! pause that doubles up to a minute.
+//! pause that doubles up to a minute, unless PID 1 is stopping.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, Once};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+
+use crate::pid1::stopping;
 
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// Runs `task` on a thread named `name` until it returns; again after a
-/// pause whenever it panics.
+/// pause whenever it panics. PID 1 exits without waiting for it: it holds
+/// nothing that an exit could cut off (the agent check).
 pub fn spawn(name: &'static str, task: impl Fn() + Send + 'static) -> Result<()> {
+    start(name, task).map(drop)
+}
+
+/// As `spawn`, for work that must end before PID 1 does (replication's
+/// set-up, which starts helper processes): `wait_for_awaited` waits for it.
+pub fn spawn_awaited(name: &'static str, task: impl Fn() + Send + 'static) -> Result<()> {
+    let handle = start(name, task)?;
+    awaited().push((name, handle));
+    Ok(())
+}
+
+/// Waits up to `limit` for the `spawn_awaited` tasks, once `stopping` has
+/// begun; whether all of them ended.
+pub fn wait_for_awaited(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let tasks = std::mem::take(&mut *awaited());
+    let mut all_ended = true;
+    for (name, handle) in tasks {
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+            log::debug!("{name}: ended");
+        } else {
+            log::warn!("{name}: still running {limit:?} after the stop; exiting without it");
+            all_ended = false;
+        }
+    }
+    all_ended
+}
+
+fn awaited() -> MutexGuard<'static, Vec<(&'static str, JoinHandle<()>)>> {
+    static AWAITED: Mutex<Vec<(&'static str, JoinHandle<()>)>> = Mutex::new(Vec::new());
+    AWAITED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn start(name: &'static str, task: impl Fn() + Send + 'static) -> Result<JoinHandle<()>> {
     log_panics_on_one_line();
     std::thread::Builder::new()
         .name(name.into())
@@ -24,13 +66,14 @@ pub fn spawn(name: &'static str, task: impl Fn() + Send + 'static) -> Result<()>
             let mut pause = FIRST_PAUSE;
             while panic::catch_unwind(AssertUnwindSafe(&task)).is_err() {
                 log::error!("{name}: starting it again in {pause:?}, after the bug above");
-                std::thread::sleep(pause);
+                if !stopping::pause(pause) {
+                    return;
+                }
                 pause = (pause * 2).min(MAX_PAUSE);
                 log::info!("{name}: started again");
             }
         })
-        .with_context(|| format!("cannot start the {name} thread"))?;
-    Ok(())
+        .with_context(|| format!("cannot start the {name} thread"))
 }
 
 /// A test's fault: panics the first time it is reached when

@@ -16,6 +16,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::exit_code;
+use crate::pid1::stopping;
 
 /// Helper pids, each with its exit code once the reaper has collected it.
 static OWNED: Mutex<BTreeMap<i32, Option<i32>>> = Mutex::new(BTreeMap::new());
@@ -58,8 +59,11 @@ pub struct Helper {
 /// and it starts with a clean signal state: nothing blocked (PID 1 blocks
 /// every signal for its signalfd, and a blocked SIGTERM made `docker stop`
 /// wait out the grace period and SIGKILL the dump tool) and nothing
-/// ignored (replikit ignores SIGPIPE).
+/// ignored (replikit ignores SIGPIPE). None starts once PID 1 is stopping.
 pub fn spawn(command: &mut Command) -> io::Result<Helper> {
+    if stopping::requested() {
+        return Err(io::Error::other(stopping::Stopping));
+    }
     // SAFETY: the closure only calls prctl, sigprocmask and signal, which
     // are async-signal-safe, on values it owns.
     unsafe {

@@ -2,8 +2,9 @@
 //! forward signals and reap (`supervisor`), share reaping with the helper
 //! processes of background work (`helpers`), clean up descendants as a
 //! subreaper (`proc_tree`), start the command again when a clone asks
-//! (`restart`), entrykit's hooks (`prehook`), and background work that a
-//! panic cannot end PID 1 with (`background`).
+//! (`restart`), entrykit's hooks (`prehook`), background work that a panic
+//! cannot end PID 1 with (`background`), and its wind-down when PID 1
+//! stops (`stopping`).
 
 pub mod background;
 pub mod helpers;
@@ -11,4 +12,5 @@ pub mod prehook;
 pub mod proc_tree;
 pub mod restart;
 pub mod spawn;
+pub mod stopping;
 pub mod supervisor;

@@ -25,6 +25,7 @@ use crate::exit_code::{self, Fatal};
 use crate::pid1::helpers;
 use crate::pid1::proc_tree;
 use crate::pid1::spawn;
+use crate::pid1::stopping;
 
 /// Signals that only make sense for the process that faulted: never blocked,
 /// never forwarded, so a bug in replikit still crashes loudly.
@@ -116,6 +117,7 @@ impl Supervisor {
                 log::debug!("forwarding signal {sig} to pid {child}");
                 if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig) {
                     self.told_to_stop = true;
+                    stopping::begin();
                 }
                 // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
                 unsafe { libc::kill(child.as_raw(), sig) };

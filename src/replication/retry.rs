@@ -10,12 +10,16 @@ use crate::config::role::Role;
 use crate::config::settings::ReplicationSettings;
 use crate::db::error::Failure;
 use crate::db::local::LocalServer;
+use crate::pid1::stopping::{self, Stopping};
 use crate::replication::{self, Job};
 
 /// Waits between attempts start here and double up to `MAX_WAIT`.
 const FIRST_WAIT: Duration = Duration::from_millis(50);
 const MAX_WAIT: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// What the log says when PID 1 stops before replication is set up.
+const UNFINISHED: &str = "stopped unfinished, as replikit stops; the next start takes it up again";
 
 /// An error that retrying cannot fix: it needs a person (or new settings).
 #[derive(Debug)]
@@ -42,8 +46,8 @@ pub fn is_permanent(e: &anyhow::Error) -> bool {
 
 /// PID 1's way: set up replication in the background, retrying what may
 /// pass (a source still starting, a network hiccup) with backoff, and
-/// giving up with an error line on what will not. Never panics, never ends
-/// the process.
+/// giving up with an error line on what will not, and ending quietly when
+/// PID 1 stops. Never panics, never ends the process.
 /// `restartable`: replikit supervises the server, so a clone may restart it.
 pub fn keep_trying(
     role: Role,
@@ -54,6 +58,10 @@ pub fn keep_trying(
 ) {
     let mut wait = Duration::from_secs(1);
     loop {
+        if stopping::requested() {
+            log::info!("replication: {UNFINISHED}");
+            return;
+        }
         let job = Job {
             local: &local,
             repl_host: &repl_host,
@@ -70,13 +78,17 @@ pub fn keep_trying(
                 log::info!("replication: {line}");
                 return;
             }
+            Err(_) if stopping::requested() => {
+                log::info!("replication: {UNFINISHED}");
+                return;
+            }
             Err(e) if is_permanent(&e) => {
                 log::error!("replication: {e:#}");
                 return;
             }
             Err(e) => {
                 log::warn!("replication: {e:#}; trying again in {wait:?}");
-                std::thread::sleep(wait);
+                stopping::pause(wait);
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
         }
@@ -94,8 +106,10 @@ pub fn retry_until<T>(
     let mut wait = FIRST_WAIT;
     let mut last_report = Instant::now();
     loop {
+        stopping::check()?;
         let error = match attempt() {
             Ok(value) => return Ok(value),
+            Err(_) if stopping::requested() => return Err(Stopping.into()),
             Err(e) if is_permanent(&e) => return Err(e),
             Err(e) => format!("{e:#}"),
         };
@@ -106,7 +120,7 @@ pub fn retry_until<T>(
             log::info!("waiting for {what}: {error}");
             last_report = Instant::now();
         }
-        std::thread::sleep(wait);
+        stopping::pause(wait);
         wait = (wait * 2).min(MAX_WAIT);
     }
 }

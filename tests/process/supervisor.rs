@@ -522,3 +522,39 @@ fn our_own_sigpipe_is_not_forwarded_when_stderr_is_closed() {
         "replikit forwarded {forwarded} of its own SIGPIPEs"
     );
 }
+
+/// Replication's set-up still waiting (here for a server that never comes)
+/// when the command ends, by itself or by `docker stop`'s SIGTERM: PID 1
+/// winds it down and waits for it, and the log says it stopped unfinished,
+/// after the command's exit, before PID 1's own.
+#[test]
+fn unfinished_replication_winds_down_before_pid1_exits() {
+    for (how, script) in [
+        ("by itself", "sleep 1; exit 3"),
+        ("by SIGTERM", "trap 'exit 3' TERM; sleep 30 & wait"),
+    ] {
+        let s = Scratch::new("winddown");
+        let mut cmd = pid1(&s.path("r.cnf"));
+        cmd.env("REPLIKIT_ROLE", "replica")
+            .env("REPLIKIT_SERVER_ID_VIA", "off")
+            .env("MYSQL_MASTER_HOST", "127.0.0.1")
+            .env("MYSQL_REPL_USER", "repl")
+            .env("MYSQL_REPL_PASSWORD", "pw")
+            .env("MYSQL_ROOT_PASSWORD", "root")
+            .env("REPLIKIT_SOCKET", s.path("no-server.sock"))
+            .args(["--", "sh", "-c", script]);
+        let (running, pid) = spawn_pid1(&mut cmd);
+        if how == "by SIGTERM" {
+            std::thread::sleep(Duration::from_secs(1));
+            kill(pid, libc::SIGTERM);
+        }
+        let (code, _, err) = finish(running);
+        assert_eq!(code, 3, "{how}: {err}");
+        let exited = err.find("exited with code 3").expect(&err);
+        let wound_down = err
+            .find("replication: stopped unfinished, as replikit stops")
+            .unwrap_or_else(|| panic!("{how}: no wind-down in the log: {err}"));
+        assert!(exited < wound_down, "{how}: {err}");
+        assert!(!err.contains("still running"), "{how}: {err}");
+    }
+}
