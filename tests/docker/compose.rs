@@ -3,6 +3,7 @@
 //! up` and `check`), then what operators do to a running cluster: stop,
 //! restart and kill nodes, and add a replica once data exists.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
@@ -61,6 +62,7 @@ fn end_to_end(flavor: Flavor) {
     restart_a_replica(&cluster);
     stop_and_start_the_primary(&cluster);
     kill_and_start_the_primary(&cluster);
+    stop_during_a_seed(&cluster);
     scale_out(&cluster);
 }
 
@@ -157,6 +159,213 @@ fn kill_and_start_the_primary(cluster: &Cluster) {
     cluster.healthy("primary");
     cluster.row_reaches(&["replica1", "replica2"], "after a kill of the primary");
     cluster.verify("replica2");
+}
+
+/// `docker stop` of a new replica while it seeds. Its dump waits on a
+/// table lock held on the primary, so the stop surely lands mid-seed:
+/// replikit passes SIGTERM on, the dump tools end at once, replication's
+/// set-up winds down, and the container exits 0 with no SIGKILL from
+/// replikit or Docker. No file in the container or its volume holds a
+/// password: not the secrets, not the donor's or the monitor's derived
+/// ones. Started again, it seeds anew and replicates.
+fn stop_during_a_seed(cluster: &Cluster) {
+    let base = cluster.base;
+    let name = format!("{}-seedstop", cluster.project);
+    let _cleanup = RemovedWithVolumes(name.clone());
+    let secret = |file: &str| std::fs::read_to_string(format!("deploy/secrets/{file}")).unwrap();
+    let (root, repl) = (secret("mysql-root-password"), secret("mysql-repl-password"));
+    let (root, repl) = (root.trim(), repl.trim());
+    let donor = derived(repl, "replikit", "replikit donor account");
+    let monitor = derived(root, "", "replikit monitor account");
+    // The derivations above are the ones replikit used: both log in (the
+    // monitor on the primary's socket, the donor from a replica's address).
+    for (service, user, password, to) in [
+        ("replica1", "replikit_donor", &donor, "-hprimary"),
+        ("primary", "replikit_monitor", &monitor, ""),
+    ] {
+        let out = cluster.exec(
+            service,
+            &format!(
+                "export MYSQL_PWD={password}; {{ mysql -u{user} {to} -N -e 'SELECT 1' || mariadb -u{user} {to} -N -e 'SELECT 1'; }} 2>/dev/null"
+            ),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "1",
+            "{base}: {user}"
+        );
+    }
+
+    // One client, run once: root_query's fallback to the other client
+    // would take the lock again once it is killed.
+    let hold = "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
+                client=$(command -v mariadb || command -v mysql); \
+                exec $client -uroot -e 'LOCK TABLES tododb.todo WRITE; SELECT SLEEP(900)'";
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            "-d",
+            &cluster.container("primary"),
+            "sh",
+            "-c",
+            hold,
+        ])
+        .bounded();
+    assert!(out.status.success(), "{base}: {}", stderr(&out));
+    let holder = || {
+        cluster.sql(
+            "primary",
+            "SELECT id FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(900)%'",
+        )
+    };
+    wait_for(Duration::from_secs(30), "the lock on tododb.todo", || {
+        !holder().is_empty()
+    });
+
+    let secrets = std::fs::canonicalize("deploy/secrets").unwrap();
+    let mount = |file: &str| format!("{}/{file}:/run/secrets/{file}:ro", secrets.display());
+    let out = Command::new("docker")
+        .args(["run", "-d", "--name", &name, "-v", "/var/lib/mysql"])
+        .args(["--network", &format!("{}_db", cluster.project)])
+        .args(["--ip", &format!("{}.14", cluster.net)])
+        .args([
+            "-v",
+            &mount("mysql-root-password"),
+            "-v",
+            &mount("mysql-repl-password"),
+        ])
+        .args([
+            "-e",
+            "MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql-root-password",
+        ])
+        .args([
+            "-e",
+            "MYSQL_MASTER_HOST=primary",
+            "-e",
+            "MYSQL_REPL_USER=repl",
+        ])
+        .args([
+            "-e",
+            "MYSQL_REPL_PASSWORD_FILE=/run/secrets/mysql-repl-password",
+        ])
+        .args(["-e", "REPLIKIT_SEED=dump", &cluster.image])
+        .bounded();
+    assert!(out.status.success(), "{base}: {}", stderr(&out));
+    let logs = || {
+        let out = Command::new("docker").args(["logs", &name]).bounded();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out))
+    };
+    wait_for(
+        Duration::from_secs(300),
+        &format!("{base}: the dump to wait on the lock"),
+        || {
+            cluster.sql(
+                "primary",
+                "SELECT COUNT(*) FROM information_schema.processlist \
+             WHERE user = 'replikit_donor' AND state LIKE 'Waiting%'",
+            ) != "0"
+        },
+    );
+
+    let started = Instant::now();
+    let out = Command::new("docker")
+        .args(["stop", "-t", "120", &name])
+        .bounded_for(Duration::from_secs(300));
+    assert!(out.status.success(), "{base}: {}", stderr(&out));
+    eprintln!("{base}: docker stop mid-seed took {:?}", started.elapsed());
+    let inspect = |format: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", format, &name])
+            .bounded();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let log = logs();
+    assert_eq!(inspect("{{.State.ExitCode}}"), "0", "{base}: {log}");
+    assert!(
+        log.contains("replikit: info: seeding from primary:3306"),
+        "{base}: {log}"
+    );
+    assert!(
+        log.contains("replication: stopped unfinished"),
+        "{base}: {log}"
+    );
+    assert!(!log.contains("sent SIGKILL"), "{base}: {log}");
+    for secret in [root, repl, &donor, &monitor] {
+        assert!(!log.contains(secret), "{base}: a password in the log");
+    }
+    // Every file of the stopped container, and of its data volume.
+    let needles = Scratch::new("seedstop-needles");
+    std::fs::write(
+        needles.path("n"),
+        format!("{root}\n{repl}\n{donor}\n{monitor}\n"),
+    )
+    .unwrap();
+    for (what, tar) in [
+        ("container", format!("docker export {name}")),
+        ("data volume", format!("docker cp {name}:/var/lib/mysql -")),
+    ] {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; {tar} | grep -aFc -f {}; echo \"exit $?\"",
+                needles.path("n").display()
+            ))
+            .bounded_for(Duration::from_secs(300));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.trim(),
+            "0\nexit 1",
+            "{base}: a password in the {what}'s files, or the scan failed: {}",
+            stderr(&out)
+        );
+    }
+
+    cluster.sql("primary", &format!("KILL {}", holder()));
+    let out = Command::new("docker").args(["start", &name]).bounded();
+    assert!(out.status.success(), "{base}: {}", stderr(&out));
+    wait_for(
+        Duration::from_secs(300),
+        &format!("{base}: the new seed to finish"),
+        || logs().contains("replication: replica of "),
+    );
+    let log = logs();
+    assert!(
+        log.contains("an earlier seed was interrupted"),
+        "{base}: {log}"
+    );
+    let rows = |service: &str| cluster.sql(service, "SELECT COUNT(*) FROM tododb.todo");
+    let out = Command::new("docker")
+        .args(["exec", &name, "sh", "-c"])
+        .arg(crate::cluster::root_query(
+            "SELECT COUNT(*) FROM tododb.todo",
+            "",
+        ))
+        .bounded();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        rows("primary"),
+        "{base}: {log}"
+    );
+}
+
+/// A password as replikit derives it (src/accounts.rs): PBKDF2-HMAC-SHA256,
+/// one round, salted by the cluster's name and the account's label.
+fn derived(secret: &str, cluster: &str, label: &str) -> String {
+    let salt = format!("replikit\0{cluster}\0{label}");
+    let mut key = [0u8; 16];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), 1, &mut key);
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Removes a container and its anonymous volumes when the test ends.
+struct RemovedWithVolumes(String);
+
+impl Drop for RemovedWithVolumes {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-fv", &self.0])
+            .output();
+    }
 }
 
 /// A third replica, added once data exists, seeds itself from the primary,
