@@ -42,8 +42,9 @@ class Server:
     """A server in a root filesystem, run with chroot in private mount and
     PID namespaces, as tests/common/servers.rs does."""
 
-    def __init__(self, flavor, name):
+    def __init__(self, flavor, name, options=""):
         self.flavor = flavor
+        self.options = options
         self.root = os.path.join(ROOTFS, {"mariadb": "trixie-mariadb", "mysql": "sid-mysql"}[flavor])
         self.dir = f"/srv/bench-{os.getpid()}-{name}"
         self.host_dir = self.root + self.dir
@@ -80,7 +81,7 @@ class Server:
             f"exec {'mysqld' if self.flavor == 'mysql' else 'mariadbd'} --no-defaults --user=root "
             f"--datadir={self.dir}/data --port={self.port} --bind-address=127.0.0.1 "
             f"--socket={self.dir}/sock --pid-file={self.dir}/pid --log-error={self.dir}/error.log "
-            f"--skip-name-resolve --log-bin=binlog --binlog-format=ROW --server-id={self.port}{gtid}",
+            f"--skip-name-resolve --log-bin=binlog --binlog-format=ROW --server-id={self.port}{gtid} {self.options}",
             background=True)
 
     def wait_ready(self, password=ROOT_PASSWORD):

@@ -143,6 +143,22 @@ if health_file.exists():
         print(f"| {name} | {r['median']*1e3:.3f} | {over*1e3:.3f} | {over/shell:.2f} | {hrss[name]} "
               f"| {int(hrss[name])/int(hrss['shell-healthcheck']):.2f} |")
 
+login_file = work / "login.json"
+if login_file.exists():
+    lg = json.loads(login_file.read_text())
+    print("\n## Log-in time with and without TLS (issue #15; `bench/login.py`, real MariaDB 11.8 and MySQL 9.7)\n")
+    print("replikit's own client (`examples/log_in.rs`: the library's `Conn::connect_tcp`, the call replikit")
+    print("makes to reach a source) over TCP on localhost: greeting, TLS when asked, authentication, the session's")
+    print("set-up and COM_QUIT, one log-in at a time. The servers' certificates come from a CA of the run's own")
+    print("(RSA 2048, naming 127.0.0.1). MySQL's account is caching_sha2_password, warmed, so its fast path;")
+    print("`pinned-key` is MySQL without TLS, the password for the pinned RSA key (fast path: no RSA at all).\n")
+    print("| server | mode | median us | p90 us | median / off |")
+    print("|---|---|---|---|---|")
+    for flavor, modes in lg.items():
+        off = modes["off"][0]
+        for mode, (median, p90) in modes.items():
+            print(f"| {flavor} | {mode} | {median} | {p90} | {median / off:.1f} |")
+
 print("""
 ## Reading these numbers
 
