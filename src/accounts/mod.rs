@@ -5,12 +5,14 @@
 //! | account | on | grants | password |
 //! |---|---|---|---|
 //! | the replication account (`MYSQL_REPL_USER`) | the primary | REPLICATION SLAVE | given |
-//! | `replikit_donor` | the primary | reading for a dump, BACKUP_ADMIN for clone | derived from the replication password |
+//! | `replikit_donor` | the primary | reading each user schema for a dump, never the credential tables (`donor`); BACKUP_ADMIN for clone | derived from the replication password |
 //! | `replikit_repl` | the source, in root-credentials mode | REPLICATION SLAVE | derived from the source's root password |
 //! | `replikit_monitor`@`localhost` | every node, outside the binary log | replication status only | derived from the local root password |
 //!
 //! A derived password is one-way: every node that knows the secret derives
 //! the same one, and nobody can go back to the secret.
+
+pub mod donor_privileges;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -34,15 +36,6 @@ pub const MONITOR_USER: &str = "replikit_monitor";
 
 /// Reading the binary log is all a replica needs, with GTIDs or without.
 pub const REPLICA_GRANTS: &str = "REPLICATION SLAVE";
-
-/// What a consistent dump needs, and `replikit verify`: reading every
-/// table, view, trigger, routine and event; FLUSH TABLES WITH READ LOCK
-/// (RELOAD) and the binary log position (REPLICATION CLIENT) for the
-/// snapshot's coordinates; LOCK TABLES to hold a table still while it is
-/// compared. No write privilege. (BACKUP_ADMIN for clone is granted where
-/// the primary offers clone.)
-pub const DONOR_GRANTS: &str =
-    "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT";
 
 /// PBKDF2-HMAC-SHA256 rounds for a password that a stolen copy must not
 /// lead back from: each guess at the secret costs an attacker this much

@@ -156,15 +156,19 @@ fn start_replication(
     let (settings, role) = (settings.clone(), role.clone());
     background::spawn_awaited("replication", move || {
         background::failpoint("replication");
-        match accounts::replica_host_pattern(&role, &settings, address) {
-            Ok(repl_host) => replication::keep_trying(
-                role.clone(),
-                settings.replication.clone(),
-                local.clone(),
-                repl_host,
-                true,
-            ),
-            Err(e) => log::error!("replication: {e}"),
+        let repl_host = match accounts::replica_host_pattern(&role, &settings, address) {
+            Ok(repl_host) => repl_host,
+            Err(e) => return log::error!("replication: {e}"),
+        };
+        let set_up = replication::keep_trying(
+            role.clone(),
+            settings.replication.clone(),
+            local.clone(),
+            repl_host.clone(),
+            true,
+        );
+        if set_up && matches!(&role, Role::Primary(p) if p.replication.is_some()) {
+            replication::primary::keep_donor_reading(&local, &repl_host);
         }
     })
     .or_exit(exit_code::OS_ERROR)

@@ -40,9 +40,39 @@ pub fn identifier(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
+/// A schema's name as a schema-level GRANT matches it and nothing else:
+/// `_` and `%` are wildcards there (`my_db` would match `myXdb`, and
+/// `mysq_` the `mysql` schema), so they and the escape itself are escaped.
+/// This is also how information_schema.SCHEMA_PRIVILEGES shows the grant.
+pub fn schema_grant_pattern(schema: &str) -> String {
+    let mut out = String::with_capacity(schema.len());
+    for c in schema.chars() {
+        if matches!(c, '\\' | '_' | '%') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_grant_patterns_match_only_their_schema() {
+        for (schema, pattern) in [
+            ("shop", "shop"),
+            ("my_db", r"my\_db"),
+            ("100%", r"100\%"),
+            (r"a\b", r"a\\b"),
+            ("mysq_", r"mysq\_"),
+            ("비밀`x", "비밀`x"),
+            ("", ""),
+        ] {
+            assert_eq!(schema_grant_pattern(schema), pattern, "{schema}");
+        }
+    }
 
     #[test]
     fn identifiers() {

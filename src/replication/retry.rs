@@ -49,18 +49,19 @@ pub fn is_permanent(e: &anyhow::Error) -> bool {
 /// giving up with an error line on what will not, and ending quietly when
 /// PID 1 stops. Never panics, never ends the process.
 /// `restartable`: replikit supervises the server, so a clone may restart it.
+/// Whether replication was set up.
 pub fn keep_trying(
     role: Role,
     settings: ReplicationSettings,
     local: LocalServer,
     repl_host: String,
     restartable: bool,
-) {
+) -> bool {
     let mut wait = Duration::from_secs(1);
     loop {
         if stopping::requested() {
             log::info!("replication: {UNFINISHED}");
-            return;
+            return false;
         }
         let job = Job {
             local: &local,
@@ -76,15 +77,15 @@ pub fn keep_trying(
         match replication::set_up(&role, &job) {
             Ok(line) => {
                 log::info!("replication: {line}");
-                return;
+                return true;
             }
             Err(_) if stopping::requested() => {
                 log::info!("replication: {UNFINISHED}");
-                return;
+                return false;
             }
             Err(e) if is_permanent(&e) => {
                 log::error!("replication: {e:#}");
-                return;
+                return false;
             }
             Err(e) => {
                 log::warn!("replication: {e:#}; trying again in {wait:?}");

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Result};
 
+use crate::accounts::donor_privileges;
 use crate::db::dialect::{Dialect, Product};
 use crate::db::sql::quote;
 use crate::db::wire::Conn;
@@ -20,7 +21,7 @@ pub struct SourceFacts {
 
 /// `d`: the source's dialect.
 pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
-    let schemas = user_schemas(conn)?;
+    let schemas = readable_user_schemas(conn)?;
     let (purged, mysql_gtids) = match d.version.product {
         Product::MySql => {
             let rows =
@@ -38,6 +39,22 @@ pub fn source_facts(conn: &mut Conn, d: &Dialect) -> Result<SourceFacts> {
         purged,
         mysql_gtids,
     })
+}
+
+/// The source's user schemas, once this account can read every one: a
+/// copy without one would leave the replica short in silence. Retried, as
+/// the source's replikit grants a new schema within seconds.
+pub fn readable_user_schemas(conn: &mut Conn) -> Result<Vec<String>> {
+    let schemas = user_schemas(conn)?;
+    let unreadable = donor_privileges::unreadable(conn, &schemas)?;
+    if !unreadable.is_empty() {
+        bail!(
+            "the source's schemas {unreadable:?} are not readable by this replica's account yet: \
+             replikit as the source's entrypoint grants a new schema within seconds, \
+             and `replikit prepare` on the source when it runs again"
+        );
+    }
+    Ok(schemas)
 }
 
 /// About how many bytes the source's user tables hold (information_schema

@@ -90,6 +90,8 @@ pub fn run(
         conn.set_timeout(timeout + Duration::from_secs(30))?;
     }
     let how = position_kind(&mut source, &mine)?;
+    // A table the account cannot see would read as "on the replica only".
+    seed::source::readable_user_schemas(&mut source)?;
     let theirs = tables(&mut source)?;
     let ours = tables(&mut local)?;
     let mut differences = Vec::new();

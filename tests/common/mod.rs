@@ -247,3 +247,12 @@ impl Bounded for Command {
         }
     }
 }
+
+/// A password as replikit derives it (src/accounts/mod.rs): PBKDF2-HMAC-SHA256,
+/// one round, salted by the cluster's name and the account's label.
+pub fn derived(secret: &str, cluster: &str, label: &str) -> String {
+    let salt = format!("replikit\0{cluster}\0{label}");
+    let mut key = [0u8; 16];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), 1, &mut key);
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}

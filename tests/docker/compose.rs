@@ -195,6 +195,28 @@ fn stop_during_a_seed(cluster: &Cluster) {
             "{base}: {user}"
         );
     }
+    // The donor reads user schemas, not the credential tables.
+    let as_donor = |query: &str| {
+        let out = cluster.exec(
+            "replica1",
+            &format!(
+                "export MYSQL_PWD={donor}; client=$(command -v mariadb || command -v mysql); \
+                 $client -ureplikit_donor -hprimary -N -e \"{query}\" 2>&1"
+            ),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(
+        as_donor("SELECT COUNT(*) > 0 FROM tododb.todo").ends_with('1'),
+        "{base}"
+    );
+    for table in ["mysql.user", "mysql.db"] {
+        let answer = as_donor(&format!("SELECT COUNT(*) FROM {table}"));
+        assert!(
+            answer.contains("ERROR 1142") && answer.contains("denied"),
+            "{base}: the donor reads {table}: {answer}"
+        );
+    }
 
     // One client, run once: root_query's fallback to the other client
     // would take the lock again once it is killed.
@@ -348,15 +370,6 @@ fn stop_during_a_seed(cluster: &Cluster) {
     );
 }
 
-/// A password as replikit derives it (src/accounts.rs): PBKDF2-HMAC-SHA256,
-/// one round, salted by the cluster's name and the account's label.
-fn derived(secret: &str, cluster: &str, label: &str) -> String {
-    let salt = format!("replikit\0{cluster}\0{label}");
-    let mut key = [0u8; 16];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), 1, &mut key);
-    key.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Removes a container and its anonymous volumes when the test ends.
 struct RemovedWithVolumes(String);
 
@@ -369,8 +382,23 @@ impl Drop for RemovedWithVolumes {
 }
 
 /// A third replica, added once data exists, seeds itself from the primary,
-/// replicates, holds the same rows, and has a server-id of its own.
+/// replicates, holds the same rows, and has a server-id of its own. Its
+/// copy includes a schema created after the primary was set up, which
+/// replikit granted to the donor by itself.
 fn scale_out(cluster: &Cluster) {
+    cluster.write(
+        "CREATE DATABASE later_app; CREATE TABLE later_app.t (id INT PRIMARY KEY); \
+         INSERT INTO later_app.t VALUES (1), (2)",
+    );
+    wait_for(
+        Duration::from_secs(30),
+        &format!("{}: later_app granted to the donor", cluster.base),
+        || {
+            cluster
+                .logs("primary")
+                .contains("replikit_donor may read the new schema \"later_app\" now")
+        },
+    );
     cluster.compose(&["--profile", "scale-out", "up", "-d", "replica3"]);
     cluster.healthy("replica3");
     let logs = cluster.logs("replica3");
@@ -381,6 +409,10 @@ fn scale_out(cluster: &Cluster) {
     );
     cluster.row_reaches(&["replica1", "replica2", "replica3"], "after the scale-out");
     cluster.verify("replica3");
+    assert_eq!(
+        cluster.sql("replica3", "SELECT COUNT(*) FROM later_app.t"),
+        "2"
+    );
     let three = cluster.sql("replica3", "SELECT @@server_id");
     wait_for(
         Duration::from_secs(60),

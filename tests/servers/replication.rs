@@ -36,6 +36,16 @@ fn replikit_without_account(server: &Server, env: &[(&str, String)]) -> std::pro
     server.replikit_with(None, env)
 }
 
+/// `replikit prepare` on the primary again, as an operator runs it after
+/// creating schemas: a one-shot set-up grants the donor the schemas that
+/// exist when it runs (replikit as PID 1 grants new ones by itself).
+fn grant_new_schemas(primary: &Server) {
+    ok(
+        &prepare(primary, &[("MYSQL_MASTER", "1".into())]),
+        "prepare on the primary again",
+    );
+}
+
 fn replica_env(source: &Server) -> Vec<(&'static str, String)> {
     source.as_source_env()
 }
@@ -147,6 +157,7 @@ fn hostile_server_settings(flavor: Flavor) {
         "primary",
     );
     primary.sql("CREATE DATABASE hostile; CREATE TABLE hostile.t (id INT PRIMARY KEY); INSERT INTO hostile.t VALUES (1)");
+    grant_new_schemas(&primary);
     ok(&prepare(&replica, &replica_env(&primary)), "replica");
     wait_for_rows(&replica, "SELECT id FROM hostile.t", "1");
     primary.sql("INSERT INTO hostile.t VALUES (2)");
@@ -362,6 +373,7 @@ fn mysql_9_7_without_gtids() {
     primary.sql("CREATE DATABASE early; CREATE TABLE early.t (id INT PRIMARY KEY); INSERT INTO early.t VALUES (1)");
     // Rotate, so the oldest binary log is not the current one.
     primary.sql("FLUSH BINARY LOGS; INSERT INTO early.t VALUES (2)");
+    grant_new_schemas(&primary);
 
     ok(&prepare(&replica, &replica_env(&primary)), "replica");
     let status = replica.replica_status().unwrap();
@@ -442,6 +454,7 @@ fn tls(flavor: Flavor) {
         "primary",
     );
     primary.sql("ALTER USER 'repl'@'127.0.0.1' REQUIRE SSL; CREATE DATABASE tls; CREATE TABLE tls.t (id INT PRIMARY KEY); INSERT INTO tls.t VALUES (1)");
+    grant_new_schemas(&primary);
     for (setting, verified) in [(format!("{certs}/ca.pem"), "Yes"), ("on".into(), "No")] {
         let replica = Server::start_replicating(flavor);
         let mut env = replica_env(&primary);
@@ -512,6 +525,7 @@ fn tls_modes(flavor: Flavor) {
         "primary",
     );
     primary.sql("CREATE DATABASE modes; CREATE TABLE modes.t (id INT PRIMARY KEY); INSERT INTO modes.t VALUES (1)");
+    grant_new_schemas(&primary);
     let mariadb = flavor != Flavor::MySql97;
     type Env = Vec<(&'static str, String)>;
     let cases: Vec<(&str, Env, &str)> = vec![

@@ -43,6 +43,16 @@ fn ok(out: &Output, what: &str) -> String {
     stderr(out)
 }
 
+/// `replikit prepare` on the primary again, as an operator runs it after
+/// creating schemas: a one-shot set-up grants the donor the schemas that
+/// exist when it runs (replikit as PID 1 grants new ones by itself).
+fn grant_new_schemas(primary: &Server) {
+    ok(
+        &replikit(primary, &[("MYSQL_MASTER", "1".into())], &["prepare"]),
+        "prepare on the primary again",
+    );
+}
+
 fn primary(flavor: Flavor) -> Server {
     let p = Server::start_replicating(flavor);
     ok(
@@ -115,6 +125,7 @@ fn load_data(p: &Server) {
     // The event is data to copy here, not work to do: it stays still on
     // the source, so that only a replica could make it tick.
     p.sql("SET GLOBAL event_scheduler = OFF");
+    grant_new_schemas(p);
 }
 
 /// Starts a replica's server with its event scheduler on, so that an
@@ -286,6 +297,7 @@ fn interrupted(flavor: Flavor) {
     // InnoDB updates the sizes that information_schema shows (and the
     // progress estimate reads) in the background, seconds after a load.
     primary.sql("ANALYZE TABLE big.t");
+    grant_new_schemas(&primary);
     let replica = Server::start_replicating(flavor);
     let log_path = std::env::temp_dir().join(format!(
         "replikit-seed-{}-{}.log",
@@ -573,10 +585,77 @@ fn purged_without_data(flavor: Flavor) {
     let status = replica.replica_status().unwrap();
     assert_eq!(status["Replica_SQL_Running"], "Yes");
     assert_eq!(status["Replica_IO_Running"], "Yes");
+    // `verify` reads `after` as the donor: refused until it is granted.
+    let (code, out) = verify(&replica, &primary);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            r#"the source's schemas ["after"] are not readable by this replica's account yet"#
+        ),
+        "{out}"
+    );
+    grant_new_schemas(&primary);
     verified_clean(&replica, &primary, 1);
 }
 
 mod purged_without_data {
     use super::*;
     per_flavor!(purged_without_data);
+}
+
+/// The donor account, as a replica logs in with it: it reads every user
+/// schema (tables, routines' text) and none of the credential tables in
+/// `mysql`, not even through a schema whose name is a grant wildcard
+/// that would match `mysql` (`mysq_`).
+fn the_donor_reads_user_schemas_only(flavor: Flavor) {
+    use replikit::db::wire::{Conn, Remote};
+    let primary = primary(flavor);
+    primary.sql("CREATE DATABASE `mysq_`; CREATE TABLE `mysq_`.t (id INT PRIMARY KEY)");
+    load_data(&primary);
+    let donor = derived(PASSWORD, "replikit", "replikit donor account");
+    let addr = format!("127.0.0.1:{}", primary.port).parse().unwrap();
+    let mut conn = Conn::connect_tcp(
+        addr,
+        &Remote::plain("127.0.0.1"),
+        "replikit_donor",
+        &donor,
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{flavor:?}: the donor logs in: {e:#}"));
+    for readable in [
+        "SELECT COUNT(*) AS n FROM shop.items",
+        "SELECT COUNT(*) AS n FROM `mysq_`.t",
+    ] {
+        conn.query(readable)
+            .unwrap_or_else(|e| panic!("{flavor:?}: {readable}: {e:#}"));
+    }
+    let routine = conn.query("SHOW CREATE PROCEDURE crm.add_person").unwrap();
+    assert!(
+        routine
+            .get(0, "Create Procedure")
+            .is_some_and(|text| text.contains("INSERT INTO crm.people")),
+        "{flavor:?}: the routine's text is readable"
+    );
+    let credential_tables: &[&str] = match flavor {
+        Flavor::MySql97 => &["mysql.user", "mysql.slave_master_info", "mysql.db"],
+        _ => &["mysql.user", "mysql.global_priv", "mysql.db"],
+    };
+    for table in credential_tables {
+        let denied = conn
+            .query(&format!("SELECT * FROM {table} LIMIT 1"))
+            .err()
+            .unwrap_or_else(|| panic!("{flavor:?}: the donor reads {table}"));
+        assert!(
+            format!("{denied:#}").contains("1142"),
+            "{flavor:?} {table}: {denied:#}"
+        );
+    }
+    // Every schema's name is visible, so a seed can tell what it cannot read.
+    let schemas = conn.query("SHOW DATABASES").unwrap();
+    assert!(schemas.rows.len() >= 4, "{flavor:?}");
+}
+
+mod the_donor_reads_user_schemas_only {
+    use super::*;
+    per_flavor!(the_donor_reads_user_schemas_only);
 }

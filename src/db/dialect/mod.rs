@@ -87,6 +87,20 @@ impl Tls {
     }
 }
 
+/// Where a server lets a non-definer read a routine's text (SHOW CREATE
+/// PROCEDURE, which the dump tools use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutineAccess {
+    /// MySQL 8.0.20+: the SHOW_ROUTINE privilege.
+    ShowRoutine,
+    /// MariaDB and MySQL 5.7: SELECT on the table routines live in,
+    /// mysql.proc (no credentials there).
+    ProcTable,
+    /// MySQL 8.0.0 to 8.0.19: nothing short of SELECT on every table,
+    /// credential tables included.
+    GlobalSelect,
+}
+
 /// The statements one server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
@@ -234,6 +248,16 @@ impl Dialect {
         match self.version.product {
             Product::MariaDb if self.version.at_least(10, 5, 9) => "REPLICA MONITOR",
             _ => "REPLICATION CLIENT",
+        }
+    }
+
+    /// How the donor account reads routines' text for a dump without
+    /// reading any credential table.
+    pub fn donor_routine_access(&self) -> RoutineAccess {
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 0, 20) => RoutineAccess::ShowRoutine,
+            Product::MySql if self.version.at_least(8, 0, 0) => RoutineAccess::GlobalSelect,
+            _ => RoutineAccess::ProcTable,
         }
     }
 

@@ -378,3 +378,18 @@ fn status_columns_become_the_canonical_names() {
     );
     assert_eq!(canonical_status_column("Gtid_IO_Pos"), "Gtid_IO_Pos");
 }
+
+#[test]
+fn the_donor_reads_routines_without_credential_tables_where_the_server_allows() {
+    for (v, want) in [
+        ("5.7.44", RoutineAccess::ProcTable),
+        ("8.0.19", RoutineAccess::GlobalSelect),
+        ("8.0.20", RoutineAccess::ShowRoutine),
+        ("9.7.4", RoutineAccess::ShowRoutine),
+        ("10.0.38-MariaDB", RoutineAccess::ProcTable),
+        ("10.11.6-MariaDB", RoutineAccess::ProcTable),
+        ("11.8.3-MariaDB", RoutineAccess::ProcTable),
+    ] {
+        assert_eq!(dialect(v).donor_routine_access(), want, "{v}");
+    }
+}
