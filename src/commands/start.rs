@@ -76,15 +76,61 @@ fn hand_over_server_id(
     }
     let id = identity::identify(&settings.identity)?;
     log::info!("{id}");
-    if settings.via == ServerIdVia::File {
-        let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
-        log::info!("option file {}: {written:?}", settings.cnf.display());
-    } else {
+    let as_arguments = match settings.via {
+        ServerIdVia::Arg => true,
+        ServerIdVia::File => {
+            let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
+            log::info!("option file {}: {written:?}", settings.cnf.display());
+            false
+        }
+        ServerIdVia::Auto => match option_file::apply(&settings.cnf, &id) {
+            Ok(written) => {
+                log::info!("option file {}: {written:?}", settings.cnf.display());
+                false
+            }
+            Err(e) if option_file::unwritable(&e) && runs_the_server(command) => {
+                log::info!(
+                    "option file {} cannot be written here (a non-root container?); the server-id goes to the server as arguments instead",
+                    settings.cnf.display()
+                );
+                true
+            }
+            Err(e) => return Err(Fatal::new(exit_code::CANT_CREATE, e)),
+        },
+        ServerIdVia::Off => unreachable!("handled above"),
+    };
+    if as_arguments {
         command.push(format!("--server-id={}", id.server_id).into());
         command.push(format!("--report-host={}", id.report_host).into());
-        log::info!("server-id passed as arguments (REPLIKIT_SERVER_ID_VIA=arg)");
+        log::info!(
+            "server-id passed as arguments: --server-id={} --report-host={}",
+            id.server_id,
+            id.report_host
+        );
     }
     Ok(id.address.as_ref().map(|a| a.addr))
+}
+
+/// Whether `command` runs the server, so that it takes `--server-id`:
+/// mysqld or mariadbd, directly or through an image's entrypoint script
+/// (pure).
+pub fn runs_the_server(command: &[OsString]) -> bool {
+    let name = |arg: &OsString| {
+        std::path::Path::new(arg)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let server = |arg: Option<&OsString>| {
+        arg.map(name)
+            .is_some_and(|n| n == "mysqld" || n == "mariadbd")
+    };
+    server(command.first())
+        || (command
+            .first()
+            .map(name)
+            .is_some_and(|n| n.ends_with("entrypoint.sh"))
+            && server(command.get(1)))
 }
 
 /// Runs the hooks in order; the code of the first that fails, which
@@ -186,5 +232,37 @@ fn supervise(supervisor: &mut Supervisor, command: &[OsString]) -> Result<i32, F
             continue;
         }
         return Ok(code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_is_recognised_directly_or_behind_an_entrypoint() {
+        let cases: &[(&[&str], bool)] = &[
+            (&["mysqld"], true),
+            (&["/usr/sbin/mariadbd", "--user=mysql"], true),
+            (&["docker-entrypoint.sh", "mysqld"], true),
+            (&["/usr/local/bin/docker-entrypoint.sh", "mariadbd"], true),
+            (
+                &[
+                    "/opt/bitnami/scripts/mariadb/entrypoint.sh",
+                    "/usr/sbin/mysqld",
+                ],
+                true,
+            ),
+            (&["docker-entrypoint.sh"], false),
+            (&["docker-entrypoint.sh", "bash"], false),
+            (&["sh", "-c", "mysqld"], false),
+            (&["mysqld_safe"], false),
+            (&["sleep", "mysqld"], false),
+            (&[], false),
+        ];
+        for (argv, want) in cases {
+            let argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+            assert_eq!(runs_the_server(&argv), *want, "{argv:?}");
+        }
     }
 }

@@ -79,8 +79,8 @@ pub const SERVER_ID_VIA: Def = def(
     "server-id-via",
     "REPLIKIT_SERVER_ID_VIA",
     "HOW",
-    Some("file"),
-    "Where the server-id goes: file (the option file), arg (--server-id=N appended to the command), off.",
+    Some("auto"),
+    "Where the server-id goes: auto (the option file where it can be written, else arguments when the command runs the server, as in a non-root container), file (the option file, or an error), arg (--server-id=N appended to the command), off.",
 );
 pub const CNF: Def = def(
     "cnf",

@@ -22,7 +22,10 @@ use crate::pid1::prehook;
 /// Where the computed server-id is handed to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerIdVia {
-    /// Written to the option file (default).
+    /// The option file where it can be written; else, when the command
+    /// runs the server, arguments (a non-root container). The default.
+    Auto,
+    /// Written to the option file, or an error.
     File,
     /// Appended to the command as `--server-id=N --report-host=H`, for
     /// read-only root filesystems.
@@ -35,10 +38,11 @@ impl FromStr for ServerIdVia {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
+            "auto" => Ok(ServerIdVia::Auto),
             "file" => Ok(ServerIdVia::File),
             "arg" => Ok(ServerIdVia::Arg),
             "off" => Ok(ServerIdVia::Off),
-            other => bail!("unknown value {other:?}: use file, arg or off"),
+            other => bail!("unknown value {other:?}: use auto, file, arg or off"),
         }
     }
 }

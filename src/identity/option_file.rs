@@ -77,3 +77,18 @@ pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
         )
     })
 }
+
+/// Whether `apply` failed because this process may not write there (a
+/// non-root user, a read-only root filesystem), rather than for a reason
+/// that needs fixing (a symlink refused, a missing folder).
+pub fn unwritable(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            )
+        })
+}

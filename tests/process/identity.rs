@@ -260,3 +260,71 @@ fn via_off_leaves_server_id_alone_even_without_a_network() {
     assert_eq!(arguments_with_via(&s, "off", &[]), "mysqld\n");
     assert!(!s.path("r.cnf").exists());
 }
+
+/// A non-root container (`docker run --user 999:999`, Kubernetes'
+/// runAsNonRoot): replikit as PID 1 of uid 999, the option file's folder
+/// root's. With the default settings the server gets its server-id as
+/// arguments instead, said once in the log; `file` asked for explicitly
+/// still refuses with exit 73, and so does a command that is not the
+/// server, which could not take the arguments.
+#[test]
+fn a_non_root_container_passes_the_server_id_as_arguments() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    require_tool("setpriv");
+    let s = Scratch::new("nonroot");
+    for dir in ["", "etc", "bin", "out"] {
+        let path = s.path(dir);
+        fs::create_dir_all(&path).unwrap();
+        let mode = if dir == "out" { 0o777 } else { 0o755 };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // A stand-in server that records the arguments it was given.
+    fs::write(
+        s.path("bin/mysqld"),
+        "#!/bin/sh\necho \"$@\" > \"$D/out/args\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(s.path("bin/mysqld"), fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |via: Option<&str>, command: &str| {
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+            .args(["setpriv", "--reuid=999", "--regid=999", "--clear-groups"])
+            .arg(bin())
+            .arg("--cnf")
+            .arg(s.path("etc/replikit.cnf"))
+            .arg("--")
+            .arg(command)
+            .env("D", &s.0)
+            .env("REPLIKIT_ROLE", "standalone");
+        if let Some(via) = via {
+            cmd.env("REPLIKIT_SERVER_ID_VIA", via);
+        }
+        cmd.bounded()
+    };
+    let out = run(None, &s.path("bin/mysqld").to_string_lossy());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let args = s.read("out/args");
+    assert!(
+        args.starts_with("--server-id=") && args.contains(" --report-host="),
+        "{args}"
+    );
+    assert_eq!(
+        err.matches("cannot be written here (a non-root container?)")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!s.path("etc/replikit.cnf").exists());
+
+    let out = run(Some("file"), &s.path("bin/mysqld").to_string_lossy());
+    assert_eq!(out.status.code(), Some(73), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("REPLIKIT_CNF: cannot write"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(None, "/bin/true");
+    assert_eq!(out.status.code(), Some(73), "{}", stderr(&out));
+}
