@@ -154,6 +154,12 @@ const REPL_PASSWORD: Setting = Setting {
     ],
     secret: true,
 };
+/// mariadb-docker's replication user alone: that image makes a node with
+/// it and without MARIADB_MASTER_HOST a primary.
+const MARIADB_DOCKER_REPL_USER: Setting = Setting {
+    names: &["MARIADB_REPLICATION_USER"],
+    secret: false,
+};
 const ROOT_PASSWORD: Setting = Setting {
     names: &["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"],
     secret: true,
@@ -329,9 +335,16 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
         }
         (None, None) if master.is_some() => "primary",
         (None, None) if host.is_some() => "replica",
+        (None, None)
+            if inputs
+                .get(&MARIADB_DOCKER_REPL_USER)?
+                .is_some_and(|u| !u.is_empty()) =>
+        {
+            "primary"
+        }
         (None, None) => bail!(
-            "no role: set MYSQL_MASTER=1 on the primary, MYSQL_MASTER_HOST=<primary> on replicas, \
-             or REPLIKIT_ROLE=standalone"
+            "no role: set MYSQL_MASTER=1 on the primary (or, as mariadb-docker has it, MARIADB_REPLICATION_USER \
+             without MARIADB_MASTER_HOST), MYSQL_MASTER_HOST=<primary> on replicas, or REPLIKIT_ROLE=standalone"
         ),
     };
     if wanted == "standalone" {

@@ -206,6 +206,23 @@ fn overrides_and_aliases() {
             ],
             "replica",
         ),
+        // mariadb-docker's own contract: its replication user without a
+        // master host is the primary.
+        (
+            &[
+                ("MARIADB_REPLICATION_USER", "u"),
+                ("MARIADB_REPLICATION_PASSWORD", "p"),
+            ],
+            "primary",
+        ),
+        (
+            &[
+                ("MARIADB_REPLICATION_USER", "u"),
+                ("MARIADB_REPLICATION_PASSWORD", "p"),
+                ("REPLIKIT_ROLE", "standalone"),
+            ],
+            "standalone",
+        ),
     ];
     for (env, want) in cases {
         let got = match run(env, &[]).unwrap() {
