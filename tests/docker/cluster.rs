@@ -26,11 +26,19 @@ pub fn root_query(query: &str, flags: &str) -> String {
     )
 }
 
-/// The first three octets of a /24 per flavor and test process, so that
-/// both flavors' clusters run side by side, and beside another run's.
-fn subnet(base: &str) -> String {
+/// The first three octets of a /24 per flavor, test process and cluster
+/// (`nth` of this process's clusters), so that both flavors' clusters,
+/// the chaos soak's beside the Compose test's, run side by side, and
+/// beside another run's.
+fn subnet(base: &str, nth: u32) -> String {
     let first = if base.contains("mariadb") { 100 } else { 150 };
-    format!("10.253.{}", first + std::process::id() % 50)
+    format!("10.253.{}", first + std::process::id() % 12 * 4 + nth % 4)
+}
+
+/// A number of its own for each cluster of this test process.
+fn next_cluster() -> u32 {
+    static CLUSTERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
 
 impl Cluster {
@@ -38,11 +46,16 @@ impl Cluster {
         require_root();
         require_tool("docker-compose");
         let _bin = static_bin();
+        // Two clusters of one flavor (the chaos soak's, the Compose
+        // test's) may run at once: each has its own project, network and
+        // image tag.
+        let nth = next_cluster();
+        let id = format!("{}-{nth}", std::process::id());
         let cluster = Cluster {
             base,
-            project: format!("replikit-e2e-{base}-{}", std::process::id()),
-            net: subnet(base),
-            image: format!("replikit-e2e-{base}:{}", std::process::id()),
+            project: format!("replikit-e2e-{base}-{id}"),
+            net: subnet(base, nth),
+            image: format!("replikit-e2e-{base}:{id}"),
         };
         let up = {
             let _building = crate::images::building();
