@@ -10,6 +10,13 @@
 //! (`replication::primary::keep_donor_reading`). A replica sees every
 //! schema's name (SHOW DATABASES) and refuses to seed while one is not
 //! readable yet (`unreadable`), rather than leave it out in silence.
+//!
+//! Only the account itself goes to the binary log (created before it is
+//! granted anything, so a replica can apply what follows). Its privileges
+//! beyond that stay on the primary: a replica seeded by a dump has no
+//! donor account (the dump leaves `mysql` out), and a GRANT replicated to
+//! it stopped its SQL thread on error 1410. A replica promoted later sets
+//! up its own.
 
 use std::collections::BTreeSet;
 
@@ -47,6 +54,11 @@ pub fn global_grants(d: &Dialect) -> &'static str {
 /// from `hosts`, with reading on every user schema there is now.
 pub fn set_up(conn: &mut Conn, d: &Dialect, donor: &Credentials, hosts: &str) -> Result<()> {
     create_or_update(conn, donor, hosts, global_grants(d), Scope::Replicated)?;
+    outside_the_binary_log(conn, |conn| privileges_here(conn, d, donor, hosts))
+}
+
+/// The donor's privileges beyond its account, on this server only.
+fn privileges_here(conn: &mut Conn, d: &Dialect, donor: &Credentials, hosts: &str) -> Result<()> {
     let account = format!("{}@{}", quote(&donor.user), quote(hosts));
     match d.donor_routine_access() {
         RoutineAccess::ProcTable => {
@@ -59,7 +71,7 @@ pub fn set_up(conn: &mut Conn, d: &Dialect, donor: &Credentials, hosts: &str) ->
         ),
         RoutineAccess::ShowRoutine => {}
     }
-    grant_new_schemas(conn, &donor.user, hosts)?;
+    grant_schemas(conn, &donor.user, hosts)?;
     // Only now, with every schema granted: a replica seeding meanwhile
     // keeps reading.
     let formerly = match d.donor_routine_access() {
@@ -70,9 +82,25 @@ pub fn set_up(conn: &mut Conn, d: &Dialect, donor: &Credentials, hosts: &str) ->
     Ok(())
 }
 
-/// Grants `user`@`hosts` reading on each user schema it cannot read yet;
-/// the schemas newly granted.
+/// Grants `user`@`hosts` reading on each user schema it cannot read yet,
+/// on this server only; the schemas newly granted.
 pub fn grant_new_schemas(conn: &mut Conn, user: &str, hosts: &str) -> Result<Vec<String>> {
+    outside_the_binary_log(conn, |conn| grant_schemas(conn, user, hosts))
+}
+
+/// Runs `work` with this session's binary log off, and on again after,
+/// whatever `work` returned.
+fn outside_the_binary_log<T>(
+    conn: &mut Conn,
+    work: impl FnOnce(&mut Conn) -> Result<T>,
+) -> Result<T> {
+    conn.query("SET SESSION sql_log_bin = 0")?;
+    let result = work(conn);
+    conn.query("SET SESSION sql_log_bin = 1")?;
+    result
+}
+
+fn grant_schemas(conn: &mut Conn, user: &str, hosts: &str) -> Result<Vec<String>> {
     let schemas = user_schemas(conn)?;
     let grantee = format!("'{user}'@'{hosts}'");
     let rows = conn.query(&format!(
