@@ -11,6 +11,10 @@ use crate::db::wire::ServerError;
 
 /// MySQL's and MariaDB's "Access denied for user".
 pub const ACCESS_DENIED: u16 = 1045;
+/// A replica asked for binary logs (or GTIDs) that its source no longer
+/// has: ER_SOURCE_FATAL_ERROR_READING_BINLOG, which MySQL 8+ shows in a
+/// replica's status as 13114. Retrying never fixes it.
+pub const SOURCE_LOGS_GONE: [u32; 2] = [1236, 13114];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {

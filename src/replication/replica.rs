@@ -3,13 +3,16 @@
 //! first when it needs it), start a stopped one, store new credentials,
 //! leave a working one alone, or refuse with the reason.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
 
 use crate::accounts;
 use crate::config::role::{Credentials, Replica, SourceAccess};
 use crate::db::dialect::Dialect;
-use crate::db::error::{redacted, ACCESS_DENIED};
+use crate::db::error::{redacted, ACCESS_DENIED, SOURCE_LOGS_GONE};
 use crate::db::wire::Conn;
+use crate::pid1::stopping;
 use crate::replication::position::{choose_position, point_at_source, seeded_position};
 use crate::replication::retry::permanent;
 use crate::replication::source::{self, Source};
@@ -29,7 +32,7 @@ pub enum Plan {
     UpdateCredentials,
     /// Replicating (or connecting) from this source: nothing to do.
     LeaveAlone,
-    /// Stopped on an error: report it, change nothing.
+    /// Stopped on an error that needs a person: report it, change nothing.
     Broken(String),
     /// Configured for another source: refuse to repoint silently.
     OtherSource(String),
@@ -51,6 +54,15 @@ pub fn plan(current: Option<&ReplicaState>, host: &str, port: u16) -> Plan {
     {
         return Plan::UpdateCredentials;
     }
+    // The source purged what this replica still needs: no start or retry
+    // brings it back, whatever the SQL thread does.
+    if let Some(e) = s
+        .io_error
+        .as_ref()
+        .filter(|e| SOURCE_LOGS_GONE.contains(&e.number))
+    {
+        return Plan::Broken(logs_gone(&e.message));
+    }
     let running = |t: &str| t == "Yes" || t == "Connecting" || t == "Preparing";
     if running(&s.io_running) && running(&s.sql_running) {
         return Plan::LeaveAlone;
@@ -63,9 +75,33 @@ pub fn plan(current: Option<&ReplicaState>, host: &str, port: u16) -> Plan {
     }
 }
 
+/// What to say of error 1236, with the way out.
+fn logs_gone(message: &str) -> String {
+    format!(
+        "the source no longer has the binary logs this replica needs ({message}); \
+         it cannot catch up by replication: empty its data directory (its volume) and start it again, \
+         and replikit seeds it from the source"
+    )
+}
+
+/// How long a replica that was just started is watched, so that an error
+/// of its first moments is reported as one, not as success.
+const CONFIRM_FOR: Duration = Duration::from_secs(5);
+
+/// What the replica's threads do once it was started (pure): Ok with a
+/// word for the log when they run or may still come up, Err with the
+/// reason when an error stopped one that needs a person.
+pub fn outcome(s: &ReplicaState) -> Result<&'static str, String> {
+    match plan(Some(s), &s.source_host, s.source_port) {
+        Plan::Broken(reason) => Err(reason),
+        _ if s.io_running == "Yes" && s.sql_running == "Yes" => Ok("replicating"),
+        _ => Ok("not replicating yet"),
+    }
+}
+
 /// Sets up a replica, as an outline: the local server, the source, what
 /// the replica is doing now, the plan for it, then the monitoring account
-/// and read-only.
+/// and read-only, and a look at what the replica does then.
 pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
     let (mut conn, mine) = wait_for_local_server(job)?;
     let source = source::wait_for(r, job)?;
@@ -96,8 +132,9 @@ pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
     }
     accounts::ensure_monitor(&mut conn, job.local, &mine)?;
     conn.query(mine.set_read_only())?;
+    let state = replica.confirm(&mut conn)?;
     Ok(format!(
-        "replica of {}:{} ({})",
+        "replica of {}:{} ({}): {state}",
         r.source_host, r.source_port, source.version
     ))
 }
@@ -128,6 +165,38 @@ impl ThisReplica<'_> {
             SourceAccess::Account(creds) => Ok(creds.clone()),
             SourceAccess::Admin(admin) => {
                 source::create_account_on_source(self.r, self.source, admin, self.job)
+            }
+        }
+    }
+
+    /// Watches the replica for up to CONFIRM_FOR: its state for the log,
+    /// or the error that stopped it.
+    fn confirm(&self, conn: &mut Conn) -> Result<String> {
+        let until = Instant::now() + CONFIRM_FOR;
+        loop {
+            let status = ReplicaState::from_rows(&conn.query(self.mine.replica_status())?);
+            let Some(status) = status else {
+                return Err(permanent(
+                    "the replica's set-up is gone (RESET REPLICA ALL?) right after it was made"
+                        .into(),
+                ));
+            };
+            match outcome(&status) {
+                Err(reason) => return Err(self.broken(&reason)),
+                Ok("replicating") => return Ok("replicating".into()),
+                Ok(word)
+                    if Instant::now() >= until || !stopping::pause(Duration::from_millis(100)) =>
+                {
+                    let why = status
+                        .last_error()
+                        .map(|e| format!(": {}", e.message))
+                        .unwrap_or_default();
+                    return Ok(format!(
+                        "{word} (I/O thread {}, SQL thread {}{why}); `replikit health` says when it is",
+                        status.io_running, status.sql_running
+                    ));
+                }
+                Ok(_) => {}
             }
         }
     }
@@ -253,5 +322,68 @@ mod tests {
         for (current, want) in cases {
             assert_eq!(plan(current.as_ref(), "db1", 3306), want, "{current:?}");
         }
+    }
+
+    fn io_error(number: u32, io: &str, sql: &str) -> ReplicaState {
+        ReplicaState {
+            io_error: Some(LastError {
+                thread: "io",
+                number,
+                message: "Could not find GTID state requested by slave in any binlog files".into(),
+                time: None,
+            }),
+            ..status("db1", 3306, io, sql, "")
+        }
+    }
+
+    #[test]
+    fn purged_logs_are_broken_whatever_the_threads_say() {
+        for (code, io, sql) in [
+            (1236, "No", "Yes"),
+            (1236, "No", "No"),
+            (1236, "Connecting", "Yes"),
+            (13114, "No", "Yes"),
+        ] {
+            let Plan::Broken(reason) = plan(Some(&io_error(code, io, sql)), "db1", 3306) else {
+                panic!("{code} {io} {sql}: not broken");
+            };
+            assert!(
+                reason.contains("needs (Could not find GTID state"),
+                "{reason}"
+            );
+            assert!(reason.contains("empty its data directory"), "{reason}");
+        }
+        // Any other I/O error (the source away) may pass: start again.
+        assert_eq!(
+            plan(Some(&io_error(2003, "No", "Yes")), "db1", 3306),
+            Plan::Start
+        );
+    }
+
+    #[test]
+    fn outcomes_after_a_start() {
+        assert_eq!(
+            outcome(&status("db1", 3306, "Yes", "Yes", "")),
+            Ok("replicating")
+        );
+        for (io, sql) in [("Connecting", "Yes"), ("No", "Yes"), ("Yes", "No")] {
+            assert_eq!(
+                outcome(&status("db1", 3306, io, sql, "")),
+                Ok("not replicating yet"),
+                "{io} {sql}"
+            );
+        }
+        assert!(outcome(&io_error(1236, "No", "Yes"))
+            .unwrap_err()
+            .contains("no longer has the binary logs"));
+        assert_eq!(
+            outcome(&status("db1", 3306, "Yes", "No", "Duplicate entry")),
+            Err("Duplicate entry".into())
+        );
+        // Access denied is fixed by new credentials on the next set-up.
+        assert_eq!(
+            outcome(&io_error(1045, "Connecting", "Yes")),
+            Ok("not replicating yet")
+        );
     }
 }

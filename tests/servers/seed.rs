@@ -659,3 +659,58 @@ mod the_donor_reads_user_schemas_only {
     use super::*;
     per_flavor!(the_donor_reads_user_schemas_only);
 }
+
+/// A replica set up by someone else (as an image's own entrypoint does)
+/// whose source has since purged the logs it needs: its I/O thread stops
+/// on error 1236 while its SQL thread runs. replikit reports that as the
+/// error it is, with the way out, and never as success.
+fn purged_logs_under_a_set_up_of_another(flavor: Flavor) {
+    use replikit::db::sql::quote;
+    let primary = primary(flavor);
+    load_data(&primary);
+    purge_early_logs(&primary);
+    let replica = Server::start_replicating(flavor);
+    let change = match flavor {
+        Flavor::MySql97 => format!(
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '127.0.0.1', SOURCE_PORT = {}, SOURCE_USER = '{USER}', \
+             SOURCE_PASSWORD = {}, SOURCE_AUTO_POSITION = 1, GET_SOURCE_PUBLIC_KEY = 1",
+            primary.port,
+            quote(PASSWORD)
+        ),
+        _ => format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = '{USER}', \
+             MASTER_PASSWORD = {}, MASTER_USE_GTID = slave_pos",
+            primary.port,
+            quote(PASSWORD)
+        ),
+    };
+    replica.sql(&format!("{change}; START REPLICA"));
+    // 1236, which MySQL 8+ shows as 13114.
+    let mut last = None;
+    let stopped = (0..60).any(|_| {
+        last = replica.replica_status();
+        let gone = last
+            .as_ref()
+            .is_some_and(|s| ["1236", "13114"].contains(&s["Last_IO_Errno"].as_str()));
+        if !gone {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        gone
+    });
+    assert!(stopped, "{flavor:?}: no 1236 within 60 s: {last:?}");
+    let out = replikit(&replica, &primary.as_source_env(), &["prepare"]);
+    no_secret(&out);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(
+        err.contains("the source no longer has the binary logs this replica needs (")
+            && err.contains("empty its data directory"),
+        "{err}"
+    );
+    assert!(!err.contains("replication: replica of"), "{err}");
+}
+
+mod purged_logs_under_a_set_up_of_another {
+    use super::*;
+    per_flavor!(purged_logs_under_a_set_up_of_another);
+}
