@@ -23,6 +23,7 @@ use anyhow::Result;
 
 use crate::config::role::Role;
 use crate::db::dialect::{Dialect, Tls};
+use crate::db::error::Failure;
 use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
 use crate::seed;
@@ -63,10 +64,23 @@ pub fn set_up(role: &Role, job: &Job) -> Result<String> {
 
 /// Waits until the real server (not the first start's temporary one, which
 /// runs with --skip-networking) answers on the socket; its dialect too.
+/// A root password the server keeps refusing (changed, random or one-time
+/// since initialisation) is an error in the log within DENIED_FOR, named
+/// once; the wait goes on, as someone may set it back.
 pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
     let what = format!("the local server at {}", job.local.socket.display());
+    let mut denied = Denied::default();
     let conn = retry::retry_until(job.deadline, &what, || {
-        let mut conn = job.local.log_in(Duration::from_secs(5))?;
+        let login = job.local.log_in(Duration::from_secs(5));
+        let refused = login
+            .as_ref()
+            .is_err_and(|e| Failure::of(e) == Failure::AccessDenied);
+        if denied.saw(refused, Instant::now()) {
+            log::error!(
+                "the local server has refused root's password for {DENIED_FOR:?}: MYSQL_ROOT_PASSWORD (or its _FILE) must be root's password on this server, which it is not if root's password was random (MYSQL_RANDOM_ROOT_PASSWORD), one-time, or changed since initialisation; replikit keeps trying"
+            );
+        }
+        let mut conn = login?;
         match conn.query("SELECT @@skip_networking AS s")?.get(0, "s") {
             Some("0") => Ok(conn),
             _ => anyhow::bail!("the server is the temporary one of first start-up"),
@@ -74,4 +88,60 @@ pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
     })?;
     let dialect = Dialect::of(&conn.server_version)?;
     Ok((conn, dialect))
+}
+
+/// How long root may be refused on the local socket before that is an
+/// error: longer than a first start's temporary server takes to set it.
+const DENIED_FOR: Duration = Duration::from_secs(45);
+
+/// The run of access-denied answers on the local socket.
+#[derive(Default)]
+struct Denied {
+    since: Option<Instant>,
+    reported: bool,
+}
+
+impl Denied {
+    /// Notes one log-in's outcome; true once, when the refusals have
+    /// lasted DENIED_FOR (pure, `now` given).
+    fn saw(&mut self, refused: bool, now: Instant) -> bool {
+        if !refused {
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        if self.reported || now.duration_since(since) < DENIED_FOR {
+            return false;
+        }
+        self.reported = true;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_become_an_error_once_after_they_last() {
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let mut d = Denied::default();
+        assert!(!d.saw(true, at(0)));
+        assert!(!d.saw(true, at(44)));
+        // A success in between starts the count again.
+        assert!(!d.saw(false, at(45)));
+        assert!(!d.saw(true, at(46)));
+        assert!(!d.saw(true, at(90)));
+        assert!(d.saw(true, at(91)), "45 s of refusals");
+        assert!(!d.saw(true, at(200)), "said once");
+        assert!(!d.saw(false, at(201)));
+        assert!(!d.saw(true, at(300)));
+        assert!(!d.saw(true, at(400)), "still once for the process");
+        // Other failures (a server still starting) never count.
+        let mut d = Denied::default();
+        for s in 0..200 {
+            assert!(!d.saw(false, at(s)));
+        }
+    }
 }

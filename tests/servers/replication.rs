@@ -854,3 +854,35 @@ fn bad_sources_are_refused_with_one_line_naming_the_setting() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Root's password is not the one replikit was given (random, one-time or
+/// changed since initialisation): the log says so as an error, once, within
+/// a minute, naming the variable, instead of waiting in silence. One
+/// flavor: the wait is real.
+#[test]
+fn a_refused_root_password_is_an_error_within_a_minute() {
+    let server = Server::start_replicating(Flavor::MariaDb118);
+    let out = replikit(
+        &server,
+        &[
+            ("MYSQL_MASTER", "1".into()),
+            ("MYSQL_ROOT_PASSWORD", "not-roots-password".into()),
+            ("REPLIKIT_PREPARE_TIMEOUT", "55s".into()),
+        ],
+        PASSWORD,
+    )
+    .arg("prepare")
+    .bounded_for(Duration::from_secs(120));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    let refused: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("has refused root's password"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{err}");
+    assert!(
+        refused[0].starts_with("replikit: error: the local server has refused root's password for 45s: MYSQL_ROOT_PASSWORD"),
+        "{err}"
+    );
+    assert!(!err.contains("not-roots-password"), "{err}");
+}
