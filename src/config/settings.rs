@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(s.identity.rule, Rule::Ip);
         assert_eq!(s.identity.explicit_id, None);
         assert_eq!(s.identity.ordinal_offset, 100);
-        assert_eq!(s.via, ServerIdVia::File);
+        assert_eq!(s.via, ServerIdVia::Auto);
         assert_eq!(s.cnf, PathBuf::from("/etc/mysql/conf.d/replikit.cnf"));
         assert_eq!(s.grace, Duration::from_secs(5));
         assert_eq!(s.command, ["docker-entrypoint.sh", "mysqld"]);
