@@ -122,8 +122,17 @@ pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
     };
     match plan(status.as_ref(), &r.source_host, r.source_port) {
         Plan::LeaveAlone => {}
-        Plan::Broken(error) => return Err(replica.broken(&error)),
-        Plan::OtherSource(current) => return Err(replica.follows_another(&current)),
+        // Refused, but still a replica by its settings: it takes no
+        // application writes meanwhile (MariaDB keeps no read-only state
+        // across a restart).
+        Plan::Broken(error) => {
+            conn.query(mine.set_read_only())?;
+            return Err(replica.broken(&error));
+        }
+        Plan::OtherSource(current) => {
+            conn.query(mine.set_read_only())?;
+            return Err(replica.follows_another(&current));
+        }
         Plan::Start => {
             conn.query(mine.start_replica())?;
         }

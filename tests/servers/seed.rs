@@ -708,6 +708,11 @@ fn purged_logs_under_a_set_up_of_another(flavor: Flavor) {
         "{err}"
     );
     assert!(!err.contains("replication: replica of"), "{err}");
+    assert_eq!(
+        replica.sql("SELECT @@read_only"),
+        "1",
+        "a refused replica takes no application writes"
+    );
 }
 
 mod purged_logs_under_a_set_up_of_another {
