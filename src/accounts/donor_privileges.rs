@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 
-use crate::accounts::{create_or_update, Scope};
+use crate::accounts::{create_or_update, outside_the_binary_log, Scope};
 use crate::config::role::Credentials;
 use crate::db::dialect::{Dialect, RoutineAccess};
 use crate::db::sql::{identifier, quote, schema_grant_pattern};
@@ -88,18 +88,6 @@ pub fn grant_new_schemas(conn: &mut Conn, user: &str, hosts: &str) -> Result<Vec
     outside_the_binary_log(conn, |conn| grant_schemas(conn, user, hosts))
 }
 
-/// Runs `work` with this session's binary log off, and on again after,
-/// whatever `work` returned.
-fn outside_the_binary_log<T>(
-    conn: &mut Conn,
-    work: impl FnOnce(&mut Conn) -> Result<T>,
-) -> Result<T> {
-    conn.query("SET SESSION sql_log_bin = 0")?;
-    let result = work(conn);
-    conn.query("SET SESSION sql_log_bin = 1")?;
-    result
-}
-
 fn grant_schemas(conn: &mut Conn, user: &str, hosts: &str) -> Result<Vec<String>> {
     let schemas = user_schemas(conn)?;
     let grantee = format!("'{user}'@'{hosts}'");
@@ -108,7 +96,7 @@ fn grant_schemas(conn: &mut Conn, user: &str, hosts: &str) -> Result<Vec<String>
          WHERE grantee = {} AND privilege_type = 'SELECT'",
         quote(&grantee)
     ))?;
-    let granted = column(&rows, "s");
+    let granted = rows.column("s").map(str::to_string).collect();
     let missing = not_granted(&schemas, &granted);
     for schema in &missing {
         conn.query(&format!(
@@ -136,7 +124,8 @@ pub fn unreadable(conn: &mut Conn, schemas: &[String]) -> Result<Vec<String>> {
         "SELECT table_schema AS s FROM information_schema.schema_privileges \
          WHERE privilege_type = 'SELECT'",
     )?;
-    Ok(not_granted(schemas, &column(&rows, "s")))
+    let granted = rows.column("s").map(str::to_string).collect();
+    Ok(not_granted(schemas, &granted))
 }
 
 /// The schemas whose exact grant pattern is not among `granted` (pure).
@@ -145,12 +134,6 @@ pub fn not_granted(schemas: &[String], granted: &BTreeSet<String>) -> Vec<String
         .iter()
         .filter(|s| !granted.contains(&schema_grant_pattern(s)))
         .cloned()
-        .collect()
-}
-
-fn column(rows: &crate::db::wire::Rows, name: &str) -> BTreeSet<String> {
-    (0..rows.rows.len())
-        .filter_map(|i| rows.get(i, name).map(str::to_string))
         .collect()
 }
 

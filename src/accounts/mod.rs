@@ -122,27 +122,39 @@ pub fn create_or_update(
     scope: Scope,
 ) -> Result<()> {
     let account = format!("{}@{}", quote(&creds.user), quote(host));
-    if scope == Scope::ThisServer {
-        conn.query("SET SESSION sql_log_bin = 0")?;
+    let statements = |conn: &mut Conn| -> Result<()> {
+        for sql in [
+            format!(
+                "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {}",
+                quote(&creds.password)
+            ),
+            format!(
+                "ALTER USER {account} IDENTIFIED BY {}",
+                quote(&creds.password)
+            ),
+            format!("GRANT {grants} ON *.* TO {account}"),
+        ] {
+            conn.query(&sql)
+                .map_err(redacted("creating an account", &creds.password))?;
+        }
+        Ok(())
+    };
+    match scope {
+        Scope::Replicated => statements(conn),
+        Scope::ThisServer => outside_the_binary_log(conn, statements),
     }
-    for sql in [
-        format!(
-            "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {}",
-            quote(&creds.password)
-        ),
-        format!(
-            "ALTER USER {account} IDENTIFIED BY {}",
-            quote(&creds.password)
-        ),
-        format!("GRANT {grants} ON *.* TO {account}"),
-    ] {
-        conn.query(&sql)
-            .map_err(redacted("creating an account", &creds.password))?;
-    }
-    if scope == Scope::ThisServer {
-        conn.query("SET SESSION sql_log_bin = 1")?;
-    }
-    Ok(())
+}
+
+/// Runs `work` with this session's binary log off, and on again after,
+/// whatever `work` returned.
+pub fn outside_the_binary_log<T>(
+    conn: &mut Conn,
+    work: impl FnOnce(&mut Conn) -> Result<T>,
+) -> Result<T> {
+    conn.query("SET SESSION sql_log_bin = 0")?;
+    let result = work(conn);
+    conn.query("SET SESSION sql_log_bin = 1")?;
+    result
 }
 
 /// Creates or updates the monitoring account on the local server. Every

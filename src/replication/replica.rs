@@ -190,22 +190,21 @@ impl ThisReplica<'_> {
                         .into(),
                 ));
             };
-            match outcome(&status) {
+            let word = match outcome(&status) {
                 Err(reason) => return Err(self.broken(&reason)),
                 Ok("replicating") => return Ok("replicating".into()),
-                Ok(word)
-                    if Instant::now() >= until || !stopping::pause(Duration::from_millis(100)) =>
-                {
-                    let why = status
-                        .last_error()
-                        .map(|e| format!(": {}", e.message))
-                        .unwrap_or_default();
-                    return Ok(format!(
-                        "{word} (I/O thread {}, SQL thread {}{why}); `replikit health` says when it is",
-                        status.io_running, status.sql_running
-                    ));
-                }
-                Ok(_) => {}
+                Ok(word) => word,
+            };
+            let watched_enough = Instant::now() >= until;
+            if watched_enough || !stopping::pause(Duration::from_millis(100)) {
+                let why = status
+                    .last_error()
+                    .map(|e| format!(": {}", e.message))
+                    .unwrap_or_default();
+                return Ok(format!(
+                    "{word} (I/O thread {}, SQL thread {}{why}); `replikit health` says when it is",
+                    status.io_running, status.sql_running
+                ));
             }
         }
     }

@@ -137,7 +137,6 @@ pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
     line
 }
 
-/// A folder only we can read, removed with everything in it when dropped.
 /// A file that lives in memory only (memfd), readable by us alone: the
 /// credentials a helper reads and the error output it writes. Nothing is
 /// left on disk if replikit is stopped mid-copy (a `docker commit` or the

@@ -47,9 +47,7 @@ pub fn user_schemas(conn: &mut Conn) -> Result<Vec<String>> {
          WHERE schema_name NOT IN ({}) ORDER BY 1",
         not_user_schemas()
     ))?;
-    Ok((0..rows.rows.len())
-        .filter_map(|i| rows.get(i, "s").map(str::to_string))
-        .collect())
+    Ok(rows.column("s").map(str::to_string).collect())
 }
 
 #[cfg(test)]

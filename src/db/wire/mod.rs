@@ -63,6 +63,11 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// One column's non-NULL values, row by row.
+    pub fn column<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        (0..self.rows.len()).filter_map(move |i| self.get(i, name))
+    }
+
     /// The value of `column` in row `index`, if both exist and it is not NULL.
     pub fn get(&self, index: usize, column: &str) -> Option<&str> {
         let c = self.columns.iter().position(|name| name == column)?;
