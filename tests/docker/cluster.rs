@@ -16,13 +16,26 @@ pub struct Cluster {
     pub image: String,
 }
 
-/// A shell command for a server container that runs `query` as root with
-/// the password from the secret file (in the environment, never on a
-/// command line), by whichever client the image has.
-pub fn root_query(query: &str, flags: &str) -> String {
+/// A shell command for a server container that runs `query` as `user`,
+/// with the password that the shell expression `password` gives (in the
+/// environment, never on a command line), by whichever client the image
+/// has, chosen once: a fallback from one client to the other would run a
+/// failed statement twice where both exist (MariaDB's `mysql` is
+/// `mariadb`). Errors go to stderr.
+pub fn client_query(user: &str, password: &str, query: &str, flags: &str) -> String {
     format!(
-        "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
-         {{ mysql -uroot -N {flags} -e \"{query}\" || mariadb -uroot -N {flags} -e \"{query}\"; }} 2>/dev/null"
+        "export MYSQL_PWD={password}; client=$(command -v mariadb || command -v mysql); \
+         \"$client\" -u{user} -N {flags} -e \"{query}\""
+    )
+}
+
+/// `client_query` as root, the password from the Compose secret.
+pub fn root_query(query: &str, flags: &str) -> String {
+    client_query(
+        "root",
+        "$(cat /run/secrets/mysql-root-password)",
+        query,
+        flags,
     )
 }
 

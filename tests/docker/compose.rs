@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::cluster::Cluster;
+use crate::cluster::{client_query, root_query, Cluster};
 use crate::common::servers::Flavor;
 use crate::common::*;
 
@@ -171,7 +171,7 @@ fn kill_and_start_the_primary(cluster: &Cluster) {
 fn stop_during_a_seed(cluster: &Cluster) {
     let base = cluster.base;
     let name = format!("{}-seedstop", cluster.project);
-    let _cleanup = RemovedWithVolumes(name.clone());
+    let _cleanup = crate::containers::Cleanup(name.clone());
     let secret = |file: &str| std::fs::read_to_string(format!("deploy/secrets/{file}")).unwrap();
     let (root, repl) = (secret("mysql-root-password"), secret("mysql-repl-password"));
     let (root, repl) = (root.trim(), repl.trim());
@@ -183,12 +183,7 @@ fn stop_during_a_seed(cluster: &Cluster) {
         ("replica1", "replikit_donor", &donor, "-hprimary"),
         ("primary", "replikit_monitor", &monitor, ""),
     ] {
-        let out = cluster.exec(
-            service,
-            &format!(
-                "export MYSQL_PWD={password}; {{ mysql -u{user} {to} -N -e 'SELECT 1' || mariadb -u{user} {to} -N -e 'SELECT 1'; }} 2>/dev/null"
-            ),
-        );
+        let out = cluster.exec(service, &client_query(user, password, "SELECT 1", to));
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             "1",
@@ -199,30 +194,31 @@ fn stop_during_a_seed(cluster: &Cluster) {
     let as_donor = |query: &str| {
         let out = cluster.exec(
             "replica1",
-            &format!(
-                "export MYSQL_PWD={donor}; client=$(command -v mariadb || command -v mysql); \
-                 $client -ureplikit_donor -hprimary -N -e \"{query}\" 2>&1"
-            ),
+            &client_query("replikit_donor", &donor, query, "-hprimary"),
         );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            stderr(&out),
+        )
     };
     assert!(
-        as_donor("SELECT COUNT(*) > 0 FROM tododb.todo").ends_with('1'),
+        as_donor("SELECT COUNT(*) > 0 FROM tododb.todo")
+            .0
+            .ends_with('1'),
         "{base}"
     );
     for table in ["mysql.user", "mysql.db"] {
-        let answer = as_donor(&format!("SELECT COUNT(*) FROM {table}"));
+        let (out, err) = as_donor(&format!("SELECT COUNT(*) FROM {table}"));
+        let answer = format!("{out}{err}");
         assert!(
             answer.contains("ERROR 1142") && answer.contains("denied"),
             "{base}: the donor reads {table}: {answer}"
         );
     }
 
-    // One client, run once: root_query's fallback to the other client
-    // would take the lock again once it is killed.
-    let hold = "export MYSQL_PWD=$(cat /run/secrets/mysql-root-password); \
-                client=$(command -v mariadb || command -v mysql); \
-                exec $client -uroot -e 'LOCK TABLES tododb.todo WRITE; SELECT SLEEP(900)'";
+    // Run once (`client_query` picks one client), so that the lock is
+    // gone for good once its session is killed.
+    let hold = root_query("LOCK TABLES tododb.todo WRITE; SELECT SLEEP(900)", "");
     let out = Command::new("docker")
         .args([
             "exec",
@@ -230,7 +226,7 @@ fn stop_during_a_seed(cluster: &Cluster) {
             &cluster.container("primary"),
             "sh",
             "-c",
-            hold,
+            &hold,
         ])
         .bounded();
     assert!(out.status.success(), "{base}: {}", stderr(&out));
@@ -358,27 +354,13 @@ fn stop_during_a_seed(cluster: &Cluster) {
     let rows = |service: &str| cluster.sql(service, "SELECT COUNT(*) FROM tododb.todo");
     let out = Command::new("docker")
         .args(["exec", &name, "sh", "-c"])
-        .arg(crate::cluster::root_query(
-            "SELECT COUNT(*) FROM tododb.todo",
-            "",
-        ))
+        .arg(root_query("SELECT COUNT(*) FROM tododb.todo", ""))
         .bounded();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         rows("primary"),
         "{base}: {log}"
     );
-}
-
-/// Removes a container and its anonymous volumes when the test ends.
-struct RemovedWithVolumes(String);
-
-impl Drop for RemovedWithVolumes {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-fv", &self.0])
-            .output();
-    }
 }
 
 /// A third replica, added once data exists, seeds itself from the primary,

@@ -275,12 +275,13 @@ fn server_in_container(base: &str, bin: &std::path::Path, network: &str, ip: &st
     drop(cleanup);
 }
 
-/// Removes a container when the test ends, passed or failed.
-struct Cleanup(String);
+/// Removes a container and its anonymous volumes when the test ends,
+/// passed or failed.
+pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        let _ = Command::new("docker").args(["rm", "-fv", &self.0]).output();
     }
 }
 
