@@ -342,12 +342,16 @@ fn run_ok(args: &[&str]) {
 }
 
 /// In the container: replikit as PID 1, the server its only child, no
-/// zombie, nothing else (the checking shell and its children aside).
+/// zombie, nothing else. Left out: the checking shell and its children, and
+/// whatever `docker exec` brings in from outside (parent 0 in the
+/// container's namespace: Docker's health probe, runc's init while it
+/// starts one), which replikit does not own.
 fn no_zombie_nor_leftover(cluster: &Cluster, service: &str) {
     let out = cluster.exec(
         service,
         "self=$$; for p in /proc/[0-9]*/stat; do read -r pid comm state ppid rest < $p 2>/dev/null || continue; \
-         [ \"$pid\" = \"$self\" ] || [ \"$ppid\" = \"$self\" ] || echo \"$pid $comm $state $ppid\"; done",
+         [ \"$pid\" = \"$self\" ] || [ \"$ppid\" = \"$self\" ] || { [ \"$ppid\" = 0 ] && [ \"$pid\" != 1 ]; } \
+         || echo \"$pid $comm $state $ppid\"; done",
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();

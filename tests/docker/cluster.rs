@@ -209,12 +209,25 @@ impl Cluster {
         );
     }
 
+    /// Waits up to 300 s; on a timeout the panic carries the container's
+    /// last log lines and health probes, which is what one needs to see.
     pub fn healthy(&self, service: &str) {
-        wait_for(
-            Duration::from_secs(300),
-            &format!("{}: {service} to be healthy", self.base),
-            || self.inspect(service, "{{.State.Health.Status}}") == "healthy",
-        );
+        let start = std::time::Instant::now();
+        while self.inspect(service, "{{.State.Health.Status}}") != "healthy" {
+            if start.elapsed() > Duration::from_secs(300) {
+                let logs = self.logs(service);
+                let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "gave up after 300 s waiting for {}: {service} to be healthy\n\
+                     health: {}\nlast log lines:\n{}",
+                    self.base,
+                    self.inspect(service, "{{json .State.Health}}"),
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
