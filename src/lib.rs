@@ -27,7 +27,7 @@ pub mod fuzzing {
     pub use crate::db::wire::auth::Auth;
     pub use crate::db::wire::packet::{parse_error, parse_greeting, ResultSet};
     pub use crate::db::wire::Rows;
-    pub use crate::identity::mycnf::set_options;
+    pub use crate::identity::mycnf::{edit_options, set_options};
     pub use crate::seed::dump::coordinates;
     pub use crate::status::node::{NodeStatus, ReplicaState};
 }

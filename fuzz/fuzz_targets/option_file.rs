@@ -1,9 +1,10 @@
 //! The option-file editor (src/identity/mycnf.rs) on any bytes: it never panics,
-//! always leaves the options it set, and a second edit changes nothing.
+//! always leaves the options it set, removes the one it is told to remove,
+//! and a second edit changes nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replikit::fuzzing::set_options;
+use replikit::fuzzing::edit_options;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the values, as identity would make them: a
@@ -14,8 +15,15 @@ fuzz_target!(|data: &[u8]| {
     let id = (u32::from(pick) * 16_777_259).to_string();
     let host = ["10.0.0.5", "fd00::5", "db-1.example", "h"][usize::from(pick % 4)];
     let options = [("server-id", id.as_str()), ("report-host", host)];
-    let once = set_options(file, "mysqld", &options);
-    let twice = set_options(&once.content, "mysqld", &options);
+    // The init-file is set or removed, as PID 1 does.
+    let init_file = (pick & 0x80 != 0).then_some("/run/mysqld/replikit-init.sql");
+    let edits = [
+        ("server-id", Some(id.as_str())),
+        ("report-host", Some(host)),
+        ("init-file", init_file),
+    ];
+    let once = edit_options(file, "mysqld", &edits);
+    let twice = edit_options(&once.content, "mysqld", &edits);
     assert_eq!(
         twice.content, once.content,
         "a second edit changed the file"

@@ -7,12 +7,14 @@
 //! | the replication account (`MYSQL_REPL_USER`) | the primary | REPLICATION SLAVE | given |
 //! | `replikit_donor` | the primary | reading each user schema for a dump, never the credential tables (`donor`); BACKUP_ADMIN for clone | derived from the replication password |
 //! | `replikit_repl` | the source, in root-credentials mode | REPLICATION SLAVE | derived from the source's root password |
-//! | `replikit_monitor`@`localhost` | every node, outside the binary log | replication status only | derived from the local root password |
+//! | `replikit_local`@`localhost` | every node, outside the binary log (`local_access`) | everything | random at every container start |
+//! | `replikit_monitor`@`localhost` | every node, outside the binary log | replication status only | derived from the local log-in's password |
 //!
 //! A derived password is one-way: every node that knows the secret derives
 //! the same one, and nobody can go back to the secret.
 
 pub mod donor_privileges;
+pub mod local_access;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -78,15 +80,16 @@ pub fn root_mode_replication(admin: &Credentials, cluster: &str) -> Credentials 
 }
 
 /// The account `health`, `status` and the agent log in with, from the
-/// local root password, so a probe needs no secret of its own and never
-/// runs as root. Derived with one round: a probe runs every few seconds,
-/// and this password is never stored in clear (only the server's own
-/// hash of it, on this node alone).
-pub fn monitor(root_password: &str) -> Credentials {
+/// password of replikit's local log-in (`local_access`, or root's), so a
+/// probe needs no secret of its own and never runs with every privilege.
+/// Derived with one round: a probe runs every few seconds, and this
+/// password is never stored in clear (only the server's own hash of it, on
+/// this node alone).
+pub fn monitor(local_password: &str) -> Credentials {
     derived(
         MONITOR_USER,
         "replikit monitor account",
-        root_password,
+        local_password,
         "",
         1,
     )
@@ -163,7 +166,7 @@ pub fn outside_the_binary_log<T>(
 /// read-only is opened for root for the moment the change takes
 /// (read_only stays on for everyone else).
 pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Result<()> {
-    let creds = monitor(&local.root_password);
+    let creds = monitor(&local.login.password);
     if Conn::connect(
         &local.socket,
         &creds.user,
@@ -199,7 +202,7 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
 /// with a made-up authentication method rather than "access denied", so
 /// any failure counts).
 pub fn log_in_as_monitor(local: &LocalServer, timeout: Duration) -> Result<Conn> {
-    let creds = monitor(&local.root_password);
+    let creds = monitor(&local.login.password);
     Conn::connect(&local.socket, &creds.user, &creds.password, timeout)
         .or_else(|_| local.log_in(timeout))
 }

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::net::IpAddr;
 
 use crate::accounts;
+use crate::accounts::local_access::{self, Files};
 use crate::config::role::{Role, RoleName};
 use crate::config::settings::{ServerIdVia, Settings};
 use crate::exit_code::{self, Fatal, OrExit};
@@ -38,22 +39,50 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
         },
         settings.node.inputs_for_log
     );
-    let result = prepare_and_run(settings, &mut supervisor);
+    let local_access = set_up_local_access(settings);
+    let result = prepare_and_run(settings, local_access.as_ref(), &mut supervisor);
     // The command has ended for good: replication's set-up winds down
     // (its helpers end with the rest below), and PID 1 waits for it.
     stopping::begin();
     supervisor.finish(settings.grace);
     background::wait_for_awaited(WIND_DOWN);
+    if let Some(files) = &local_access {
+        local_access::remove(files);
+    }
     result
+}
+
+/// replikit's own local account (`accounts::local_access`), when replikit
+/// hands the server its options. Without it (the socket's folder is not
+/// writable, say), replikit logs in as root as before.
+fn set_up_local_access(settings: &Settings) -> Option<Files> {
+    if settings.via == ServerIdVia::Off {
+        return None;
+    }
+    let files = Files::beside(&settings.replication.socket);
+    let installed = local_access::new_password().and_then(|p| local_access::install(&files, &p));
+    match installed {
+        Ok(()) => Some(files),
+        Err(e) => {
+            log::warn!("replikit's local account: {e:#}; logging in as root instead");
+            local_access::remove(&files);
+            None
+        }
+    }
 }
 
 /// The start, as an outline: the role, the server-id, the hooks, the
 /// background work, then the command for as long as it runs.
-fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i32, Fatal> {
+fn prepare_and_run(
+    settings: &Settings,
+    local_access: Option<&Files>,
+    supervisor: &mut Supervisor,
+) -> Result<i32, Fatal> {
     let role = settings.node.role().or_exit(exit_code::USAGE)?;
     log::info!("role: {role}");
     let mut command = settings.command.clone();
-    let address = hand_over_server_id(settings, &mut command)?;
+    let init_file = local_access.map(|f| f.init_file.as_path());
+    let address = hand_over_options(settings, init_file, &mut command)?;
     if let Some(code) = run_hooks(settings, supervisor, &command)? {
         return Ok(code);
     }
@@ -63,11 +92,12 @@ fn prepare_and_run(settings: &Settings, supervisor: &mut Supervisor) -> Result<i
     supervise(supervisor, &command)
 }
 
-/// Decides the server-id and hands it to the server: in the option file,
-/// or as arguments appended to `command`. The address it came from, if
-/// any.
-fn hand_over_server_id(
+/// Decides the server-id and hands it to the server, with the init-file
+/// of replikit's local account: in the option file, or as arguments
+/// appended to `command`. The address the server-id came from, if any.
+fn hand_over_options(
     settings: &Settings,
+    init_file: Option<&std::path::Path>,
     command: &mut Vec<OsString>,
 ) -> Result<Option<IpAddr>, Fatal> {
     if settings.via == ServerIdVia::Off {
@@ -79,11 +109,12 @@ fn hand_over_server_id(
     let as_arguments = match settings.via {
         ServerIdVia::Arg => true,
         ServerIdVia::File => {
-            let written = option_file::apply(&settings.cnf, &id).or_exit(exit_code::CANT_CREATE)?;
+            let written = option_file::apply(&settings.cnf, &id, init_file)
+                .or_exit(exit_code::CANT_CREATE)?;
             log::info!("option file {}: {written:?}", settings.cnf.display());
             false
         }
-        ServerIdVia::Auto => match option_file::apply(&settings.cnf, &id) {
+        ServerIdVia::Auto => match option_file::apply(&settings.cnf, &id, init_file) {
             Ok(written) => {
                 log::info!("option file {}: {written:?}", settings.cnf.display());
                 false
@@ -102,6 +133,9 @@ fn hand_over_server_id(
     if as_arguments {
         command.push(format!("--server-id={}", id.server_id).into());
         command.push(format!("--report-host={}", id.report_host).into());
+        if let Some(init_file) = init_file {
+            command.push(format!("--init-file={}", init_file.display()).into());
+        }
         log::info!(
             "server-id passed as arguments: --server-id={} --report-host={}",
             id.server_id,

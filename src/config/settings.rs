@@ -133,14 +133,12 @@ impl NodeSettings {
         self.role.as_ref().map_or(RoleName::Unknown, Role::name)
     }
 
-    /// replikit's log-in to its own server, as root with the local root
-    /// password (MYSQL_ROOT_PASSWORD or its file; none when unset).
+    /// replikit's log-in to its own server: its local account, else root
+    /// with the local root password (MYSQL_ROOT_PASSWORD or its file; none
+    /// when unset).
     pub fn local_server(&self, socket: &Path) -> Result<LocalServer> {
         let password = self.root_password.as_ref().map_err(|e| anyhow!("{e}"))?;
-        Ok(LocalServer {
-            socket: socket.to_path_buf(),
-            root_password: password.clone().unwrap_or_default(),
-        })
+        LocalServer::find(socket, password.as_deref())
     }
 }
 

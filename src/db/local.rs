@@ -1,26 +1,46 @@
 //! replikit's own way into the server it runs beside: the unix socket, as
-//! root. One description of that log-in for every part that needs it
-//! (replication set-up, seeding's loader and progress, the monitoring
-//! account's upkeep).
+//! the local account PID 1 set up (`accounts::local_access`), or as root
+//! with the local root password where there is none. One description of
+//! that log-in for every part that needs it (replication set-up, seeding's
+//! loader and progress, the monitoring account's upkeep).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::accounts::local_access::{self, Files};
+use crate::config::role::Credentials;
 use crate::db::wire::Conn;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct LocalServer {
     pub socket: PathBuf,
-    /// The local root password; empty when none is set.
-    pub root_password: String,
+    pub login: Credentials,
 }
 
 impl LocalServer {
-    /// One log-in as root.
+    /// The log-in PID 1 set up beside `socket`, else root with
+    /// `root_password` (empty when none is set).
+    pub fn find(socket: &Path, root_password: Option<&str>) -> Result<LocalServer> {
+        let login = local_access::read(&Files::beside(socket))?.unwrap_or_else(|| Credentials {
+            user: "root".into(),
+            password: root_password.unwrap_or_default().into(),
+        });
+        Ok(LocalServer {
+            socket: socket.to_path_buf(),
+            login,
+        })
+    }
+
+    /// One log-in.
     pub fn log_in(&self, timeout: Duration) -> Result<Conn> {
-        Conn::connect(&self.socket, "root", &self.root_password, timeout)
+        Conn::connect(
+            &self.socket,
+            &self.login.user,
+            &self.login.password,
+            timeout,
+        )
     }
 }
 
@@ -29,7 +49,8 @@ impl std::fmt::Debug for LocalServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalServer")
             .field("socket", &self.socket)
-            .field("root_password", &"***")
+            .field("user", &self.login.user)
+            .field("password", &"***")
             .finish()
     }
 }
@@ -42,7 +63,10 @@ mod tests {
     fn debug_output_hides_the_password() {
         let local = LocalServer {
             socket: "/run/mysqld/mysqld.sock".into(),
-            root_password: "hunter2".into(),
+            login: Credentials {
+                user: "root".into(),
+                password: "hunter2".into(),
+            },
         };
         let shown = format!("{local:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

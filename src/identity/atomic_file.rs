@@ -35,6 +35,38 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
         return Ok(Written::Unchanged);
     }
     let old = fs::metadata(path).ok();
+    let access = old.as_ref().map_or(
+        Access {
+            mode: 0o644,
+            owner: None,
+        },
+        |m| Access {
+            mode: m.permissions().mode() & 0o7777,
+            // Kept, so a file the operator gave to mysql stays readable by it.
+            owner: Some((m.uid(), m.gid())),
+        },
+    );
+    replace(path, content, &access)?;
+    Ok(if old.is_some() {
+        Written::Replaced
+    } else {
+        Written::Created
+    })
+}
+
+/// Writes a secret to `path` atomically, readable by its owner alone from
+/// the first byte on: `owner` (uid, gid) when given, else us.
+pub fn write_private(path: &Path, content: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
+    replace(path, content, &Access { mode: 0o600, owner })
+}
+
+/// The mode and owner a written file gets.
+struct Access {
+    mode: u32,
+    owner: Option<(u32, u32)>,
+}
+
+fn replace(path: &Path, content: &[u8], access: &Access) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -50,7 +82,7 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!("{prefix}{suffix}.tmp"));
 
-    let result = write_temp(&tmp, content, old.as_ref()).and_then(|()| {
+    let result = write_temp(&tmp, content, access).and_then(|()| {
         fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
     });
@@ -62,11 +94,7 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
     }
-    Ok(if old.is_some() {
-        Written::Replaced
-    } else {
-        Written::Created
-    })
+    Ok(())
 }
 
 /// Removes temporary files an interrupted write left in `dir`.
@@ -87,18 +115,17 @@ fn remove_leftovers(dir: &Path, prefix: &str) {
     }
 }
 
-fn write_temp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<()> {
-    let mode = old.map_or(0o644, |m| m.permissions().mode() & 0o7777);
+fn write_temp(tmp: &Path, content: &[u8], access: &Access) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(mode)
+        .mode(access.mode)
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
-    if let Some(m) = old {
-        // Keep ownership so a file the operator gave to mysql stays readable by it.
-        let _ = std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid()));
-        let _ = file.set_permissions(fs::Permissions::from_mode(mode));
+    if let Some((uid, gid)) = access.owner {
+        let _ = std::os::unix::fs::fchown(&file, Some(uid), Some(gid));
+        // The umask may have narrowed the mode, and fchown clears setuid bits.
+        let _ = file.set_permissions(fs::Permissions::from_mode(access.mode));
     }
     file.write_all(content)
         .with_context(|| format!("cannot write {}", tmp.display()))?;

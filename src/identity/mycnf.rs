@@ -22,7 +22,15 @@ pub struct Edit {
 /// of that option in the group gets the new value, later duplicates go, and
 /// missing options are added after the group's last line (or in a new group at
 /// the end of the file).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn set_options(original: &[u8], group: &str, options: &[(&str, &str)]) -> Edit {
+    let options: Vec<(&str, Option<&str>)> = options.iter().map(|(n, v)| (*n, Some(*v))).collect();
+    edit_options(original, group, &options)
+}
+
+/// As `set_options`, where a None value removes every line of that option
+/// from the group instead (not counted as a duplicate).
+pub fn edit_options(original: &[u8], group: &str, options: &[(&str, Option<&str>)]) -> Edit {
     let newline: &[u8] = if original.windows(2).any(|w| w == b"\r\n") {
         b"\r\n"
     } else {
@@ -45,12 +53,15 @@ pub fn set_options(original: &[u8], group: &str, options: &[(&str, &str)]) -> Ed
         }
         if in_group {
             if let Some(idx) = option_key(body).and_then(|k| wanted.iter().position(|w| *w == k)) {
+                let Some(value) = options[idx].1 else {
+                    continue;
+                };
                 if seen[idx] {
                     removed += 1;
                     continue;
                 }
                 seen[idx] = true;
-                out.push(replace_value(line, options[idx].1.as_bytes()));
+                out.push(replace_value(line, value.as_bytes()));
             } else {
                 out.push(line.to_vec());
             }
@@ -66,7 +77,8 @@ pub fn set_options(original: &[u8], group: &str, options: &[(&str, &str)]) -> Ed
         .iter()
         .zip(&seen)
         .filter(|(_, seen)| !**seen)
-        .map(|((name, value), _)| [name.as_bytes(), b" = ", value.as_bytes(), newline].concat())
+        .filter_map(|((name, value), _)| Some((name, (*value)?)))
+        .map(|(name, value)| [name.as_bytes(), b" = ", value.as_bytes(), newline].concat())
         .collect();
     if !missing.is_empty() {
         let at = match last_in_group {
@@ -258,6 +270,23 @@ mod tests {
             }
         }
         values
+    }
+
+    #[test]
+    fn a_none_value_removes_the_option_in_the_group_only() {
+        let src = "[mysqld]\ninit-file=/a.sql\nuser=mysql\nloose_init_file = /b.sql\n[client]\ninit-file=/c\n";
+        let out = edit_options(
+            src.as_bytes(),
+            "mysqld",
+            &[("init-file", None), ("server-id", Some("7"))],
+        );
+        assert_eq!(
+            String::from_utf8(out.content).unwrap(),
+            "[mysqld]\nuser=mysql\nserver-id = 7\n[client]\ninit-file=/c\n"
+        );
+        assert_eq!(out.removed_duplicates, 0);
+        let absent = edit_options(b"[mysqld]\nuser=mysql\n", "mysqld", &[("init-file", None)]);
+        assert_eq!(absent.content, b"[mysqld]\nuser=mysql\n");
     }
 
     #[test]

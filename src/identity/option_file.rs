@@ -12,7 +12,7 @@ use crate::identity::Identity;
 
 /// What a new file starts with, so whoever opens it knows where it came from.
 const HEADER: &str = "# Written by replikit on every container start.\n\
-# server-id and report-host are replaced each time; other lines are kept.\n";
+# server-id, report-host and init-file are replaced each time; other lines are kept.\n";
 
 /// A link owned by root or by the user replikit runs as.
 fn trusted_link(owner: u32) -> bool {
@@ -20,7 +20,10 @@ fn trusted_link(owner: u32) -> bool {
     owner == 0 || owner == unsafe { libc::geteuid() }
 }
 
-pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
+/// Sets server-id and report-host from `identity`, and the server's
+/// init-file to `init_file` (removed when None: a file named there that is
+/// gone would stop the server starting).
+pub fn apply(path: &Path, identity: &Identity, init_file: Option<&Path>) -> Result<Written> {
     // Edit what a symlink points at (a ConfigMap-style link stays a link),
     // but only a link as trusted as we are: one that someone else could
     // plant would let them pick any file for root to rewrite.
@@ -58,10 +61,15 @@ pub fn apply(path: &Path, identity: &Identity) -> Result<Written> {
     })?;
     let original = current.as_deref().unwrap_or(HEADER.as_bytes());
     let id = identity.server_id.to_string();
-    let edit = mycnf::set_options(
+    let init_file = init_file.map(|p| p.to_string_lossy());
+    let edit = mycnf::edit_options(
         original,
         "mysqld",
-        &[("server-id", &id), ("report-host", &identity.report_host)],
+        &[
+            ("server-id", Some(&id)),
+            ("report-host", Some(&identity.report_host)),
+            ("init-file", init_file.as_deref()),
+        ],
     );
     if edit.removed_duplicates > 0 {
         log::info!(

@@ -76,9 +76,7 @@ pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
             .as_ref()
             .is_err_and(|e| Failure::of(e) == Failure::AccessDenied);
         if denied.saw(refused, Instant::now()) {
-            log::error!(
-                "the local server has refused root's password for {DENIED_FOR:?}: MYSQL_ROOT_PASSWORD (or its _FILE) must be root's password on this server, which it is not if root's password was random (MYSQL_RANDOM_ROOT_PASSWORD), one-time, or changed since initialisation; replikit keeps trying"
-            );
+            log::error!("{}", denied_cause(&job.local.login.user));
         }
         let mut conn = login?;
         match conn.query("SELECT @@skip_networking AS s")?.get(0, "s") {
@@ -88,6 +86,19 @@ pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
     })?;
     let dialect = Dialect::of(&conn.server_version)?;
     Ok((conn, dialect))
+}
+
+/// Why `user` is refused on the local socket, and what to do (pure).
+fn denied_cause(user: &str) -> String {
+    if user == crate::accounts::local_access::LOCAL_USER {
+        format!(
+            "the local server has refused replikit's own account {user} for {DENIED_FOR:?}: the server did not run replikit's init-file (another init-file set in a later option file, or --skip-grant-tables?); replikit keeps trying"
+        )
+    } else {
+        format!(
+            "the local server has refused root's password for {DENIED_FOR:?}: MYSQL_ROOT_PASSWORD (or its _FILE) must be root's password on this server, which it is not if root's password was random (MYSQL_RANDOM_ROOT_PASSWORD), one-time, or changed since initialisation; let replikit hand the server its options (REPLIKIT_SERVER_ID_VIA) so that it has an account of its own; replikit keeps trying"
+        )
+    }
 }
 
 /// How long root may be refused on the local socket before that is an

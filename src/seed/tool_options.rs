@@ -51,12 +51,13 @@ pub fn source_options(d: &Dialect, login: &Login) -> String {
     text
 }
 
-/// The local client's option file: root over the socket.
+/// The local client's option file: replikit's local log-in over the socket.
 pub fn local_options(local: &LocalServer) -> String {
     format!(
-        "[client]\nprotocol=socket\nsocket={}\nuser=root\npassword={}\nmax-allowed-packet=1G\n",
+        "[client]\nprotocol=socket\nsocket={}\nuser={}\npassword={}\nmax-allowed-packet=1G\n",
         option_value(&local.socket.to_string_lossy()),
-        option_value(&local.root_password)
+        option_value(&local.login.user),
+        option_value(&local.login.password)
     )
 }
 
@@ -106,9 +107,12 @@ mod tests {
         assert_eq!(
             local_options(&LocalServer {
                 socket: "/run/mysqld/mysqld.sock".into(),
-                root_password: "r#t".into()
+                login: crate::config::role::Credentials {
+                    user: "replikit_local".into(),
+                    password: "r#t".into()
+                }
             }),
-            "[client]\nprotocol=socket\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=root\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
+            "[client]\nprotocol=socket\nsocket=\"/run/mysqld/mysqld.sock\"\nuser=\"replikit_local\"\npassword=\"r#t\"\nmax-allowed-packet=1G\n"
         );
     }
 }
