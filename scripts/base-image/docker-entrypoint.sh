@@ -2,15 +2,30 @@
 # TEST SCAFFOLDING, not part of replikit. The official mysql/mariadb images
 # cannot be pulled on our build machines, so scripts/base-image makes base
 # images from Debian packages and this script stands in for their
-# entrypoint. Written from the documented contract of those images:
+# entrypoint. Written from the documented behaviour of those images
+# (docker-library/mysql, MariaDB/mariadb-docker), not from their code:
 #   - `docker-entrypoint.sh -opt ...` means `mysqld -opt ...`;
+#   - started as root to run the server: the data and socket folders go to
+#     the `mysql` user and the script runs again as that user (gosu); any
+#     other user (docker run --user) runs it as it is;
 #   - first start (no system tables in the datadir): initialise it, start a
-#     temporary server with --skip-networking, set the root password from
-#     MYSQL_ROOT_PASSWORD(_FILE) or MYSQL_ALLOW_EMPTY_PASSWORD, create
-#     MYSQL_DATABASE and MYSQL_USER/MYSQL_PASSWORD(_FILE), run
-#     /docker-entrypoint-initdb.d/*.sh (sourced, with docker_process_sql)
-#     and *.sql, stop the temporary server;
-#   - then exec the server (as root here: these images have no mysql user).
+#     temporary server with --skip-networking on the usual socket, load the
+#     time zones (MySQL: with the binary log on, as that image does;
+#     MariaDB: kept out of it), set root's password from
+#     MYSQL_ROOT_PASSWORD(_FILE), or allow it empty, or make a random one
+#     (MYSQL_RANDOM_ROOT_PASSWORD, printed once), for root@localhost and
+#     root@MYSQL_ROOT_HOST (default %); create MYSQL_DATABASE and
+#     MYSQL_USER/MYSQL_PASSWORD(_FILE);
+#   - MariaDB images only: MARIADB_REPLICATION_USER with
+#     MARIADB_REPLICATION_PASSWORD(_HASH) creates that replication account
+#     when MARIADB_MASTER_HOST is unset; with it set, the node is made a
+#     replica of that host (CHANGE MASTER TO, port MARIADB_MASTER_PORT),
+#     and the real server starts replicating from it;
+#   - then /docker-entrypoint-initdb.d/*.sh (sourced, with
+#     docker_process_sql) and *.sql; expire root's password
+#     (MYSQL_ONETIME_PASSWORD); stop the temporary server, and exec the
+#     real one.
+# On MariaDB images every MYSQL_* name above is read as MARIADB_* first.
 set -eo pipefail
 
 log() { echo "entrypoint: $*" >&2; }
@@ -22,43 +37,67 @@ case $1 in
     mysqld | mariadbd) ;;
     *) exec "$@" ;;
 esac
-server=$1
 shift
 if command -v mariadbd >/dev/null; then
-    server=mariadbd client=mariadb
+    server=mariadbd client=mariadb flavor=mariadb
 else
-    server=mysqld client=mysql
+    server=mysqld client=mysql flavor=mysql
 fi
 
-file_env() { # VAR: take VAR from VAR_FILE when that is set
-    local var=$1 file_var="${1}_FILE"
-    if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
-        log "both $var and $file_var are set; set one"
-        exit 1
-    fi
-    if [ -n "${!file_var:-}" ]; then
-        export "$var"="$(< "${!file_var}")"
-    fi
-}
-file_env MYSQL_ROOT_PASSWORD
-file_env MYSQL_PASSWORD
-
 datadir=/var/lib/mysql
-mkdir -p "$datadir" /run/mysqld /var/lib/mysql-files
+socket=/run/mysqld/mysqld.sock
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$datadir" /run/mysqld
+    find "$datadir" /run/mysqld \! -user mysql -exec chown mysql:mysql '{}' +
+    exec gosu mysql "$BASH_SOURCE" "$server" "$@"
+fi
+
+# NAME: MARIADB_NAME on MariaDB images, else MYSQL_NAME; NAME_FILE too.
+setting() {
+    local name=$1 var value file
+    for var in ${flavor^^}_$name MYSQL_$name; do
+        file=${var}_FILE
+        if [ -n "${!var:-}" ] && [ -n "${!file:-}" ]; then
+            log "both $var and $file are set; set one"
+            exit 1
+        fi
+        if [ -n "${!file:-}" ]; then
+            value=$(< "${!file}")
+            break
+        fi
+        if [ -n "${!var:-}" ]; then
+            value=${!var}
+            break
+        fi
+    done
+    printf '%s' "${value:-}"
+}
+sql_string() { # a single-quoted SQL string literal
+    local s=${1//\\/\\\\}
+    printf "'%s'" "${s//\'/\\\'}"
+}
+
 if [ ! -d "$datadir/mysql" ]; then
-    if [ -z "${MYSQL_ROOT_PASSWORD:-}" ] && [ -z "${MYSQL_ALLOW_EMPTY_PASSWORD:-}" ]; then
-        log "database is uninitialised: set MYSQL_ROOT_PASSWORD or MYSQL_ALLOW_EMPTY_PASSWORD"
+    root_password=$(setting ROOT_PASSWORD)
+    allow_empty=$(setting ALLOW_EMPTY_PASSWORD)
+    [ "$flavor" = mariadb ] && [ -n "${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:-}" ] && allow_empty=yes
+    random_root=$(setting RANDOM_ROOT_PASSWORD)
+    if [ -z "$root_password" ] && [ -z "$allow_empty" ] && [ -z "$random_root" ]; then
+        log "database is uninitialised: set MYSQL_ROOT_PASSWORD, MYSQL_ALLOW_EMPTY_PASSWORD or MYSQL_RANDOM_ROOT_PASSWORD"
         exit 1
+    fi
+    if [ -n "$random_root" ]; then
+        root_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+        echo "GENERATED ROOT PASSWORD: $root_password" >&2
     fi
     log "initialising $datadir"
-    if [ "$server" = mysqld ]; then
-        mysqld --initialize-insecure --user=root --datadir="$datadir" "$@"
+    if [ "$flavor" = mysql ]; then
+        mysqld --initialize-insecure --datadir="$datadir" "$@"
     else
-        mariadb-install-db --force --user=root --datadir="$datadir" --skip-test-db \
+        mariadb-install-db --force --datadir="$datadir" --skip-test-db \
             --auth-root-authentication-method=normal "$@" >/dev/null
     fi
-    socket=/run/mysqld/init.sock
-    "$server" --user=root --datadir="$datadir" --skip-networking --socket="$socket" "$@" &
+    "$server" --datadir="$datadir" --skip-networking --socket="$socket" "$@" &
     pid=$!
     sql() { "$client" --protocol=socket --socket="$socket" -uroot "$@"; }
     for _ in $(seq 300); do
@@ -66,41 +105,73 @@ if [ ! -d "$datadir/mysql" ]; then
         sleep 0.1
     done
     sql -e 'SELECT 1' >/dev/null
+    if [ -z "$(setting INITDB_SKIP_TZINFO)" ]; then
+        # One zone's abbreviation is a sentence, too long for its column.
+        if [ "$flavor" = mysql ]; then
+            mysql_tzinfo_to_sql /usr/share/zoneinfo 2>/dev/null
+        else
+            mariadb-tzinfo-to-sql --skip-write-binlog /usr/share/zoneinfo 2>/dev/null
+        fi | sed 's/Local time zone must be set--see zic manual page/FCTY/' | sql --database=mysql
+    fi
+    root_host=$(setting ROOT_HOST)
+    root_host=${root_host:-%}
+    database=$(setting DATABASE)
+    user=$(setting USER)
+    user_password=$(setting PASSWORD)
     {
         echo "SET @@SESSION.SQL_LOG_BIN = 0;"
-        if [ -n "${MYSQL_ROOT_PASSWORD:-}" ]; then
-            pw=${MYSQL_ROOT_PASSWORD//\\/\\\\}
-            pw=${pw//\'/\\\'}
-            echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$pw';"
-            echo "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$pw';"
-            echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+        pw=$(sql_string "$root_password")
+        echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $pw;"
+        if [ "$root_host" != localhost ]; then
+            echo "CREATE USER IF NOT EXISTS 'root'@'$root_host' IDENTIFIED BY $pw;"
+            echo "GRANT ALL ON *.* TO 'root'@'$root_host' WITH GRANT OPTION;"
         fi
-        if [ -n "${MYSQL_DATABASE:-}" ]; then
-            echo "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DATABASE\`;"
+        if [ -n "$database" ]; then
+            echo "CREATE DATABASE IF NOT EXISTS \`$database\`;"
         fi
-        if [ -n "${MYSQL_USER:-}" ] && [ -n "${MYSQL_PASSWORD:-}" ]; then
-            upw=${MYSQL_PASSWORD//\\/\\\\}
-            upw=${upw//\'/\\\'}
-            echo "CREATE USER '$MYSQL_USER'@'%' IDENTIFIED BY '$upw';"
-            if [ -n "${MYSQL_DATABASE:-}" ]; then
-                echo "GRANT ALL ON \`$MYSQL_DATABASE\`.* TO '$MYSQL_USER'@'%';"
+        if [ -n "$user" ] && [ -n "$user_password" ]; then
+            echo "CREATE USER '$user'@'%' IDENTIFIED BY $(sql_string "$user_password");"
+            if [ -n "$database" ]; then
+                echo "GRANT ALL ON \`$database\`.* TO '$user'@'%';"
+            fi
+        fi
+        if [ "$flavor" = mariadb ] && [ -n "${MARIADB_REPLICATION_USER:-}" ]; then
+            repl_password=$(setting REPLICATION_PASSWORD)
+            if [ -z "${MARIADB_MASTER_HOST:-}" ]; then
+                if [ -n "${MARIADB_REPLICATION_PASSWORD_HASH:-}" ]; then
+                    echo "CREATE USER '$MARIADB_REPLICATION_USER'@'%' IDENTIFIED BY PASSWORD '$MARIADB_REPLICATION_PASSWORD_HASH';"
+                else
+                    echo "CREATE USER '$MARIADB_REPLICATION_USER'@'%' IDENTIFIED BY $(sql_string "$repl_password");"
+                fi
+                echo "GRANT REPLICATION REPLICA ON *.* TO '$MARIADB_REPLICATION_USER'@'%';"
+            else
+                log "making this node a replica of $MARIADB_MASTER_HOST"
+                echo "CHANGE MASTER TO MASTER_HOST=$(sql_string "$MARIADB_MASTER_HOST"), MASTER_PORT=${MARIADB_MASTER_PORT:-3306}, MASTER_USER=$(sql_string "$MARIADB_REPLICATION_USER"), MASTER_PASSWORD=$(sql_string "$repl_password"), MASTER_CONNECT_RETRY=10;"
             fi
         fi
     } | sql
-    export MYSQL_PWD=${MYSQL_ROOT_PASSWORD:-}
+    export MYSQL_PWD=$root_password
     # The official entrypoints' helper for *.sh init files: SQL on stdin,
     # run on the temporary server.
-    docker_process_sql() { sql ${MYSQL_DATABASE:+--database="$MYSQL_DATABASE"} "$@"; }
+    docker_process_sql() { sql ${database:+--database="$database"} "$@"; }
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
             *.sh) log "running $f"; . "$f" ;;
-            *.sql) log "running $f"; sql ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} < "$f" ;;
+            *.sql) log "running $f"; sql ${database:+"$database"} < "$f" ;;
             *) ;;
         esac
     done
+    # Last, once the init files have run as root.
+    if [ -n "$(setting ONETIME_PASSWORD)" ]; then
+        {
+            echo "SET @@SESSION.SQL_LOG_BIN = 0;"
+            echo "ALTER USER 'root'@'localhost' PASSWORD EXPIRE;"
+            [ "$root_host" = localhost ] || echo "ALTER USER 'root'@'$root_host' PASSWORD EXPIRE;"
+        } | sql
+    fi
     unset MYSQL_PWD
     kill -TERM "$pid"
     wait "$pid"
     log "initialised; starting the server"
 fi
-exec "$server" --user=root --datadir="$datadir" "$@"
+exec "$server" --datadir="$datadir" "$@"

@@ -63,7 +63,7 @@ impl Flavor {
         }
     }
 
-    fn client(self) -> &'static str {
+    pub fn client(self) -> &'static str {
         if self.is_mysql() {
             "mysql"
         } else {

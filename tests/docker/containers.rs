@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use crate::common::servers::Flavor;
 use crate::common::*;
 
-fn docker(args: &[&str]) -> Output {
+pub fn docker(args: &[&str]) -> Output {
     require_tool("docker");
     let out = Command::new("docker")
         .args(args)
@@ -166,7 +166,7 @@ fn real_servers_in_containers_use_the_server_id_replikit_wrote() {
 /// Runs each job on a thread of its own, waits for all of them, removes
 /// the network (which must outlive every container on it), and only then
 /// fails on the first job that failed.
-fn in_parallel_on<F: FnOnce() + Send + 'static>(network: Network, jobs: Vec<F>) {
+pub fn in_parallel_on<F: FnOnce() + Send + 'static>(network: Network, jobs: Vec<F>) {
     let threads: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
     let results: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
     drop(network);
@@ -176,10 +176,10 @@ fn in_parallel_on<F: FnOnce() + Send + 'static>(network: Network, jobs: Vec<F>) 
 }
 
 /// A Docker network for one test run, removed afterwards.
-struct Network(String);
+pub struct Network(pub String);
 
 impl Network {
-    fn create(tag: &str, subnet: &str) -> Network {
+    pub fn create(tag: &str, subnet: &str) -> Network {
         let name = format!("replikit-test-{tag}-{}", std::process::id());
         let _ = Command::new("docker")
             .args(["network", "rm", &name])
@@ -283,151 +283,4 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["rm", "-fv", &self.0]).output();
     }
-}
-
-/// The main job in the real Docker engine: a primary and two replicas,
-/// each with replikit as its entrypoint and nothing but the legacy
-/// environment, assemble themselves; a row written on the primary reaches
-/// both replicas.
-#[test]
-fn containers_assemble_into_a_replicated_cluster() {
-    require_root();
-    let bin = static_bin();
-    let third = 150 + std::process::id() % 50;
-    let network = Network::create("cluster", &format!("10.251.{third}.0/24"));
-    let jobs: Vec<_> = [
-        (Flavor::MariaDb118.rootfs_name(), 0),
-        (Flavor::MySql97.rootfs_name(), 1),
-    ]
-    .into_iter()
-    .map(|(base, i)| {
-        let bin = bin.clone();
-        let net = network.0.clone();
-        let ips: Vec<String> = (0..3)
-            .map(|k| format!("10.251.{third}.{}", 20 + 10 * i + k))
-            .collect();
-        move || cluster(base, &bin, &net, &ips)
-    })
-    .collect();
-    in_parallel_on(network, jobs);
-}
-
-fn cluster(base: &str, bin: &std::path::Path, network: &str, ips: &[String]) {
-    let image = format!("replikit-base:{base}");
-    let mount = format!("{}:/usr/local/bin/replikit:ro", bin.display());
-    let server_args: &[&str] = if base.contains("mysql") {
-        &[
-            "--log-bin=binlog",
-            "--gtid-mode=ON",
-            "--enforce-gtid-consistency=ON",
-        ]
-    } else {
-        &["--log-bin=binlog"]
-    };
-    let mut names = Vec::new();
-    let mut cleanups = Vec::new();
-    for (k, ip) in ips.iter().enumerate() {
-        let name = format!("replikit-cluster-{base}-{k}-{}", std::process::id());
-        let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-        // Replicas find the primary by its container name (Docker's DNS).
-        let role_env = if k == 0 {
-            "MYSQL_MASTER=1".to_string()
-        } else {
-            format!(
-                "MYSQL_MASTER_HOST=replikit-cluster-{base}-0-{}",
-                std::process::id()
-            )
-        };
-        let mut args: Vec<&str> = vec![
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            network,
-            "--ip",
-            ip,
-            "-v",
-            &mount,
-            "-e",
-            "MYSQL_ROOT_PASSWORD=root-pw",
-            "-e",
-            "MYSQL_REPL_USER=repl",
-            "-e",
-            "MYSQL_REPL_PASSWORD=repl-pw'\\\"",
-            "-e",
-            &role_env,
-            "--entrypoint",
-            "replikit",
-            &image,
-            "--",
-            "docker-entrypoint.sh",
-            "mysqld",
-        ];
-        args.extend_from_slice(server_args);
-        let out = docker(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        cleanups.push(Cleanup(name.clone()));
-        names.push(name);
-    }
-    let sql = |name: &str, query: &str| {
-        let script = format!("MYSQL_PWD=root-pw mariadb -uroot -N -e \"{query}\" 2>/dev/null || MYSQL_PWD=root-pw mysql -uroot -N -e \"{query}\" 2>/dev/null");
-        let out = docker(&["exec", name, "sh", "-c", &script]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    wait_for(
-        std::time::Duration::from_secs(180),
-        &format!("{base} primary to serve"),
-        || {
-            sql(
-                &names[0],
-                "SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'",
-            ) == "1"
-        },
-    );
-    sql(&names[0], "CREATE DATABASE tododb; CREATE TABLE tododb.todo (id INT PRIMARY KEY, title TEXT); INSERT INTO tododb.todo VALUES (1, 'replicated')");
-    for replica in &names[1..] {
-        wait_for(
-            std::time::Duration::from_secs(180),
-            &format!("{base}: the row on {replica}"),
-            || sql(replica, "SELECT title FROM tododb.todo WHERE id = 1") == "replicated",
-        );
-        assert_eq!(
-            sql(replica, "SELECT @@read_only"),
-            "1",
-            "{}",
-            stderr(&docker(&["logs", replica]))
-        );
-    }
-    // On a slow machine a replica may start after the first row and get it
-    // by a clone; a second row proves that replication itself runs.
-    sql(
-        &names[0],
-        "INSERT INTO tododb.todo VALUES (2, 'replicated after seeding')",
-    );
-    for replica in &names[1..] {
-        wait_for(
-            std::time::Duration::from_secs(180),
-            &format!("{base}: the second row on {replica}"),
-            || sql(replica, "SELECT COUNT(*) FROM tododb.todo") == "2",
-        );
-    }
-    let ids: std::collections::BTreeSet<String> =
-        names.iter().map(|n| sql(n, "SELECT @@server_id")).collect();
-    assert_eq!(ids.len(), 3, "{base}: server ids must differ: {ids:?}");
-    for name in &names {
-        // The set-up is logged once it is all done, which may come just
-        // after the rows.
-        wait_for(
-            std::time::Duration::from_secs(60),
-            &format!("{name} to log its replication set-up"),
-            || stderr(&docker(&["logs", name])).contains("replikit: info: replication: "),
-        );
-        let logs = stderr(&docker(&["logs", name]));
-        assert!(
-            !logs.contains("repl-pw") && !logs.contains("root-pw"),
-            "{name} logged a password"
-        );
-    }
-    drop(cleanups);
 }

@@ -15,4 +15,5 @@ mod compose;
 mod containers;
 mod image;
 mod images;
+mod official_images;
 mod swarm;

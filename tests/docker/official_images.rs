@@ -1,0 +1,402 @@
+//! Clusters of plain containers with replikit in front of the base images'
+//! entrypoint, run the ways the official images really run: the server as
+//! the `mysql` user (the entrypoint drops to it with gosu), a root password
+//! that nobody tells replikit (MYSQL_RANDOM_ROOT_PASSWORD), and a container
+//! that is not root at all (`--user 999:999`), each with default settings.
+//! A primary with data comes first, then two replicas that must seed from
+//! it; a later row must replicate; `replikit health`, `status` and `verify`
+//! work in every replica, and the server runs as uid 999 everywhere.
+
+use std::time::Duration;
+
+use crate::common::servers::Flavor;
+use crate::common::*;
+use crate::containers::{docker, in_parallel_on, Cleanup, Network};
+
+const REPL_PASSWORD: &str = "repl-pw'\\\"";
+const ROOT_PASSWORD: &str = "root-pw";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Root {
+    /// MYSQL_ROOT_PASSWORD, which replikit is told.
+    Given,
+    /// MYSQL_RANDOM_ROOT_PASSWORD: only the entrypoint's log knows it.
+    Random,
+}
+
+#[derive(Clone, Copy)]
+struct Variant {
+    tag: &'static str,
+    /// The second octet of the test's network.
+    octet: u8,
+    /// `docker run --user`, or the image's root.
+    user: Option<&'static str>,
+    root: Root,
+}
+
+/// The main job in the real Docker engine: a primary and two replicas,
+/// each with replikit as its entrypoint and nothing but the legacy
+/// environment, assemble themselves.
+#[test]
+fn containers_assemble_into_a_replicated_cluster() {
+    run(Variant {
+        tag: "cluster",
+        octet: 251,
+        user: None,
+        root: Root::Given,
+    });
+}
+
+/// Nobody knows root's password but the entrypoint's log; root's password
+/// changed on a replica later changes nothing either.
+#[test]
+fn with_a_random_root_password_replicas_seed_replicate_and_stay_healthy() {
+    run(Variant {
+        tag: "random-root",
+        octet: 249,
+        user: None,
+        root: Root::Random,
+    });
+}
+
+/// `docker run --user 999:999` (Kubernetes' runAsUser, OpenShift): no
+/// writable /etc, and no setting changed for it.
+#[test]
+fn a_non_root_cluster_works_with_the_default_settings() {
+    run(Variant {
+        tag: "non-root",
+        octet: 248,
+        user: Some("999:999"),
+        root: Root::Given,
+    });
+}
+
+fn run(v: Variant) {
+    require_root();
+    let bin = static_bin();
+    let third = 100 + std::process::id() % 100;
+    let network = Network::create(v.tag, &format!("10.{}.{third}.0/24", v.octet));
+    let jobs: Vec<_> = [Flavor::MariaDb118, Flavor::MySql97]
+        .into_iter()
+        .enumerate()
+        .map(|(i, flavor)| {
+            let bin = bin.clone();
+            let net = network.0.clone();
+            let ips: Vec<String> = (0..3)
+                .map(|k| format!("10.{}.{third}.{}", v.octet, 20 + 10 * i + k))
+                .collect();
+            move || cluster(v, flavor, &bin, &net, &ips)
+        })
+        .collect();
+    in_parallel_on(network, jobs);
+}
+
+/// One container of the cluster, and what the test knows of it.
+struct Node {
+    name: String,
+    /// The root passwords that may work here: its own, and the primary's,
+    /// which a clone brings along with the rest of the data.
+    passwords: Vec<String>,
+    _cleanup: Cleanup,
+}
+
+struct Ctx<'a> {
+    v: Variant,
+    flavor: Flavor,
+    base: &'a str,
+    bin: &'a std::path::Path,
+    network: &'a str,
+}
+
+impl Ctx<'_> {
+    fn start(&self, k: usize, ip: &str, role_env: &str, primary_password: Option<&str>) -> Node {
+        let name = format!(
+            "replikit-{}-{}-{k}-{}",
+            self.v.tag,
+            self.base,
+            std::process::id()
+        );
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-fv", &name])
+            .output();
+        let image = format!("replikit-base:{}", self.base);
+        let mount = format!("{}:/usr/local/bin/replikit:ro", self.bin.display());
+        let root_env = match self.v.root {
+            Root::Given => format!("MYSQL_ROOT_PASSWORD={ROOT_PASSWORD}"),
+            Root::Random => "MYSQL_RANDOM_ROOT_PASSWORD=yes".to_string(),
+        };
+        let repl_env = format!("MYSQL_REPL_PASSWORD={REPL_PASSWORD}");
+        let mut args: Vec<&str> = vec!["run", "-d", "--name", &name];
+        if let Some(user) = self.v.user {
+            args.extend(["--user", user]);
+        }
+        args.extend([
+            "--network",
+            self.network,
+            "--ip",
+            ip,
+            "-v",
+            &mount,
+            "-e",
+            &root_env,
+            "-e",
+            "MYSQL_REPL_USER=repl",
+            "-e",
+            &repl_env,
+            "-e",
+            role_env,
+            "--entrypoint",
+            "replikit",
+            &image,
+            "--",
+            "docker-entrypoint.sh",
+            "mysqld",
+            "--log-bin=binlog",
+        ]);
+        if self.flavor == Flavor::MySql97 {
+            args.extend(["--gtid-mode=ON", "--enforce-gtid-consistency=ON"]);
+        }
+        let out = docker(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let cleanup = Cleanup(name.clone());
+        let own = match self.v.root {
+            Root::Given => ROOT_PASSWORD.to_string(),
+            Root::Random => wait_for_value(
+                Duration::from_secs(180),
+                &format!("{name}'s generated root password"),
+                || {
+                    stderr(&docker(&["logs", &name]))
+                        .lines()
+                        .find_map(|l| l.strip_prefix("GENERATED ROOT PASSWORD: "))
+                        .map(str::to_string)
+                },
+            ),
+        };
+        let mut passwords = vec![own];
+        passwords.extend(primary_password.map(str::to_string));
+        Node {
+            name,
+            passwords,
+            _cleanup: cleanup,
+        }
+    }
+
+    /// A query as root with the image's client; empty when it fails.
+    fn sql(&self, node: &Node, query: &str) -> String {
+        self.sql_with(&node.name, &node.passwords, query)
+    }
+
+    /// As `sql`, trying `passwords` in turn.
+    fn sql_with(&self, name: &str, passwords: &[String], query: &str) -> String {
+        for password in passwords {
+            let env = format!("MYSQL_PWD={password}");
+            let out = docker(&[
+                "exec",
+                "-e",
+                &env,
+                name,
+                self.flavor.client(),
+                "-uroot",
+                "-N",
+                "-e",
+                query,
+            ]);
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).trim().to_string();
+            }
+        }
+        String::new()
+    }
+
+    fn replikit(&self, node: &Node, verb: &str) -> std::process::Output {
+        docker(&["exec", &node.name, "replikit", verb])
+    }
+
+    fn logs(&self, node: &Node) -> String {
+        stderr(&docker(&["logs", &node.name]))
+    }
+
+    fn wait_healthy(&self, node: &Node) {
+        self.wait(node, "replikit health", || {
+            self.replikit(node, "health").status.success()
+        });
+    }
+
+    /// Waits up to 240 s for `check` on `node`; a timeout shows the
+    /// container's last log lines.
+    fn wait(&self, node: &Node, what: &str, mut check: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while !check() {
+            if start.elapsed() > Duration::from_secs(240) {
+                let logs = self.logs(node);
+                let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "{}: gave up waiting for {what} on {}; its last log lines:\n{}",
+                    self.base,
+                    node.name,
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn cluster(v: Variant, flavor: Flavor, bin: &std::path::Path, network: &str, ips: &[String]) {
+    let base = flavor.rootfs_name();
+    let ctx = Ctx {
+        v,
+        flavor,
+        base,
+        bin,
+        network,
+    };
+    let primary = ctx.start(0, &ips[0], "MYSQL_MASTER=1", None);
+    wait_for(
+        Duration::from_secs(180),
+        &format!("{base} primary to serve with its replication account"),
+        || {
+            ctx.sql(
+                &primary,
+                "SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'",
+            ) == "1"
+        },
+    );
+    ctx.sql(
+        &primary,
+        "CREATE DATABASE tododb; CREATE TABLE tododb.todo (id INT PRIMARY KEY, title TEXT); \
+         INSERT INTO tododb.todo VALUES (1, 'seeded')",
+    );
+    assert_eq!(ctx.sql(&primary, "SELECT COUNT(*) FROM tododb.todo"), "1");
+
+    let source = format!("MYSQL_MASTER_HOST={ips0}", ips0 = ips[0]);
+    let replicas: Vec<Node> = ips[1..]
+        .iter()
+        .enumerate()
+        .map(|(k, ip)| ctx.start(k + 1, ip, &source, Some(&primary.passwords[0])))
+        .collect();
+    for replica in &replicas {
+        ctx.wait(replica, "the seeded row", || {
+            ctx.sql(replica, "SELECT title FROM tododb.todo WHERE id = 1") == "seeded"
+        });
+        assert_eq!(
+            ctx.sql(replica, "SELECT @@read_only"),
+            "1",
+            "{}",
+            ctx.logs(replica)
+        );
+    }
+    ctx.sql(&primary, "INSERT INTO tododb.todo VALUES (2, 'replicated')");
+    for replica in &replicas {
+        ctx.wait(replica, "the second row", || {
+            ctx.sql(replica, "SELECT COUNT(*) FROM tododb.todo") == "2"
+        });
+        ctx.wait_healthy(replica);
+        for verb in ["status", "verify"] {
+            let out = ctx.replikit(replica, verb);
+            assert!(
+                out.status.success(),
+                "{base}: replikit {verb} in {}: {}{}",
+                replica.name,
+                String::from_utf8_lossy(&out.stdout),
+                stderr(&out)
+            );
+        }
+    }
+
+    if v.root == Root::Random {
+        root_password_changed_on_a_replica(&ctx, &primary, &replicas[0]);
+    }
+    if v.user.is_some() {
+        let logs = ctx.logs(&primary);
+        assert!(
+            logs.contains("the server-id goes to the server as arguments instead"),
+            "{base}: no word of the non-root fallback: {logs}"
+        );
+    }
+
+    let nodes: Vec<&Node> = std::iter::once(&primary).chain(&replicas).collect();
+    let ids: std::collections::BTreeSet<String> = nodes
+        .iter()
+        .map(|n| ctx.sql(n, "SELECT @@server_id"))
+        .collect();
+    assert_eq!(ids.len(), 3, "{base}: server ids must differ: {ids:?}");
+    for node in &nodes {
+        server_runs_as_mysql(&ctx, node);
+        // The set-up is logged once it is all done, which may come just
+        // after the rows.
+        wait_for(
+            Duration::from_secs(60),
+            &format!("{} to log its replication set-up", node.name),
+            || ctx.logs(node).contains("replikit: info: replication: "),
+        );
+        let logs = ctx.logs(node);
+        assert!(
+            !logs.contains("repl-pw") && !logs.contains(ROOT_PASSWORD),
+            "{} logged a password",
+            node.name
+        );
+        // replikit never logs in as root here, so it is never refused.
+        let refused = logs
+            .lines()
+            .find(|l| l.starts_with("replikit:") && l.contains("Access denied"));
+        assert_eq!(refused, None, "{}", node.name);
+    }
+}
+
+/// Root's password changed on a replica after it started, then the
+/// container restarted: replikit never used root, so nothing changes.
+fn root_password_changed_on_a_replica(ctx: &Ctx, primary: &Node, replica: &Node) {
+    let lift = if ctx.flavor == Flavor::MySql97 {
+        "SET GLOBAL super_read_only = OFF; "
+    } else {
+        ""
+    };
+    let relock = if ctx.flavor == Flavor::MySql97 {
+        " SET GLOBAL super_read_only = ON;"
+    } else {
+        ""
+    };
+    ctx.sql(
+        replica,
+        &format!(
+            "SET SESSION sql_log_bin = 0; {lift}ALTER USER 'root'@'localhost' IDENTIFIED BY 'changed-Pw-1'; \
+             ALTER USER 'root'@'%' IDENTIFIED BY 'changed-Pw-1';{relock}"
+        ),
+    );
+    let changed = ["changed-Pw-1".to_string()];
+    let sql = |query: &str| ctx.sql_with(&replica.name, &changed, query);
+    assert_eq!(sql("SELECT 1"), "1", "root's password did not change");
+    ctx.wait_healthy(replica);
+    docker(&["restart", "-t", "60", &replica.name]);
+    ctx.sql(
+        primary,
+        "INSERT INTO tododb.todo VALUES (3, 'after the change')",
+    );
+    ctx.wait(replica, "the third row after a restart", || {
+        sql("SELECT COUNT(*) FROM tododb.todo") == "3"
+    });
+    ctx.wait_healthy(replica);
+    let out = ctx.replikit(replica, "verify");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The server's process belongs to uid 999, the image's mysql user.
+fn server_runs_as_mysql(ctx: &Ctx, node: &Node) {
+    let out = docker(&[
+        "exec",
+        &node.name,
+        "sh",
+        "-c",
+        "for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in mysqld|mariadbd) \
+         awk '/^Uid:/ {print $2}' $p/status;; esac; done",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "999",
+        "{}: the server's uid in {}",
+        ctx.base,
+        node.name
+    );
+}
