@@ -39,6 +39,28 @@ fn manifests_match_the_kubernetes_schemas() {
     assert!(out.status.success(), "{text}");
     assert_eq!(text.matches(" passed for resource ").count(), 7, "{text}");
 
+    // Both servers run as a non-root user on a read-only root filesystem,
+    // with somewhere to write their socket and temporary files.
+    for file in &files[2..] {
+        let script = "import sys, yaml\n\
+            d = yaml.safe_load(open(sys.argv[1]))['spec']['template']['spec']\n\
+            c = d['containers'][0]\n\
+            print(d['securityContext']['runAsNonRoot'], d['securityContext']['runAsUser'], \
+            c['securityContext']['readOnlyRootFilesystem'], c['securityContext']['allowPrivilegeEscalation'], \
+            sorted(m['mountPath'] for m in c['volumeMounts']))";
+        let out = Command::new(VALIDATOR.replace("kubernetes-validate", "python3"))
+            .args(["-c", script])
+            .arg(file)
+            .bounded();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "True 999 True False ['/run/mysqld', '/run/secrets/mysql', '/tmp', '/var/lib/mysql']",
+            "{}: {}",
+            file.display(),
+            stderr(&out)
+        );
+    }
+
     // The validator does reject a misspelt field.
     let scratch = Scratch::new("k8s");
     let bad = scratch.path("bad.yaml");
