@@ -5,9 +5,10 @@
 # entrypoint. Written from the documented behaviour of those images
 # (docker-library/mysql, MariaDB/mariadb-docker), not from their code:
 #   - `docker-entrypoint.sh -opt ...` means `mysqld -opt ...`;
-#   - started as root to run the server: the data and socket folders go to
-#     the `mysql` user and the script runs again as that user (gosu); any
-#     other user (docker run --user) runs it as it is;
+#   - started as root to run the server: secrets are read from their
+#     *_FILE while root may, the data and socket folders go to the `mysql`
+#     user and the script runs again as that user (gosu); any other user
+#     (docker run --user) runs it as it is;
 #   - first start (no system tables in the datadir): initialise it, start a
 #     temporary server with --skip-networking on the usual socket, load the
 #     time zones (MySQL: with the binary log on, as that image does;
@@ -47,6 +48,20 @@ fi
 datadir=/var/lib/mysql
 socket=/run/mysqld/mysqld.sock
 if [ "$(id -u)" = 0 ]; then
+    # Secret files may be readable by root alone (Compose's secrets are):
+    # read them now, and hand their values on in the environment.
+    for name in ROOT_PASSWORD PASSWORD ROOT_HOST DATABASE USER REPLICATION_PASSWORD; do
+        for var in MYSQL_$name MARIADB_$name; do
+            file=${var}_FILE
+            [ -n "${!file:-}" ] || continue
+            if [ -n "${!var:-}" ]; then
+                log "both $var and $file are set; set one"
+                exit 1
+            fi
+            export "$var"="$(< "${!file}")"
+            unset "$file"
+        done
+    done
     mkdir -p "$datadir" /run/mysqld
     find "$datadir" /run/mysqld \! -user mysql -exec chown mysql:mysql '{}' +
     exec gosu mysql "$BASH_SOURCE" "$server" "$@"

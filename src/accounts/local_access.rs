@@ -76,7 +76,10 @@ pub fn init_sql(password: &str) -> String {
         "VERSION() NOT LIKE '%MariaDB%'",
         "SET @replikit_was = @@GLOBAL.super_read_only",
     ));
-    lines.extend(when("@replikit_was = 1", "SET GLOBAL super_read_only = OFF"));
+    lines.extend(when(
+        "@replikit_was = 1",
+        "SET GLOBAL super_read_only = OFF",
+    ));
     lines.extend([
         format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {password};"),
         format!("ALTER USER {account} IDENTIFIED BY {password};"),

@@ -190,9 +190,23 @@ fn run_hooks(
     Ok(None)
 }
 
+/// What mariadb-docker's entrypoint acts on to make a node a replica with
+/// its own CHANGE MASTER during first initialisation. replikit owns
+/// replication (a new replica must be seeded first), so the command does
+/// not see them.
+pub const WITHHELD_FROM_THE_COMMAND: [&str; 2] = ["MARIADB_MASTER_HOST", "MARIADB_MASTER_PORT"];
+
 /// What the command's environment says about us. Set while no other
 /// thread runs: the agent and replication threads start after.
 fn tell_the_command(role: &Role) {
+    for name in WITHHELD_FROM_THE_COMMAND {
+        if std::env::var_os(name).is_some() {
+            std::env::remove_var(name);
+            log::info!(
+                "{name} is not passed on to the command: replikit sets up replication itself"
+            );
+        }
+    }
     // For the image's first-start scripts (sql/load-on-primary.sh): only a
     // primary loads the sample schema.
     std::env::set_var(NODE_ROLE_VARIABLE, role.name().as_str());

@@ -167,7 +167,8 @@ fn kill_and_start_the_primary(cluster: &Cluster) {
 /// set-up winds down, and the container exits 0 with no SIGKILL from
 /// replikit or Docker. No file in the container or its volume holds a
 /// password: not the secrets, not the donor's or the monitor's derived
-/// ones. Started again, it seeds anew and replicates.
+/// ones, not replikit's local one. Started again, it seeds anew and
+/// replicates.
 fn stop_during_a_seed(cluster: &Cluster) {
     let base = cluster.base;
     let name = format!("{}-seedstop", cluster.project);
@@ -176,7 +177,25 @@ fn stop_during_a_seed(cluster: &Cluster) {
     let (root, repl) = (secret("mysql-root-password"), secret("mysql-repl-password"));
     let (root, repl) = (root.trim(), repl.trim());
     let donor = derived(repl, "replikit", "replikit donor account");
-    let monitor = derived(root, "", "replikit monitor account");
+    // The monitor's password comes from replikit's local account, whose
+    // password PID 1 keeps beside the socket while it runs.
+    let local_secret = |container: &str| {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                container,
+                "cat",
+                "/run/mysqld/replikit-local.secret",
+            ])
+            .bounded();
+        assert!(out.status.success(), "{base}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let monitor = derived(
+        &local_secret(&cluster.container("primary")),
+        "",
+        "replikit monitor account",
+    );
     // The derivations above are the ones replikit used: both log in (the
     // monitor on the primary's socket, the donor from a replica's address).
     for (service, user, password, to) in [
@@ -285,6 +304,8 @@ fn stop_during_a_seed(cluster: &Cluster) {
         },
     );
 
+    // This replica's own local password, which must be gone after the stop.
+    let local = local_secret(&name);
     let started = Instant::now();
     let out = Command::new("docker")
         .args(["stop", "-t", "120", &name])
@@ -308,14 +329,14 @@ fn stop_during_a_seed(cluster: &Cluster) {
         "{base}: {log}"
     );
     assert!(!log.contains("sent SIGKILL"), "{base}: {log}");
-    for secret in [root, repl, &donor, &monitor] {
+    for secret in [root, repl, &donor, &monitor, &local] {
         assert!(!log.contains(secret), "{base}: a password in the log");
     }
     // Every file of the stopped container, and of its data volume.
     let needles = Scratch::new("seedstop-needles");
     std::fs::write(
         needles.path("n"),
-        format!("{root}\n{repl}\n{donor}\n{monitor}\n"),
+        format!("{root}\n{repl}\n{donor}\n{monitor}\n{local}\n"),
     )
     .unwrap();
     for (what, tar) in [

@@ -71,6 +71,116 @@ fn a_non_root_cluster_works_with_the_default_settings() {
     });
 }
 
+/// A MariaDB cluster configured with one image's own variables only:
+/// mariadb-docker's (its replication user without a master host makes the
+/// primary) and Bitnami's (MARIADB_REPLICATION_MODE). The primary's early
+/// binary logs are purged before the replica starts, so replaying them is
+/// no way to catch up: the replica must be seeded, and the entrypoint's
+/// own CHANGE MASTER must not get in first.
+#[test]
+fn mariadb_images_own_variables_make_a_primary_and_a_seeded_replica() {
+    require_root();
+    let bin = static_bin();
+    let third = 100 + std::process::id() % 100;
+    let octet = 247;
+    let network = Network::create("own-variables", &format!("10.{octet}.{third}.0/24"));
+    let jobs: Vec<_> = [("mariadb-docker", 0), ("bitnami", 1)]
+        .into_iter()
+        .map(|(tag, i)| {
+            let bin = bin.clone();
+            let net = network.0.clone();
+            let ips: Vec<String> = (0..2)
+                .map(|k| format!("10.{octet}.{third}.{}", 20 + 10 * i + k))
+                .collect();
+            move || own_variables(tag, &bin, &net, &ips)
+        })
+        .collect();
+    in_parallel_on(network, jobs);
+}
+
+fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &[String]) {
+    let flavor = Flavor::MariaDb118;
+    let ctx = Ctx {
+        v: Variant {
+            tag,
+            octet: 0,
+            user: None,
+            root: Root::Given,
+        },
+        flavor,
+        base: flavor.rootfs_name(),
+        bin,
+        network,
+    };
+    let common = [
+        format!("MARIADB_ROOT_PASSWORD={ROOT_PASSWORD}"),
+        "MARIADB_REPLICATION_USER=repl".to_string(),
+        format!("MARIADB_REPLICATION_PASSWORD={REPL_PASSWORD}"),
+    ];
+    let (primary_env, replica_env): (Vec<String>, Vec<String>) = match tag {
+        "mariadb-docker" => (vec![], vec![format!("MARIADB_MASTER_HOST={}", ips[0])]),
+        _ => (
+            vec!["MARIADB_REPLICATION_MODE=master".to_string()],
+            vec![
+                "MARIADB_REPLICATION_MODE=slave".to_string(),
+                format!("MARIADB_MASTER_HOST={}", ips[0]),
+                "MARIADB_MASTER_PORT_NUMBER=3306".to_string(),
+                format!("MARIADB_MASTER_ROOT_PASSWORD={ROOT_PASSWORD}"),
+            ],
+        ),
+    };
+    let env = |own: Vec<String>| -> Vec<String> { common.iter().cloned().chain(own).collect() };
+    let primary = ctx.start_with(0, &ips[0], &env(primary_env), None);
+    ctx.wait(&primary, "the replication account", || {
+        ctx.sql(
+            &primary,
+            "SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'",
+        ) == "1"
+    });
+    ctx.sql(
+        &primary,
+        "CREATE DATABASE tododb; CREATE TABLE tododb.todo (id INT PRIMARY KEY, title TEXT); \
+         INSERT INTO tododb.todo VALUES (1, 'in a purged log'); FLUSH BINARY LOGS; \
+         INSERT INTO tododb.todo VALUES (2, 'in the current log')",
+    );
+    let current = ctx.sql(&primary, "SHOW MASTER STATUS");
+    let current = current.split('\t').next().unwrap_or_default().to_string();
+    ctx.sql(&primary, &format!("PURGE BINARY LOGS TO '{current}'"));
+    let logs = ctx.sql(&primary, "SHOW BINARY LOGS");
+    assert_eq!(
+        logs.lines().count(),
+        1,
+        "{tag}: early logs not purged: {logs}"
+    );
+
+    let replica = ctx.start_with(1, &ips[1], &env(replica_env), None);
+    ctx.wait(&replica, "every row", || {
+        ctx.sql(&replica, "SELECT COUNT(*) FROM tododb.todo") == "2"
+    });
+    ctx.sql(&primary, "INSERT INTO tododb.todo VALUES (3, 'replicated')");
+    ctx.wait(&replica, "the replicated row", || {
+        ctx.sql(&replica, "SELECT COUNT(*) FROM tododb.todo") == "3"
+    });
+    ctx.wait_healthy(&replica);
+    // mariadb-docker's healthcheck.sh --replication_io --replication_sql:
+    // both threads run.
+    let status = ctx.sql(&replica, "SHOW REPLICA STATUS\\G");
+    for thread in ["Slave_IO_Running: Yes", "Slave_SQL_Running: Yes"] {
+        assert!(
+            status.lines().any(|l| l.trim() == thread),
+            "{tag}: no {thread:?} in {status}"
+        );
+    }
+    let logs = ctx.logs(&replica);
+    assert!(
+        logs.contains("MARIADB_MASTER_HOST is not passed on to the command")
+            && !logs.contains("making this node a replica of"),
+        "{tag}: the entrypoint set up replication itself: {logs}"
+    );
+    let out = ctx.replikit(&replica, "verify");
+    assert!(out.status.success(), "{tag}: {}", stderr(&out));
+}
+
 fn run(v: Variant) {
     require_root();
     let bin = static_bin();
@@ -109,7 +219,30 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A node with the variant's root password, the replication account in
+    /// replikit's names, and `role_env`.
     fn start(&self, k: usize, ip: &str, role_env: &str, primary_password: Option<&str>) -> Node {
+        let root_env = match self.v.root {
+            Root::Given => format!("MYSQL_ROOT_PASSWORD={ROOT_PASSWORD}"),
+            Root::Random => "MYSQL_RANDOM_ROOT_PASSWORD=yes".to_string(),
+        };
+        let env = [
+            root_env,
+            "MYSQL_REPL_USER=repl".to_string(),
+            format!("MYSQL_REPL_PASSWORD={REPL_PASSWORD}"),
+            role_env.to_string(),
+        ];
+        self.start_with(k, ip, &env, primary_password)
+    }
+
+    /// A node with exactly `env`.
+    fn start_with(
+        &self,
+        k: usize,
+        ip: &str,
+        env: &[String],
+        primary_password: Option<&str>,
+    ) -> Node {
         let name = format!(
             "replikit-{}-{}-{k}-{}",
             self.v.tag,
@@ -121,30 +254,15 @@ impl Ctx<'_> {
             .output();
         let image = format!("replikit-base:{}", self.base);
         let mount = format!("{}:/usr/local/bin/replikit:ro", self.bin.display());
-        let root_env = match self.v.root {
-            Root::Given => format!("MYSQL_ROOT_PASSWORD={ROOT_PASSWORD}"),
-            Root::Random => "MYSQL_RANDOM_ROOT_PASSWORD=yes".to_string(),
-        };
-        let repl_env = format!("MYSQL_REPL_PASSWORD={REPL_PASSWORD}");
         let mut args: Vec<&str> = vec!["run", "-d", "--name", &name];
         if let Some(user) = self.v.user {
             args.extend(["--user", user]);
         }
+        args.extend(["--network", self.network, "--ip", ip, "-v", &mount]);
+        for e in env {
+            args.extend(["-e", e]);
+        }
         args.extend([
-            "--network",
-            self.network,
-            "--ip",
-            ip,
-            "-v",
-            &mount,
-            "-e",
-            &root_env,
-            "-e",
-            "MYSQL_REPL_USER=repl",
-            "-e",
-            &repl_env,
-            "-e",
-            role_env,
             "--entrypoint",
             "replikit",
             &image,
@@ -190,17 +308,13 @@ impl Ctx<'_> {
     fn sql_with(&self, name: &str, passwords: &[String], query: &str) -> String {
         for password in passwords {
             let env = format!("MYSQL_PWD={password}");
-            let out = docker(&[
-                "exec",
-                "-e",
-                &env,
-                name,
-                self.flavor.client(),
-                "-uroot",
-                "-N",
-                "-e",
-                query,
-            ]);
+            let mut args = vec!["exec", "-e", &env, name, self.flavor.client(), "-uroot"];
+            // Column names only where each row is one per line (\G).
+            if !query.ends_with("\\G") {
+                args.push("-N");
+            }
+            args.extend(["-e", query]);
+            let out = docker(&args);
             if out.status.success() {
                 return String::from_utf8_lossy(&out.stdout).trim().to_string();
             }

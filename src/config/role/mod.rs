@@ -123,7 +123,7 @@ const MASTER: Setting = Setting {
     secret: false,
 };
 const BITNAMI_MODE: Setting = Setting {
-    names: &["MYSQL_REPLICATION_MODE"],
+    names: &["MYSQL_REPLICATION_MODE", "MARIADB_REPLICATION_MODE"],
     secret: false,
 };
 const SOURCE_HOST: Setting = Setting {
@@ -135,6 +135,7 @@ const SOURCE_PORT: Setting = Setting {
         "MYSQL_MASTER_PORT",
         "MARIADB_MASTER_PORT",
         "MYSQL_MASTER_PORT_NUMBER",
+        "MARIADB_MASTER_PORT_NUMBER",
     ],
     secret: false,
 };
@@ -167,12 +168,24 @@ const ROOT_PASSWORD: Setting = Setting {
 /// Bitnami's names for the source's root account; the legacy scripts use this
 /// node's own MYSQL_ROOT_PASSWORD, the same on every node.
 const SOURCE_ROOT_USER: Setting = Setting {
-    names: &["MYSQL_MASTER_ROOT_USER"],
+    names: &["MYSQL_MASTER_ROOT_USER", "MARIADB_MASTER_ROOT_USER"],
     secret: false,
 };
 const SOURCE_ROOT_PASSWORD: Setting = Setting {
-    names: &["MYSQL_MASTER_ROOT_PASSWORD"],
+    names: &["MYSQL_MASTER_ROOT_PASSWORD", "MARIADB_MASTER_ROOT_PASSWORD"],
     secret: true,
+};
+/// Bitnami's delayed replica. Not supported yet: refused unless 0, rather
+/// than a replica that is silently not delayed.
+const SOURCE_DELAY: Setting = Setting {
+    names: &["MYSQL_MASTER_DELAY", "MARIADB_MASTER_DELAY"],
+    secret: false,
+};
+/// mariadb-docker's hashed replication password, which replikit cannot
+/// use: it derives the seeding account from the password itself.
+const REPL_PASSWORD_HASH: Setting = Setting {
+    names: &["MARIADB_REPLICATION_PASSWORD_HASH"],
+    secret: false,
 };
 
 /// Every variable of the role contract, secrets' `_FILE` forms included;
@@ -190,6 +203,8 @@ pub fn variables() -> Vec<String> {
         &ROOT_PASSWORD,
         &SOURCE_ROOT_USER,
         &SOURCE_ROOT_PASSWORD,
+        &SOURCE_DELAY,
+        &REPL_PASSWORD_HASH,
     ]
     .iter()
     .flat_map(|s| {
@@ -350,6 +365,11 @@ pub fn resolve(inputs: &Inputs) -> Result<Role> {
     if wanted == "standalone" {
         return Ok(Role::Standalone);
     }
+    if let Some(delay) = inputs.get(&SOURCE_DELAY)? {
+        if !matches!(delay.trim(), "" | "0") {
+            bail!("MYSQL_MASTER_DELAY={delay:?}: replikit does not make delayed replicas yet; unset it or set 0");
+        }
+    }
     let replication = credentials(inputs)?;
     let root_password = inputs.get(&ROOT_PASSWORD)?;
     Ok(match wanted {
@@ -402,6 +422,9 @@ fn credentials(inputs: &Inputs) -> Result<Option<Credentials>> {
             Ok(Some(Credentials { user, password }))
         }
         (None, None) => Ok(None),
+        (Some(u), None) if !u.is_empty() && inputs.get(&REPL_PASSWORD_HASH)?.is_some() => {
+            bail!("MARIADB_REPLICATION_PASSWORD_HASH is not enough: replikit derives the seeding account from the password itself; set MARIADB_REPLICATION_PASSWORD (or its _FILE) instead")
+        }
         (Some(u), None) if !u.is_empty() => {
             bail!("MYSQL_REPL_USER is set but MYSQL_REPL_PASSWORD is not; set both")
         }

@@ -223,6 +223,25 @@ fn overrides_and_aliases() {
             ],
             "standalone",
         ),
+        // Bitnami's MariaDB names.
+        (
+            &[
+                ("MARIADB_REPLICATION_MODE", "master"),
+                ("MARIADB_REPLICATION_USER", "u"),
+                ("MARIADB_REPLICATION_PASSWORD", "p"),
+            ],
+            "primary",
+        ),
+        (
+            &[
+                ("MARIADB_REPLICATION_MODE", "slave"),
+                ("MARIADB_MASTER_HOST", "m"),
+                ("MARIADB_MASTER_PORT_NUMBER", "3306"),
+                ("MARIADB_MASTER_ROOT_PASSWORD", "x"),
+                ("MARIADB_MASTER_DELAY", "0"),
+            ],
+            "replica",
+        ),
     ];
     for (env, want) in cases {
         let got = match run(env, &[]).unwrap() {
@@ -291,6 +310,24 @@ fn bad_inputs() {
             &[("MYSQL_REPLICATION_MODE", "boss")],
             &[],
             "MYSQL_REPLICATION_MODE",
+        ),
+        (
+            &[
+                ("MARIADB_REPLICATION_MODE", "slave"),
+                ("MARIADB_MASTER_HOST", "m"),
+                ("MARIADB_MASTER_ROOT_PASSWORD", SECRET),
+                ("MARIADB_MASTER_DELAY", "3600"),
+            ],
+            &[],
+            "MYSQL_MASTER_DELAY",
+        ),
+        (
+            &[
+                ("MARIADB_REPLICATION_USER", "repl"),
+                ("MARIADB_REPLICATION_PASSWORD_HASH", "*ABCDEF"),
+            ],
+            &[],
+            "MARIADB_REPLICATION_PASSWORD_HASH",
         ),
         (
             &[
