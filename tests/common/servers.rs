@@ -173,6 +173,16 @@ impl Server {
         )
     }
 
+    /// The server's own log.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(
+            self.root
+                .join(self.dir.trim_start_matches('/'))
+                .join("error.log"),
+        )
+        .unwrap_or_default()
+    }
+
     /// What replikit logged, when it runs the server.
     pub fn replikit_log(&self) -> String {
         std::fs::read_to_string(

@@ -184,6 +184,41 @@ mod temporary_server {
     per_flavor!(temporary_server);
 }
 
+/// Probes close their connections politely (COM_QUIT): MariaDB, which
+/// logs every connection that just drops as "Aborted connection", logs
+/// none for 300 probes, as many as 25 minutes of Docker's health check.
+/// A client killed mid-query shows that the log would have them.
+fn no_aborted_connection(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let out = replikit(&server, &[("MYSQL_MASTER", "1".into())], &["prepare"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for _ in 0..300 {
+        let out = replikit(&server, &[("MYSQL_MASTER", "1".into())], &["health"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let aborted = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("Aborted connection"))
+            .count()
+    };
+    assert_eq!(aborted(&server.error_log()), 0, "{}", server.error_log());
+
+    let out = server
+        .shell("$CLIENT --socket=$SOCK -uroot -e 'SELECT SLEEP(30)' & sleep 1; kill -9 $!")
+        .bounded();
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(
+        Duration::from_secs(30),
+        "the killed client in the log",
+        || aborted(&server.error_log()) == 1,
+    );
+}
+
+mod no_aborted_connection {
+    use super::*;
+    per_flavor!(no_aborted_connection: mariadb_10_11 => MariaDb1011, mariadb_11_8 => MariaDb118);
+}
+
 /// A stopped server: --connect fails with the reason.
 #[test]
 fn no_server_fails_connect() {
