@@ -251,7 +251,10 @@ impl ThisReplica<'_> {
         let seeded = seed::run::seed_if_needed(conn, mine, r, self.source, interrupted, job)?;
         let position = match &seeded {
             Some(seeded) => seeded_position(conn, mine, &seeded.at, position)?,
-            None => position,
+            None => {
+                forget_own_first_start(conn, mine)?;
+                position
+            }
         };
         point_at_source(conn, mine, r, self.source, &creds, position)?;
         if let Some(seeded) = &seeded {
@@ -265,6 +268,37 @@ impl ThisReplica<'_> {
         }
         Ok(())
     }
+}
+
+/// A new MySQL replica that replicates without a seed still has the GTIDs
+/// of its own first start (the official entrypoint loads the time zones
+/// with the binary log on): errant transactions, which its source never
+/// had and which would reach this node's own replicas once it is
+/// promoted. Without user data there is nothing of its own to keep: its
+/// GTID history is emptied (the rows stay). MariaDB replicates by its
+/// replica position instead, and its entrypoint keeps that load out of
+/// the binary log.
+fn forget_own_first_start(conn: &mut Conn, mine: &Dialect) -> Result<()> {
+    let Some(reset) = mine.reset_gtid_history() else {
+        return Ok(());
+    };
+    if !seed::user_schemas(conn)?.is_empty() {
+        return Ok(());
+    }
+    let rows = conn.query("SELECT @@GLOBAL.gtid_executed AS g")?;
+    let own = rows.get(0, "g").unwrap_or_default().replace('\n', "");
+    if own.is_empty() {
+        return Ok(());
+    }
+    log::info!(
+        "forgetting the transactions of its own first start ({own}), which the source never had: \
+         they would reach this node's replicas if it were promoted"
+    );
+    if let Some(lift) = mine.lift_super_read_only() {
+        conn.query(lift)?;
+    }
+    conn.query(reset)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -886,3 +886,54 @@ fn a_refused_root_password_is_an_error_within_a_minute() {
     );
     assert!(!err.contains("not-roots-password"), "{err}");
 }
+
+/// A new MySQL replica that replicates directly (REPLIKIT_SEED=none, or a
+/// primary whose donor account it cannot read) carries the transactions of
+/// its own first start: the official entrypoint loads the time zones with
+/// the binary log on. Those GTIDs are the source's nowhere, errant ones
+/// that would be sent to every replica of this one once it is promoted.
+/// replikit forgets them on a replica without user data before it first
+/// replicates; the rows stay.
+#[test]
+fn mysql_9_7_a_direct_replica_keeps_no_gtids_of_its_own_start() {
+    let primary = Server::start_replicating(Flavor::MySql97);
+    let replica = Server::start_replicating(Flavor::MySql97);
+    ok(
+        &prepare(&primary, &[("MYSQL_MASTER", "1".into())]),
+        "primary",
+    );
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1)");
+    // As at a first start: binary-logged writes to the system schema.
+    replica.sql(
+        "INSERT INTO mysql.time_zone_name (Name, Time_zone_id) VALUES ('Init/Zone', 1); \
+         INSERT INTO mysql.time_zone (Time_zone_id, Use_leap_seconds) VALUES (1, 'N')",
+    );
+    assert_ne!(replica.sql("SELECT @@GLOBAL.gtid_executed"), "");
+
+    let mut env = replica_env(&primary);
+    env.push(("REPLIKIT_SEED", "none".into()));
+    let out = prepare(&replica, &env);
+    ok(&out, "replica with REPLIKIT_SEED=none");
+    wait_for_rows(&replica, "SELECT COUNT(*) FROM app.t", "1");
+    let executed = replica.sql("SELECT @@GLOBAL.gtid_executed");
+    let on_primary = primary.sql("SELECT @@GLOBAL.gtid_executed");
+    assert_eq!(
+        primary.sql(&format!(
+            "SELECT GTID_SUBSET('{}', '{}')",
+            executed.replace("\\n", ""),
+            on_primary.replace("\\n", "")
+        )),
+        "1",
+        "errant GTIDs on the replica: {executed} (primary: {on_primary})"
+    );
+    assert_eq!(
+        replica.sql("SELECT Name FROM mysql.time_zone_name WHERE Name = 'Init/Zone'"),
+        "Init/Zone",
+        "the rows of the first start stay"
+    );
+    assert!(
+        stderr(&out).contains("transactions of its own first start"),
+        "{}",
+        stderr(&out)
+    );
+}
