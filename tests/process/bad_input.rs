@@ -255,6 +255,24 @@ const CASES: &[Case] = &[
         "MYSQL_REPLICATION_MODE",
     ),
     replica(
+        "a delayed replica (Bitnami's), not made yet",
+        &[
+            ("MYSQL_MASTER_HOST", "db"),
+            ("MARIADB_MASTER_DELAY", "3600"),
+        ],
+        "MYSQL_MASTER_DELAY",
+    ),
+    case(
+        "mariadb-docker's hashed replication password alone",
+        &[
+            ("REPLIKIT_ROLE", "primary"),
+            ("MARIADB_REPLICATION_USER", "repl"),
+            ("MARIADB_REPLICATION_PASSWORD_HASH", "*0123456789ABCDEF"),
+        ],
+        64,
+        "MARIADB_REPLICATION_PASSWORD_HASH",
+    ),
+    replica(
         "source port too large",
         &[("MYSQL_MASTER_HOST", "db"), ("MYSQL_MASTER_PORT", "70000")],
         "MYSQL_MASTER_PORT",
