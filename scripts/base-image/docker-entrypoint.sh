@@ -178,10 +178,11 @@ if [ ! -d "$datadir/mysql" ]; then
     done
     # Last, once the init files have run as root.
     if [ -n "$(setting ONETIME_PASSWORD)" ]; then
+        # root@localhost last: this session's own account.
         {
             echo "SET @@SESSION.SQL_LOG_BIN = 0;"
-            echo "ALTER USER 'root'@'localhost' PASSWORD EXPIRE;"
             [ "$root_host" = localhost ] || echo "ALTER USER 'root'@'$root_host' PASSWORD EXPIRE;"
+            echo "ALTER USER 'root'@'localhost' PASSWORD EXPIRE;"
         } | sql
     fi
     unset MYSQL_PWD

@@ -131,11 +131,11 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
     };
     let env = |own: Vec<String>| -> Vec<String> { common.iter().cloned().chain(own).collect() };
     let primary = ctx.start_with(0, &ips[0], &env(primary_env), None);
-    ctx.wait(&primary, "the replication account", || {
-        ctx.sql(
-            &primary,
-            "SELECT COUNT(*) FROM mysql.user WHERE user = 'repl'",
-        ) == "1"
+    // The entrypoint makes repl@'%' (mariadb-docker's), replikit
+    // repl@'a.b.%.%': its log line says when both accounts are ready.
+    ctx.wait(&primary, "the replication accounts", || {
+        ctx.logs(&primary)
+            .contains("replikit: info: replication: primary: ")
     });
     ctx.sql(
         &primary,
@@ -178,6 +178,105 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
     );
     let out = ctx.replikit(&replica, "verify");
     assert!(out.status.success(), "{tag}: {}", stderr(&out));
+}
+
+/// Root's password expired at initialisation (MYSQL_ONETIME_PASSWORD), and
+/// one empty at first and set later: replikit administers the server all
+/// the same (its replication set-up succeeds, across a restart too) and
+/// `health` and `status` work, on a primary of each flavor.
+#[test]
+fn a_one_time_or_later_set_root_password_changes_nothing_for_replikit() {
+    require_root();
+    let bin = static_bin();
+    let third = 100 + std::process::id() % 100;
+    let octet = 246;
+    let network = Network::create("root-later", &format!("10.{octet}.{third}.0/24"));
+    let jobs: Vec<_> = [Flavor::MariaDb118, Flavor::MySql97]
+        .into_iter()
+        .enumerate()
+        .map(|(i, flavor)| {
+            let bin = bin.clone();
+            let net = network.0.clone();
+            let ips: Vec<String> = (0..2)
+                .map(|k| format!("10.{octet}.{third}.{}", 20 + 10 * i + k))
+                .collect();
+            move || root_later(flavor, &bin, &net, &ips)
+        })
+        .collect();
+    in_parallel_on(network, jobs);
+}
+
+fn root_later(flavor: Flavor, bin: &std::path::Path, network: &str, ips: &[String]) {
+    let ctx = Ctx {
+        v: Variant {
+            tag: "root-later",
+            octet: 0,
+            user: None,
+            root: Root::Given,
+        },
+        flavor,
+        base: flavor.rootfs_name(),
+        bin,
+        network,
+    };
+    let primary = |root: &[&str]| -> Vec<String> {
+        let mut env: Vec<String> = root.iter().map(|s| s.to_string()).collect();
+        env.extend([
+            "MYSQL_MASTER=1".to_string(),
+            "MYSQL_REPL_USER=repl".to_string(),
+            format!("MYSQL_REPL_PASSWORD={REPL_PASSWORD}"),
+        ]);
+        env
+    };
+    let set_up = |node: &Node, times: usize| {
+        ctx.wait(node, "replikit's replication set-up", || {
+            ctx.logs(node)
+                .matches("replikit: info: replication: primary")
+                .count()
+                >= times
+        });
+        ctx.wait_healthy(node);
+        let out = ctx.replikit(node, "status");
+        assert!(out.status.success(), "{}: {}", ctx.base, stderr(&out));
+    };
+
+    let onetime = format!("MYSQL_ROOT_PASSWORD={ROOT_PASSWORD}");
+    let expired = ctx.start_with(
+        0,
+        &ips[0],
+        &primary(&[&onetime, "MYSQL_ONETIME_PASSWORD=yes"]),
+        None,
+    );
+    set_up(&expired, 1);
+    assert_eq!(
+        ctx.sql(&expired, "SELECT 1"),
+        "",
+        "{}: root's password is not expired",
+        ctx.base
+    );
+
+    let later = ctx.start_with(
+        1,
+        &ips[1],
+        &primary(&["MYSQL_ALLOW_EMPTY_PASSWORD=yes"]),
+        None,
+    );
+    set_up(&later, 1);
+    let empty = ["".to_string()];
+    ctx.sql_with(
+        &later.name,
+        &empty,
+        "ALTER USER 'root'@'localhost' IDENTIFIED BY 'set-Later-1'; \
+         ALTER USER 'root'@'%' IDENTIFIED BY 'set-Later-1'",
+    );
+    assert_eq!(
+        ctx.sql_with(&later.name, &empty, "SELECT 1"),
+        "",
+        "{}",
+        ctx.base
+    );
+    docker(&["restart", "-t", "60", &later.name]);
+    set_up(&later, 2);
 }
 
 fn run(v: Variant) {
