@@ -58,6 +58,20 @@ fn end_to_end(flavor: Flavor) {
         "{base}"
     );
 
+    // The server runs as the image's mysql user, not as root.
+    for service in ["primary", "replica1", "replica2"] {
+        let out = cluster.exec(
+            service,
+            "for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in mysqld|mariadbd) \
+             awk '/^Uid:/ {print $2}' $p/status;; esac; done",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "999",
+            "{base}: the server's uid in {service}"
+        );
+    }
+
     pool_follows_the_agent_check(&cluster);
     restart_a_replica(&cluster);
     stop_and_start_the_primary(&cluster);
