@@ -100,9 +100,9 @@ pub fn new_password() -> Result<String> {
     Ok(format!("Rk-{hex}"))
 }
 
-/// Writes both files for `password`. The init file goes to the owner of
-/// the socket's folder (the server's user in the official images) when we
-/// are root.
+/// Writes both files for `password`. When we are root, the init file
+/// goes to the server's user, who must read it: a server that cannot read
+/// its init-file does not start.
 pub fn install(files: &Files, password: &str) -> Result<()> {
     let dir = files.init_file.parent().unwrap_or(Path::new("/"));
     let folder = std::fs::metadata(dir).with_context(|| {
@@ -113,7 +113,10 @@ pub fn install(files: &Files, password: &str) -> Result<()> {
     })?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let server_user = root.then(|| (folder.uid(), folder.gid()));
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let server_user = root
+        .then(|| server_user((folder.uid(), folder.gid()), &passwd))
+        .flatten();
     let cannot = |path: &Path| {
         format!(
             "cannot write {}; make the socket's folder writable for replikit's user",
@@ -124,6 +127,23 @@ pub fn install(files: &Files, password: &str) -> Result<()> {
         .with_context(|| cannot(&files.secret))?;
     atomic_file::write_private(&files.init_file, init_sql(password).as_bytes(), server_user)
         .with_context(|| cannot(&files.init_file))
+}
+
+/// Who the server runs as, seen from a root PID 1 (pure): the owner of the
+/// socket's folder (the official images give it to `mysql`), else the
+/// `mysql` user of `passwd`, else root (None: the file stays ours).
+fn server_user(folder: (u32, u32), passwd: &str) -> Option<(u32, u32)> {
+    if folder.0 != 0 {
+        return Some(folder);
+    }
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        if fields.next()? != "mysql" {
+            return None;
+        }
+        let (uid, gid) = (fields.nth(1)?.parse().ok()?, fields.next()?.parse().ok()?);
+        Some((uid, gid))
+    })
 }
 
 /// The account's log-in, when PID 1 has set one up; None when there is no
@@ -207,6 +227,16 @@ mod tests {
         assert!(!files.init_file.exists());
         remove(&files);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_init_file_goes_to_the_servers_user() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nmysqlx:x:5:5::/:/bin/false\nmysql:x:999:998::/var/lib/mysql:/usr/sbin/nologin\n";
+        assert_eq!(server_user((999, 999), passwd), Some((999, 999)));
+        assert_eq!(server_user((0, 0), passwd), Some((999, 998)));
+        assert_eq!(server_user((0, 0), "root:x:0:0::/:/bin/sh\n"), None);
+        assert_eq!(server_user((0, 0), "mysql:x:abc:1::/:/bin/sh\n"), None);
+        assert_eq!(server_user((0, 0), ""), None);
     }
 
     #[test]
