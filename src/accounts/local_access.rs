@@ -155,10 +155,34 @@ pub fn read(files: &Files) -> Result<Option<Credentials>> {
             files.secret.display()
         )
     })?;
+    if secret.is_some() {
+        trusted(&files.secret)?;
+    }
     Ok(secret.map(|bytes| Credentials {
         user: LOCAL_USER.to_string(),
         password: String::from_utf8_lossy(&bytes).trim().to_string(),
     }))
+}
+
+/// Only a secret PID 1 could have written: owned by root or by us,
+/// readable by its owner alone, and password-sized. The socket's folder is
+/// often open to every user (mode 1777), so anyone could have put one there.
+fn trusted(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::symlink_metadata(path).with_context(|| format!("{}", path.display()))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !m.file_type().is_file()
+        || (m.uid() != 0 && m.uid() != me)
+        || m.permissions().mode() & 0o077 != 0
+        || m.len() > 256
+    {
+        anyhow::bail!(
+            "{}: not replikit's (a regular file of root or uid {me}, mode 0600, at most 256 bytes); remove it and restart the container",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Removes both files: the password is of no use once the server is gone.
@@ -237,6 +261,26 @@ mod tests {
         assert_eq!(server_user((0, 0), "root:x:0:0::/:/bin/sh\n"), None);
         assert_eq!(server_user((0, 0), "mysql:x:abc:1::/:/bin/sh\n"), None);
         assert_eq!(server_user((0, 0), ""), None);
+    }
+
+    #[test]
+    fn a_secret_anyone_could_have_written_is_refused() {
+        let dir = std::env::temp_dir().join(format!("replikit-planted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = Files::beside(&dir.join("mysqld.sock"));
+        std::fs::write(&files.secret, "Rk-planted").unwrap();
+        std::fs::set_permissions(&files.secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = format!("{:#}", read(&files).unwrap_err());
+        assert!(
+            e.contains("not replikit's") && e.contains("mode 0600"),
+            "{e}"
+        );
+        std::fs::set_permissions(&files.secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read(&files).unwrap().unwrap().password, "Rk-planted");
+        std::fs::write(&files.secret, "x".repeat(300)).unwrap();
+        assert!(read(&files).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
