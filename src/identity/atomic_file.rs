@@ -39,11 +39,13 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
         Access {
             mode: 0o644,
             owner: None,
+            durable: true,
         },
         |m| Access {
             mode: m.permissions().mode() & 0o7777,
             // Kept, so a file the operator gave to mysql stays readable by it.
             owner: Some((m.uid(), m.gid())),
+            durable: true,
         },
     );
     replace(path, content, &access)?;
@@ -54,16 +56,25 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
     })
 }
 
-/// Writes a secret to `path` atomically, readable by its owner alone from
-/// the first byte on: `owner` (uid, gid) when given, else us.
+/// Writes a secret of this boot to `path` atomically, readable by its
+/// owner alone from the first byte on: `owner` (uid, gid) when given, else
+/// us. Not synced to disk: the next start writes it afresh, and syncing
+/// cost every start about 3 ms.
 pub fn write_private(path: &Path, content: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
-    replace(path, content, &Access { mode: 0o600, owner })
+    let access = Access {
+        mode: 0o600,
+        owner,
+        durable: false,
+    };
+    replace(path, content, &access)
 }
 
-/// The mode and owner a written file gets.
+/// The mode and owner a written file gets, and whether it must survive a
+/// crash of the machine.
 struct Access {
     mode: u32,
     owner: Option<(u32, u32)>,
+    durable: bool,
 }
 
 fn replace(path: &Path, content: &[u8], access: &Access) -> Result<()> {
@@ -91,8 +102,10 @@ fn replace(path: &Path, content: &[u8], access: &Access) -> Result<()> {
     }
     result?;
     // The rename itself lives in the directory: sync it so it survives a crash.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    if access.durable {
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
@@ -129,8 +142,10 @@ fn write_temp(tmp: &Path, content: &[u8], access: &Access) -> Result<()> {
     }
     file.write_all(content)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot sync {}", tmp.display()))?;
+    if access.durable {
+        file.sync_all()
+            .with_context(|| format!("cannot sync {}", tmp.display()))?;
+    }
     Ok(())
 }
 
