@@ -12,6 +12,24 @@ extern "C" {
     static environ: *const *mut libc::c_char;
 }
 
+/// glibc's posix_spawn sets its own two internal signals (32: thread
+/// cancellation, 33: setxid), for which this process has handlers, to
+/// SIG_IGN in the child, and an ignored signal stays ignored across exec:
+/// every child would start with them ignored, unlike under a shell or tini.
+/// It sets them to SIG_DFL instead when they are in the defaults set, but
+/// sigaddset refuses them, so their bits are set directly (glibc's sigset_t
+/// is a bit mask: signal n is bit n - 1).
+fn glibc_internal_to_default(set: &mut libc::sigset_t) {
+    const WORD_BITS: usize = 8 * std::mem::size_of::<libc::c_ulong>();
+    let words = (set as *mut libc::sigset_t).cast::<libc::c_ulong>();
+    for sig in [32usize, 33] {
+        let bit = sig - 1;
+        // SAFETY: sigset_t holds 1024 bits, so word bit / WORD_BITS is
+        // inside it.
+        unsafe { *words.add(bit / WORD_BITS) |= 1 << (bit % WORD_BITS) };
+    }
+}
+
 /// Spawns `argv` (searching PATH for argv[0]) and returns its pid. The error
 /// is the exec error: NotFound, PermissionDenied, ...
 pub fn spawn(argv: &[OsString], reset_to_default: &[i32]) -> io::Result<libc::pid_t> {
@@ -44,6 +62,7 @@ pub fn spawn(argv: &[OsString], reset_to_default: &[i32]) -> io::Result<libc::pi
             for &sig in reset_to_default {
                 libc::sigaddset(&mut defaults, sig);
             }
+            glibc_internal_to_default(&mut defaults);
             let flags = libc::POSIX_SPAWN_SETSIGMASK
                 | libc::POSIX_SPAWN_SETSIGDEF
                 | libc::POSIX_SPAWN_SETPGROUP;
