@@ -29,7 +29,7 @@ pub const NODE_ROLE_VARIABLE: &str = "REPLIKIT_NODE_ROLE";
 const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(settings: &Settings) -> Result<i32, Fatal> {
-    let mut supervisor = Supervisor::start().or_exit(exit_code::OS_ERROR)?;
+    let mut supervisor = Supervisor::start(settings.signal_to).or_exit(exit_code::OS_ERROR)?;
     log::info!(
         "starting as {}; role inputs: {}",
         if supervisor.is_pid1() {

@@ -110,6 +110,13 @@ pub const GRACE: Def = def(
     Some("5s"),
     "After the command exits: how long leftover processes get between SIGTERM and SIGKILL (e.g. 5, 2.5s, 500ms).",
 );
+pub const SIGNAL_TO: Def = def(
+    "signal-to",
+    "REPLIKIT_SIGNAL_TO",
+    "WHO",
+    Some("child"),
+    "Where forwarded signals go: child (the command alone) or group (the command's whole process group, as tini -g does: for a shell script that does not pass them on).",
+);
 pub const PRE: Def = Def {
     list: true,
     ..def(
@@ -206,7 +213,7 @@ pub const AGENT_MAX_LAG: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 22] = [
+pub const ALL: [&Def; 23] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -216,6 +223,7 @@ pub const ALL: [&Def; 22] = [
     &REPORT_HOST,
     &HOSTS_FILE,
     &GRACE,
+    &SIGNAL_TO,
     &PRE,
     &SOCKET,
     &REPL_HOST,

@@ -18,6 +18,7 @@ use crate::identity::address::Cidr;
 use crate::identity::hosts::is_host_text;
 use crate::identity::server_id::{self, Rule};
 use crate::pid1::prehook;
+use crate::pid1::supervisor::SignalTo;
 
 /// Where the computed server-id is handed to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,7 @@ pub struct Settings {
     pub via: ServerIdVia,
     pub cnf: PathBuf,
     pub grace: Duration,
+    pub signal_to: SignalTo,
     pub hooks: Vec<Vec<String>>,
     pub command: Vec<OsString>,
     pub node: NodeSettings,
@@ -212,6 +214,7 @@ impl Settings {
             via,
             cnf,
             grace: parse_or_default(raw, &defs::GRACE, parse_duration)?,
+            signal_to: parse_or_default(raw, &defs::SIGNAL_TO, str::parse)?,
             hooks,
             command,
             node: NodeSettings::read(inputs),
@@ -377,6 +380,7 @@ mod tests {
         assert_eq!(s.via, ServerIdVia::Auto);
         assert_eq!(s.cnf, PathBuf::from("/etc/mysql/conf.d/replikit.cnf"));
         assert_eq!(s.grace, Duration::from_secs(5));
+        assert_eq!(s.signal_to, SignalTo::Child);
         assert_eq!(s.command, ["docker-entrypoint.sh", "mysqld"]);
         assert!(s.hooks.is_empty());
         assert_eq!(s.replication.tls, Tls::Off);
@@ -408,6 +412,7 @@ mod tests {
             (&["--cnf", "/"], "REPLIKIT_CNF"),
             (&["--grace", "soon"], "REPLIKIT_GRACE"),
             (&["--grace=-1"], "REPLIKIT_GRACE"),
+            (&["--signal-to", "everyone"], "REPLIKIT_SIGNAL_TO"),
             (&["--pre", "echo 'open"], "REPLIKIT_PRE"),
             (&["--repl-ssl", "yes"], "REPLIKIT_REPL_SSL"),
             (&["--repl-ssl", "ca.pem"], "REPLIKIT_REPL_SSL"),

@@ -42,9 +42,32 @@ const SYNCHRONOUS: [i32; 6] = [
 /// kills the rest of the namespace anyway; this only keeps the log honest.
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
+/// Where forwarded signals go (REPLIKIT_SIGNAL_TO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalTo {
+    /// The command alone, which passes them on as it sees fit.
+    Child,
+    /// The command's whole process group (it starts one of its own), as
+    /// tini -g and dumb-init do: for a shell script that does not pass a
+    /// signal on to its children.
+    Group,
+}
+
+impl std::str::FromStr for SignalTo {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "child" => Ok(SignalTo::Child),
+            "group" => Ok(SignalTo::Group),
+            other => anyhow::bail!("unknown value {other:?}: use child or group"),
+        }
+    }
+}
+
 pub struct Supervisor {
     signals: SignalFd,
     pid1: bool,
+    signal_to: SignalTo,
     /// Signals we inherited as ignored. exec resets caught signals to the
     /// default by itself, but keeps ignored ones ignored: only these need a
     /// reset in the child.
@@ -74,7 +97,7 @@ fn blocked_signals() -> SigSet {
 impl Supervisor {
     /// Blocks signals and becomes a subreaper when not PID 1. Call before
     /// starting any child, so no signal sent in between is lost.
-    pub fn start() -> Result<Supervisor> {
+    pub fn start(signal_to: SignalTo) -> Result<Supervisor> {
         let pid1 = std::process::id() == 1;
         if !pid1 {
             nix::sys::prctl::set_child_subreaper(true)
@@ -87,6 +110,7 @@ impl Supervisor {
         Ok(Supervisor {
             signals,
             pid1,
+            signal_to,
             inherited_ignored: ignored_signals(),
             told_to_stop: false,
         })
@@ -114,13 +138,18 @@ impl Supervisor {
                 if sig == libc::SIGCHLD {
                     continue;
                 }
-                log::debug!("forwarding signal {sig} to pid {child}");
                 if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig) {
                     self.told_to_stop = true;
                     stopping::begin();
                 }
+                // The child leads a process group of its own (see spawn).
+                let target = match self.signal_to {
+                    SignalTo::Child => child.as_raw(),
+                    SignalTo::Group => -child.as_raw(),
+                };
+                log::debug!("forwarding signal {sig} to {target} (a negative pid: a group)");
                 // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
-                unsafe { libc::kill(child.as_raw(), sig) };
+                unsafe { libc::kill(target, sig) };
             }
             // Reap after every wake-up: SIGCHLDs coalesce, so one may stand for many.
             if let Some(code) = self

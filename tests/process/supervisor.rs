@@ -155,6 +155,35 @@ fn a_child_killed_by_a_forwarded_signal_gives_128_plus_n() {
     }
 }
 
+/// A shell script that traps SIGTERM without passing it on: by default
+/// only the script gets it, and its `sleep` runs its course (exit 0); with
+/// REPLIKIT_SIGNAL_TO=group the whole group gets it, `sleep` too (143).
+#[test]
+fn signals_reach_the_whole_process_group_when_asked() {
+    for (to, want) in [("child", "sleep ended 0"), ("group", "sleep ended 143")] {
+        let s = Scratch::new("group");
+        let (child, pid) = spawn_pid1(
+            pid1(&s.path("r.cnf"))
+                .env("D", &s.0)
+                .env("REPLIKIT_SIGNAL_TO", to)
+                .args([
+                    "--",
+                    "sh",
+                    "-c",
+                    "trap 'echo script got TERM' TERM; sleep 3 & echo > \"$D/ready\"; \
+                     wait $!; wait $!; echo \"sleep ended $?\"",
+                ]),
+        );
+        wait_for(LIMIT, "the script", || s.path("ready").exists());
+        std::thread::sleep(Duration::from_millis(100));
+        kill(pid, libc::SIGTERM);
+        let (code, out, err) = finish(child);
+        assert_eq!(code, 0, "{to}: {err}");
+        assert!(out.contains("script got TERM"), "{to}: {out}");
+        assert!(out.contains(want), "{to}: {out}");
+    }
+}
+
 #[test]
 fn exit_codes_pass_through() {
     for code in [0, 1, 2, 63, 125, 255] {
