@@ -29,9 +29,21 @@ pub fn run(settings: &Settings, o: &HealthOptions) -> Result<i32, Fatal> {
         ready: o.ready,
         replication: o.replication,
         max_lag,
+        errant: o.errant,
     }
     .or_default_for(role);
-    match health::probe(&local, role, &checks, Duration::from_secs(5)) {
+    let source = settings.node.role().ok().map(|role| health::Source {
+        role,
+        tls: &settings.replication.tls,
+        cluster: &settings.replication.cluster,
+    });
+    match health::probe(
+        &local,
+        role,
+        &checks,
+        Duration::from_secs(5),
+        source.as_ref(),
+    ) {
         Ok(()) => Ok(0),
         Err(reason) => {
             let _ = writeln!(std::io::stderr(), "replikit: unhealthy: {reason}");

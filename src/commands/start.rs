@@ -229,6 +229,7 @@ fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
         role: role.name(),
         checks: Checks {
             max_lag: (role.name() == RoleName::Replica).then_some(agent.max_lag),
+            errant: false,
             ..Checks::default().or_default_for(role.name())
         },
     }

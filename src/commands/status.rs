@@ -6,14 +6,25 @@ use std::time::Duration;
 use crate::accounts;
 use crate::config::cli::StatusOptions;
 use crate::config::settings::Settings;
+use crate::db::dialect::Dialect;
 use crate::exit_code::{self, Fatal, OrExit};
-use crate::status::node;
+use crate::status::{errant, node};
 
 pub fn run(settings: &Settings, o: &StatusOptions) -> Result<i32, Fatal> {
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
-    let status = accounts::log_in_as_monitor(&local, Duration::from_secs(5))
-        .and_then(|mut c| node::read(&mut c, settings.node.role_name(), true))
+    let mut conn = accounts::log_in_as_monitor(&local, Duration::from_secs(5))
         .or_exit(exit_code::REPLICATION)?;
+    let mut status =
+        node::read(&mut conn, settings.node.role_name(), true).or_exit(exit_code::REPLICATION)?;
+    if let (Ok(role), Ok(d)) = (settings.node.role(), Dialect::of(&conn.server_version)) {
+        status.errant = errant::check(
+            role,
+            &mut conn,
+            &d,
+            &settings.replication.tls,
+            &settings.replication.cluster,
+        );
+    }
     println!(
         "{}",
         if o.json {

@@ -64,6 +64,9 @@ pub struct HealthOptions {
     /// On a replica: at most this many seconds behind the source.
     #[arg(long, value_name = "SECONDS")]
     pub max_lag: Option<String>,
+    /// On a replica: no transaction the source lacks (logs in to the source).
+    #[arg(long)]
+    pub errant: bool,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

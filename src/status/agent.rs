@@ -69,8 +69,13 @@ impl Agent {
         background::spawn("agent-probe", move || {
             let mut last_reason: Option<String> = None;
             loop {
-                let verdict =
-                    health::probe(&self.local, self.role, &self.checks, Duration::from_secs(2));
+                let verdict = health::probe(
+                    &self.local,
+                    self.role,
+                    &self.checks,
+                    Duration::from_secs(2),
+                    None,
+                );
                 let reason = verdict.as_ref().err().cloned();
                 if reason != last_reason {
                     match &reason {

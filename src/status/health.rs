@@ -8,8 +8,11 @@
 use std::time::Duration;
 
 use crate::accounts;
+use crate::config::role::Role;
 use crate::config::role::RoleName;
+use crate::db::dialect::{Dialect, Tls};
 use crate::db::local::LocalServer;
+use crate::status::errant::{self, Errant};
 use crate::status::node::{self, NodeStatus};
 
 /// Asks the local server what `checks` need and judges it: Ok, or the
@@ -19,11 +22,26 @@ pub fn probe(
     role: RoleName,
     checks: &Checks,
     timeout: Duration,
+    source: Option<&Source>,
 ) -> Result<(), String> {
-    let status = accounts::log_in_as_monitor(local, timeout)
-        .and_then(|mut c| node::read(&mut c, role, checks.need_replica()))
+    let mut conn =
+        accounts::log_in_as_monitor(local, timeout).map_err(|e| format!("--connect: {e:#}"))?;
+    let mut status = node::read(&mut conn, role, checks.need_replica())
         .map_err(|e| format!("--connect: {e:#}"))?;
+    if let (true, Some(source)) = (checks.errant, source) {
+        // A dialect the server's own read above already accepted.
+        if let Ok(d) = Dialect::of(&conn.server_version) {
+            status.errant = errant::check(source.role, &mut conn, &d, source.tls, source.cluster);
+        }
+    }
     evaluate(checks, &status)
+}
+
+/// What comparing a replica with its source takes (`--errant`).
+pub struct Source<'a> {
+    pub role: &'a Role,
+    pub tls: &'a Tls,
+    pub cluster: &'a str,
 }
 
 /// The checks asked for.
@@ -37,6 +55,10 @@ pub struct Checks {
     pub replication: bool,
     /// At most this many seconds behind the source.
     pub max_lag: Option<u64>,
+    /// Nothing executed here that the source lacks (errant transactions).
+    /// It logs in to the source, so HAProxy's frequent agent check leaves
+    /// it out.
+    pub errant: bool,
 }
 
 impl Checks {
@@ -51,12 +73,13 @@ impl Checks {
             ready: true,
             replication: role == RoleName::Replica,
             max_lag: None,
+            errant: role == RoleName::Replica,
         }
     }
 
     /// Whether SHOW REPLICA STATUS is needed.
     pub fn need_replica(&self) -> bool {
-        self.replication || self.max_lag.is_some()
+        self.replication || self.max_lag.is_some() || self.errant
     }
 }
 
@@ -103,6 +126,13 @@ pub fn evaluate(checks: &Checks, s: &NodeStatus) -> Result<(), String> {
             Some(_) => {}
         }
     }
+    if checks.errant {
+        if let Errant::Found(set) = &s.errant {
+            return Err(format!(
+                "--errant: this replica has transactions its source lacks, written behind replication's back: {set}"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -123,6 +153,7 @@ mod tests {
             gtid_executed: String::new(),
             replica,
             seeded: None,
+            errant: Errant::NotChecked("test".into()),
         }
     }
 
@@ -166,6 +197,7 @@ mod tests {
             ready: true,
             replication: true,
             max_lag: Some(10),
+            errant: true,
         };
         let ready_only = Checks {
             ready: true,
@@ -216,6 +248,20 @@ mod tests {
                 None,
             ),
         ];
+        let errant = |e: Errant| NodeStatus {
+            errant: e,
+            ..node(true, replica("Yes", "Yes", Some(0), None))
+        };
+        let cases = cases.into_iter().chain([
+            (all, errant(Errant::None), None),
+            (all, errant(Errant::NotChecked("unreachable".into())), None),
+            (
+                all,
+                errant(Errant::Found("0-2-7".into())),
+                Some("--errant: this replica has transactions its source lacks, written behind replication's back: 0-2-7"),
+            ),
+            (lag_only, errant(Errant::Found("0-2-7".into())), None),
+        ]);
         for (checks, status, want) in cases {
             let got = evaluate(&checks, &status);
             match want {

@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::config::role::RoleName;
 use crate::db::dialect::{canonical_status_column, Dialect, Product, ServerVersion};
 use crate::db::wire::{Conn, Rows};
+use crate::status::errant::Errant;
 
 /// The file in the datadir where replikit records how it seeded the node.
 pub const SEED_RECORD: &str = "replikit-seeded";
@@ -31,6 +32,9 @@ pub struct NodeStatus {
     pub replica: Option<ReplicaState>,
     /// How replikit seeded this node, from its record in the datadir.
     pub seeded: Option<String>,
+    /// Transactions this replica has that its source lacks; `read` leaves
+    /// it NotChecked, as comparing needs the source (`errant::check`).
+    pub errant: Errant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +153,7 @@ pub fn read(conn: &mut Conn, role: RoleName, with_replica: bool) -> Result<NodeS
         gtid_executed: rows.get(0, "gtid").unwrap_or_default().replace('\n', ""),
         replica,
         seeded,
+        errant: Errant::NotChecked("not compared".into()),
     })
 }
 
@@ -207,8 +212,9 @@ impl NodeStatus {
             )
         });
         format!(
-            "{{\"version\":1,\"role\":{},\"server_id\":{},\"product\":{},\"server_version\":\"{a}.{b}.{c}\",\
-             \"ready\":{},\"read_only\":{},\"super_read_only\":{},\"gtid_executed\":{},\"replica\":{},\"seeded\":{}}}",
+            "{{\"version\":2,\"role\":{},\"server_id\":{},\"product\":{},\"server_version\":\"{a}.{b}.{c}\",\
+             \"ready\":{},\"read_only\":{},\"super_read_only\":{},\"gtid_executed\":{},\"replica\":{},\"seeded\":{},\
+             \"errant\":{}}}",
             json_string(&self.role),
             self.server_id,
             json_string(product),
@@ -218,6 +224,11 @@ impl NodeStatus {
             json_string(&self.gtid_executed),
             replica,
             json_opt(&self.seeded, |s| json_string(s)),
+            match &self.errant {
+                Errant::NotChecked(_) => "null".to_string(),
+                Errant::None => json_string(""),
+                Errant::Found(set) => json_string(set),
+            },
         )
     }
 
@@ -296,6 +307,14 @@ impl NodeStatus {
         lines.push(format!(
             "seeded:       {}",
             self.seeded.as_deref().unwrap_or("no (or not by replikit)")
+        ));
+        lines.push(format!(
+            "errant:       {}",
+            match &self.errant {
+                Errant::NotChecked(why) => format!("not compared ({why})"),
+                Errant::None => "none (nothing the source lacks)".to_string(),
+                Errant::Found(set) => format!("{set} (the source lacks these)"),
+            }
         ));
         lines.join("\n")
     }
@@ -376,6 +395,7 @@ mod tests {
             gtid_executed: "uuid:1-5".into(),
             replica,
             seeded: Some("dump from db1:3306".into()),
+            errant: Errant::Found("uuid2:1".into()),
         }
     }
 
@@ -395,21 +415,27 @@ mod tests {
         };
         assert_eq!(
             status(Some(replica)).to_json(),
-            "{\"version\":1,\"role\":\"replica\",\"server_id\":7,\"product\":\"mysql\",\"server_version\":\"9.7.4\",\
+            "{\"version\":2,\"role\":\"replica\",\"server_id\":7,\"product\":\"mysql\",\"server_version\":\"9.7.4\",\
              \"ready\":true,\"read_only\":true,\"super_read_only\":true,\"gtid_executed\":\"uuid:1-5\",\
              \"replica\":{\"source_host\":\"db\\\"1\",\"source_port\":3306,\"io_running\":\"Yes\",\"sql_running\":\"Yes\",\
              \"lag_seconds\":2,\"source_log_file\":\"binlog.000002\",\"source_log_pos\":793,\"gtid\":\"uuid:1-5\",\
-             \"last_error\":null},\"seeded\":\"dump from db1:3306\"}"
+             \"last_error\":null},\"seeded\":\"dump from db1:3306\",\"errant\":\"uuid2:1\"}"
         );
         let primary = NodeStatus {
             role: "primary".into(),
             super_read_only: None,
             seeded: None,
+            errant: Errant::NotChecked("not a replica".into()),
             ..status(None)
         };
         assert!(primary
             .to_json()
-            .ends_with("\"super_read_only\":null,\"gtid_executed\":\"uuid:1-5\",\"replica\":null,\"seeded\":null}"));
+            .ends_with("\"super_read_only\":null,\"gtid_executed\":\"uuid:1-5\",\"replica\":null,\"seeded\":null,\"errant\":null}"));
+        let clean = NodeStatus {
+            errant: Errant::None,
+            ..status(None)
+        };
+        assert!(clean.to_json().ends_with(",\"errant\":\"\"}"));
     }
 
     #[test]
@@ -430,6 +456,7 @@ mod tests {
             "read-only:    yes (super_read_only)",
             "replicating:  no (not a replica)",
             "seeded:       dump from db1:3306",
+            "errant:       uuid2:1 (the source lacks these)",
         ] {
             assert!(text.contains(want), "{want} in\n{text}");
         }

@@ -87,13 +87,19 @@ fn probes(flavor: Flavor) {
     ] {
         assert!(text.contains(want), "{want} in\n{text}");
     }
-    for (server, env) in [
-        (&replica, primary.as_source_env()),
-        (&primary, vec![("MYSQL_MASTER", "1".to_string())]),
+    for (server, env, errant) in [
+        (&replica, primary.as_source_env(), "\"errant\":\"\""),
+        (
+            &primary,
+            vec![("MYSQL_MASTER", "1".to_string())],
+            "\"errant\":null",
+        ),
     ] {
         let out = replikit(server, &env, &["status", "--json"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        matches_schema(&String::from_utf8_lossy(&out.stdout));
+        let json = String::from_utf8_lossy(&out.stdout);
+        matches_schema(&json);
+        assert!(json.contains(errant), "{errant} in {json}");
     }
 
     // A stopped SQL thread.
@@ -128,6 +134,35 @@ fn probes(flavor: Flavor) {
     );
     lock.join().unwrap();
     replica.wait_for_rows("SELECT COUNT(*) FROM app.t", "1");
+
+    // An errant transaction: a schema created on the replica with
+    // read-only lifted, binary-logged. Replication goes on, but --errant
+    // (a default on a replica) names it.
+    let lift = if flavor == Flavor::MySql97 {
+        "SET GLOBAL super_read_only = OFF; "
+    } else {
+        ""
+    };
+    replica.sql(&format!(
+        "{lift}SET GLOBAL read_only = OFF; CREATE DATABASE written_on_the_replica; SET GLOBAL read_only = ON"
+    ));
+    let own = if flavor == Flavor::MySql97 {
+        replica.sql("SELECT @@server_uuid")
+    } else {
+        format!("0-{}-", replica.sql("SELECT @@server_id"))
+    };
+    let (code, err) = health(&replica, &primary, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--errant: ") && err.contains(&own),
+        "{own} in {err}"
+    );
+    let out = replikit(&replica, &primary.as_source_env(), &["status", "--json"]);
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    matches_schema(&json);
+    assert!(json.contains(&format!("\"errant\":\"{own}")), "{json}");
+    // Not asked for, it is not checked.
+    assert_eq!(health(&replica, &primary, &["--replication"]).0, 0);
 
     // A replication error: a row written on the replica behind
     // replication's back, then the same key on the primary.
