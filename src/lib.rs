@@ -29,6 +29,7 @@ pub mod fuzzing {
     pub use crate::db::wire::Rows;
     pub use crate::identity::mycnf::{edit_options, set_options};
     pub use crate::seed::dump::coordinates;
+    pub use crate::status::errant::mariadb as mariadb_errant_gtids;
     pub use crate::status::node::{NodeStatus, ReplicaState};
 }
 

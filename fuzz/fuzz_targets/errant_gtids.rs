@@ -1,0 +1,28 @@
+//! MariaDB's errant-GTID comparison (src/status/errant.rs) on any two
+//! lists, the source's from the network: no panic; a list is never errant
+//! against itself; what it reports are well-formed GTIDs of the replica's
+//! list.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use replikit::fuzzing::mariadb_errant_gtids;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let (replica, source) = text.split_once('|').unwrap_or((&text, ""));
+    assert_eq!(mariadb_errant_gtids(replica, replica), "");
+    let errant = mariadb_errant_gtids(replica, source);
+    for gtid in errant.split(',').filter(|g| !g.is_empty()) {
+        let parts: Vec<&str> = gtid.split('-').collect();
+        assert_eq!(parts.len(), 3, "{gtid}");
+        assert!(parts.iter().all(|p| p.parse::<u64>().is_ok()), "{gtid}");
+        assert!(
+            replica.split(',').any(|r| {
+                let r: Vec<&str> = r.trim().split('-').collect();
+                r.len() == 3 && r[0].parse::<u32>().ok() == parts[0].parse().ok()
+                    && r[1].parse::<u32>().ok() == parts[1].parse().ok()
+            }),
+            "{gtid} is not the replica's"
+        );
+    }
+});
