@@ -164,21 +164,27 @@ pub fn read(files: &Files) -> Result<Option<Credentials>> {
     }))
 }
 
-/// Only a secret PID 1 could have written: owned by root or by us,
-/// readable by its owner alone, and password-sized. The socket's folder is
-/// often open to every user (mode 1777), so anyone could have put one there.
+/// Only a secret PID 1 or the server's user could have written: owned by
+/// root, by us, or by the socket folder's owner (an entrypoint may hand the
+/// folder's files to the server's user, as the official ones do), readable
+/// by its owner alone, and password-sized. The folder is often open to
+/// every user (mode 1777), so anyone else could have put one there.
 fn trusted(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let m = std::fs::symlink_metadata(path).with_context(|| format!("{}", path.display()))?;
+    let folder = path
+        .parent()
+        .and_then(|dir| std::fs::metadata(dir).ok())
+        .map_or(0, |d| d.uid());
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if !m.file_type().is_file()
-        || (m.uid() != 0 && m.uid() != me)
+        || ![0, me, folder].contains(&m.uid())
         || m.permissions().mode() & 0o077 != 0
         || m.len() > 256
     {
         anyhow::bail!(
-            "{}: not replikit's (a regular file of root or uid {me}, mode 0600, at most 256 bytes); remove it and restart the container",
+            "{}: not replikit's (a regular file of root, uid {me} or the folder's owner uid {folder}, mode 0600, at most 256 bytes); remove it and restart the container",
             path.display()
         );
     }

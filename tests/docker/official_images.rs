@@ -515,6 +515,13 @@ fn cluster(v: Variant, flavor: Flavor, bin: &std::path::Path, network: &str, ips
                 stderr(&out)
             );
         }
+        // Compared with the primary, as the donor: nothing errant.
+        let status = String::from_utf8_lossy(&ctx.replikit(replica, "status").stdout).into_owned();
+        assert!(
+            status.contains("errant:       none"),
+            "{base}: {}: {status}",
+            replica.name
+        );
     }
 
     if v.root == Root::Random {
