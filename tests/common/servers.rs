@@ -175,22 +175,18 @@ impl Server {
 
     /// The server's own log.
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(
-            self.root
-                .join(self.dir.trim_start_matches('/'))
-                .join("error.log"),
-        )
-        .unwrap_or_default()
+        self.read_own("error.log")
     }
 
     /// What replikit logged, when it runs the server.
     pub fn replikit_log(&self) -> String {
-        std::fs::read_to_string(
-            self.root
-                .join(self.dir.trim_start_matches('/'))
-                .join("replikit.log"),
-        )
-        .unwrap_or_default()
+        self.read_own("replikit.log")
+    }
+
+    /// A file of this instance's folder; empty when it is not there.
+    fn read_own(&self, name: &str) -> String {
+        let dir = self.root.join(self.dir.trim_start_matches('/'));
+        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
     }
 
     fn start_full(

@@ -60,11 +60,7 @@ fn end_to_end(flavor: Flavor) {
 
     // The server runs as the image's mysql user, not as root.
     for service in ["primary", "replica1", "replica2"] {
-        let out = cluster.exec(
-            service,
-            "for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in mysqld|mariadbd) \
-             awk '/^Uid:/ {print $2}' $p/status;; esac; done",
-        );
+        let out = cluster.exec(service, crate::containers::SERVER_UID);
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             "999",

@@ -275,6 +275,12 @@ fn server_in_container(base: &str, bin: &std::path::Path, network: &str, ip: &st
     drop(cleanup);
 }
 
+/// A shell script for `docker exec`: the uid the server (mysqld or
+/// mariadbd) runs as.
+pub const SERVER_UID: &str =
+    "for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in mysqld|mariadbd) \
+     awk '/^Uid:/ {print $2}' $p/status;; esac; done";
+
 /// Removes a container and its anonymous volumes when the test ends,
 /// passed or failed.
 pub struct Cleanup(pub String);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::common::servers::Flavor;
 use crate::common::*;
-use crate::containers::{docker, in_parallel_on, Cleanup, Network};
+use crate::containers::{docker, in_parallel_on, Cleanup, Network, SERVER_UID};
 
 const REPL_PASSWORD: &str = "repl-pw'\\\"";
 const ROOT_PASSWORD: &str = "root-pw";
@@ -79,23 +79,13 @@ fn a_non_root_cluster_works_with_the_default_settings() {
 /// own CHANGE MASTER must not get in first.
 #[test]
 fn mariadb_images_own_variables_make_a_primary_and_a_seeded_replica() {
-    require_root();
-    let bin = static_bin();
-    let third = 100 + std::process::id() % 100;
-    let octet = 247;
-    let network = Network::create("own-variables", &format!("10.{octet}.{third}.0/24"));
-    let jobs: Vec<_> = [("mariadb-docker", 0), ("bitnami", 1)]
-        .into_iter()
-        .map(|(tag, i)| {
-            let bin = bin.clone();
-            let net = network.0.clone();
-            let ips: Vec<String> = (0..2)
-                .map(|k| format!("10.{octet}.{third}.{}", 20 + 10 * i + k))
-                .collect();
-            move || own_variables(tag, &bin, &net, &ips)
-        })
-        .collect();
-    in_parallel_on(network, jobs);
+    side_by_side(
+        "own-variables",
+        247,
+        2,
+        vec!["mariadb-docker", "bitnami"],
+        own_variables,
+    );
 }
 
 fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &[String]) {
@@ -186,24 +176,8 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
 /// `health` and `status` work, on a primary of each flavor.
 #[test]
 fn a_one_time_or_later_set_root_password_changes_nothing_for_replikit() {
-    require_root();
-    let bin = static_bin();
-    let third = 100 + std::process::id() % 100;
-    let octet = 246;
-    let network = Network::create("root-later", &format!("10.{octet}.{third}.0/24"));
-    let jobs: Vec<_> = [Flavor::MariaDb118, Flavor::MySql97]
-        .into_iter()
-        .enumerate()
-        .map(|(i, flavor)| {
-            let bin = bin.clone();
-            let net = network.0.clone();
-            let ips: Vec<String> = (0..2)
-                .map(|k| format!("10.{octet}.{third}.{}", 20 + 10 * i + k))
-                .collect();
-            move || root_later(flavor, &bin, &net, &ips)
-        })
-        .collect();
-    in_parallel_on(network, jobs);
+    let flavors = vec![Flavor::MariaDb118, Flavor::MySql97];
+    side_by_side("root-later", 246, 2, flavors, root_later);
 }
 
 fn root_later(flavor: Flavor, bin: &std::path::Path, network: &str, ips: &[String]) {
@@ -279,24 +253,41 @@ fn root_later(flavor: Flavor, bin: &std::path::Path, network: &str, ips: &[Strin
     set_up(&later, 2);
 }
 
-fn run(v: Variant) {
+/// Runs `job` once per case, side by side, on one network of its own
+/// (10.`octet`.x.0/24) with `nodes` addresses for each case.
+fn side_by_side<T: Send + 'static>(
+    tag: &str,
+    octet: u8,
+    nodes: usize,
+    cases: Vec<T>,
+    job: fn(T, &std::path::Path, &str, &[String]),
+) {
     require_root();
     let bin = static_bin();
     let third = 100 + std::process::id() % 100;
-    let network = Network::create(v.tag, &format!("10.{}.{third}.0/24", v.octet));
-    let jobs: Vec<_> = [Flavor::MariaDb118, Flavor::MySql97]
+    let network = Network::create(tag, &format!("10.{octet}.{third}.0/24"));
+    let jobs: Vec<_> = cases
         .into_iter()
         .enumerate()
-        .map(|(i, flavor)| {
+        .map(|(i, case)| {
             let bin = bin.clone();
             let net = network.0.clone();
-            let ips: Vec<String> = (0..3)
-                .map(|k| format!("10.{}.{third}.{}", v.octet, 20 + 10 * i + k))
+            let ips: Vec<String> = (0..nodes)
+                .map(|k| format!("10.{octet}.{third}.{}", 20 + 10 * i + k))
                 .collect();
-            move || cluster(v, flavor, &bin, &net, &ips)
+            move || job(case, &bin, &net, &ips)
         })
         .collect();
     in_parallel_on(network, jobs);
+}
+
+fn run(v: Variant) {
+    let cases = [Flavor::MariaDb118, Flavor::MySql97]
+        .map(|f| (v, f))
+        .to_vec();
+    side_by_side(v.tag, v.octet, 3, cases, |(v, flavor), bin, net, ips| {
+        cluster(v, flavor, bin, net, ips)
+    });
 }
 
 /// One container of the cluster, and what the test knows of it.
@@ -603,14 +594,7 @@ fn root_password_changed_on_a_replica(ctx: &Ctx, primary: &Node, replica: &Node)
 
 /// The server's process belongs to uid 999, the image's mysql user.
 fn server_runs_as_mysql(ctx: &Ctx, node: &Node) {
-    let out = docker(&[
-        "exec",
-        &node.name,
-        "sh",
-        "-c",
-        "for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in mysqld|mariadbd) \
-         awk '/^Uid:/ {print $2}' $p/status;; esac; done",
-    ]);
+    let out = docker(&["exec", &node.name, "sh", "-c", SERVER_UID]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "999",
