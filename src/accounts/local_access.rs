@@ -113,10 +113,15 @@ pub fn install(files: &Files, password: &str) -> Result<()> {
     })?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let server_user = root
-        .then(|| server_user((folder.uid(), folder.gid()), &passwd))
-        .flatten();
+    let folder_owner = (folder.uid(), folder.gid());
+    let server_user = match (root, folder_owner.0) {
+        (false, _) => None,
+        (true, 0) => {
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            server_user(folder_owner, &passwd)
+        }
+        (true, _) => Some(folder_owner),
+    };
     let cannot = |path: &Path| {
         format!(
             "cannot write {}; make the socket's folder writable for replikit's user",
@@ -233,12 +238,19 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
-    #[test]
-    fn files_are_private_read_back_and_removed() {
-        let dir = std::env::temp_dir().join(format!("replikit-local-{}", std::process::id()));
+    /// An empty folder of its own for a test, and the files beside a
+    /// socket there.
+    fn scratch(name: &str) -> (std::path::PathBuf, Files) {
+        let dir = std::env::temp_dir().join(format!("replikit-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let files = Files::beside(&dir.join("mysqld.sock"));
+        (dir, files)
+    }
+
+    #[test]
+    fn files_are_private_read_back_and_removed() {
+        let (dir, files) = scratch("local");
         assert_eq!(read(&files).unwrap(), None);
         install(&files, "Rk-1234").unwrap();
         for path in [&files.init_file, &files.secret] {
@@ -271,10 +283,7 @@ mod tests {
 
     #[test]
     fn a_secret_anyone_could_have_written_is_refused() {
-        let dir = std::env::temp_dir().join(format!("replikit-planted-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = Files::beside(&dir.join("mysqld.sock"));
+        let (dir, files) = scratch("planted");
         std::fs::write(&files.secret, "Rk-planted").unwrap();
         std::fs::set_permissions(&files.secret, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = format!("{:#}", read(&files).unwrap_err());

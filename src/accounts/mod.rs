@@ -177,6 +177,25 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
     {
         return Ok(());
     }
+    with_super_read_only_lifted(conn, d, |conn| {
+        create_or_update(
+            conn,
+            &creds,
+            "localhost",
+            d.replica_monitor_grant(),
+            Scope::ThisServer,
+        )
+    })
+}
+
+/// Runs `work` with a MySQL replica's super_read_only lifted, for what only
+/// replikit may change there, and puts it back after, whatever `work`
+/// returned. read_only stays on for everyone else meanwhile.
+pub fn with_super_read_only_lifted<T>(
+    conn: &mut Conn,
+    d: &Dialect,
+    work: impl FnOnce(&mut Conn) -> Result<T>,
+) -> Result<T> {
     let lifted = match (d.super_read_only_query(), d.lift_super_read_only()) {
         (Some(query), Some(lift)) if conn.query(query)?.get(0, "super_read_only") == Some("1") => {
             conn.query(lift)?;
@@ -184,13 +203,7 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
         }
         _ => false,
     };
-    let result = create_or_update(
-        conn,
-        &creds,
-        "localhost",
-        d.replica_monitor_grant(),
-        Scope::ThisServer,
-    );
+    let result = work(conn);
     if lifted {
         conn.query("SET GLOBAL super_read_only = ON")?;
     }

@@ -294,11 +294,7 @@ fn forget_own_first_start(conn: &mut Conn, mine: &Dialect) -> Result<()> {
         "forgetting the transactions of its own first start ({own}), which the source never had: \
          they would reach this node's replicas if it were promoted"
     );
-    if let Some(lift) = mine.lift_super_read_only() {
-        conn.query(lift)?;
-    }
-    conn.query(reset)?;
-    Ok(())
+    accounts::with_super_read_only_lifted(conn, mine, |conn| conn.query(reset).map(drop))
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ fn parse_mariadb(list: &str) -> BTreeMap<(u32, u32), u64> {
     out
 }
 
+/// The longest GTID set taken from a source, in bytes.
+const MAX_SOURCE_SET: usize = 1 << 20;
+
 /// Compares `replica` (this server, in dialect `d`) with `source`. None
 /// when the servers keep no GTIDs (MySQL with gtid_mode OFF).
 pub fn find(replica: &mut Conn, d: &Dialect, source: &mut Conn) -> Result<Option<String>> {
@@ -86,6 +89,14 @@ pub fn find(replica: &mut Conn, d: &Dialect, source: &mut Conn) -> Result<Option
     };
     let mine = read(replica)?;
     let theirs = read(source).context("reading the source's GTIDs")?;
+    // Goes back to the local server in a query: a set this long is no
+    // real one (a GTID set lists ranges per server, a few dozen at most).
+    if theirs.len() > MAX_SOURCE_SET {
+        anyhow::bail!(
+            "the source's GTID set is {} bytes long, more than the {MAX_SOURCE_SET} compared",
+            theirs.len()
+        );
+    }
     if !mysql {
         return Ok(Some(mariadb(&mine, &theirs)));
     }
