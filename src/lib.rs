@@ -87,6 +87,8 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         Some(Command::Verify(o)) => commands::verify::run(&settings(&raw, None)?, &o),
         Some(Command::Health(o)) => commands::health::run(&settings(&raw, None)?, &o),
         Some(Command::Status(o)) => commands::status::run(&settings(&raw, None)?, &o),
+        Some(Command::Switchover(o)) => commands::takeover::switchover(&settings(&raw, None)?, &o),
+        Some(Command::Failover(o)) => commands::takeover::failover(&settings(&raw, None)?, &o),
     }
 }
 

@@ -13,6 +13,10 @@
 //! - `replikit-local.secret`, the password, for replikit's own commands
 //!   run in the container (`health`, `status`, `verify`). Owned by us.
 //!
+//! The same file fences the server: the real one (not the first
+//! initialisation's temporary one) starts read-only, and replikit lifts
+//! that on the node it decided is the primary.
+//!
 //! A datadir made before this existed gets the account at its first start
 //! under this version. Both files go when PID 1 exits; one left by a
 //! container that was killed holds a password the next start replaces.
@@ -86,6 +90,18 @@ pub fn init_sql(password: &str) -> String {
         format!("GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION;"),
     ]);
     lines.extend(when("@replikit_was = 1", "SET GLOBAL super_read_only = ON"));
+    // Fencing: the real server takes no write until replikit has decided
+    // that it is the primary and lifts this. The first initialisation's
+    // temporary server runs with --skip-networking and must take the
+    // entrypoint's writes (MYSQL_DATABASE, MYSQL_USER, initdb scripts).
+    lines.extend(when(
+        "@@GLOBAL.skip_networking = 0",
+        "SET GLOBAL read_only = ON",
+    ));
+    lines.extend(when(
+        "@@GLOBAL.skip_networking = 0 AND VERSION() NOT LIKE '%MariaDB%'",
+        "SET GLOBAL super_read_only = ON",
+    ));
     lines.extend([
         "DEALLOCATE PREPARE replikit_step;".to_string(),
         "SET SESSION sql_log_bin = 1;".to_string(),
@@ -225,6 +241,11 @@ mod tests {
         let at = |needle: &str| sql.find(needle).unwrap_or_else(|| panic!("{needle}"));
         assert!(at("super_read_only = OFF") < at("CREATE USER"));
         assert!(at("GRANT ALL") < at("super_read_only = ON"));
+        // Fenced after the account, and only the real server.
+        assert!(at("GRANT ALL") < at("skip_networking = 0"));
+        assert!(
+            sql.contains("IF(@@GLOBAL.skip_networking = 0, 'SET GLOBAL read_only = ON', 'DO 0')")
+        );
     }
 
     #[test]

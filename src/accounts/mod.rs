@@ -188,6 +188,25 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
     })
 }
 
+/// Creates or updates the admin account on this node alone (outside the
+/// binary log: every node makes its own at every start), with the
+/// privileges `Dialect::admin_grants` lists and the topology record's
+/// table, for switchover, failover and rejoin across the network.
+pub fn ensure_admin(conn: &mut Conn, d: &Dialect, admin: &Credentials, hosts: &str) -> Result<()> {
+    with_super_read_only_lifted(conn, d, |conn| {
+        create_or_update(conn, admin, hosts, d.admin_grants(), Scope::ThisServer)?;
+        outside_the_binary_log(conn, |conn| {
+            conn.query(&format!(
+                "GRANT SELECT, INSERT, DELETE, CREATE ON {}.* TO {}@{}",
+                crate::replication::topology::SCHEMA,
+                quote(&admin.user),
+                quote(hosts)
+            ))
+            .map(drop)
+        })
+    })
+}
+
 /// Runs `work` with a MySQL replica's super_read_only lifted, for what only
 /// replikit may change there, and puts it back after, whatever `work`
 /// returned. read_only stays on for everyone else meanwhile.

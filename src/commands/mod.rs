@@ -6,6 +6,7 @@ pub mod prepare;
 pub mod server_id;
 pub mod start;
 pub mod status;
+pub mod takeover;
 pub mod verify;
 
 use anyhow::anyhow;

@@ -86,9 +86,11 @@ fn prepare_and_run(
     if let Some(code) = run_hooks(settings, supervisor, &command)? {
         return Ok(code);
     }
-    tell_the_command(role);
+    tell_the_command(role, settings.ha.is_some());
     start_agent(settings, role)?;
-    start_replication(settings, role, address)?;
+    // The init-file makes the server start read-only (fenced).
+    let fenced = init_file.is_some() && runs_the_server(&command);
+    start_replication(settings, role, address, fenced)?;
     supervise(supervisor, &command)
 }
 
@@ -198,7 +200,7 @@ pub const WITHHELD_FROM_THE_COMMAND: [&str; 2] = ["MARIADB_MASTER_HOST", "MARIAD
 
 /// What the command's environment says about us. Set while no other
 /// thread runs: the agent and replication threads start after.
-fn tell_the_command(role: &Role) {
+fn tell_the_command(role: &Role, with_peers: bool) {
     for name in WITHHELD_FROM_THE_COMMAND {
         if std::env::var_os(name).is_some() {
             std::env::remove_var(name);
@@ -210,7 +212,8 @@ fn tell_the_command(role: &Role) {
     // For the image's first-start scripts (sql/load-on-primary.sh): only a
     // primary loads the sample schema.
     std::env::set_var(NODE_ROLE_VARIABLE, role.name().as_str());
-    if matches!(role, Role::Replica(_)) {
+    // With peers any node may become a replica, and seed by clone.
+    if matches!(role, Role::Replica(_)) || with_peers {
         // So that mysqld, once docker-entrypoint.sh has exec'd it, knows it
         // is supervised and a clone can restart it (see `restart`).
         std::env::set_var(restart::PARENT_PID_VARIABLE, std::process::id().to_string());
@@ -243,30 +246,88 @@ fn start_replication(
     settings: &Settings,
     role: &Role,
     address: Option<IpAddr>,
+    fenced: bool,
 ) -> Result<(), Fatal> {
-    if *role == Role::Standalone {
+    // A standalone server has only the fence to lift, and only where
+    // replikit's init-file put it there.
+    if *role == Role::Standalone && !fenced {
         return Ok(());
     }
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let (settings, role) = (settings.clone(), role.clone());
     background::spawn_awaited("replication", move || {
         background::failpoint("replication");
-        let repl_host = match accounts::replica_host_pattern(&role, &settings, address) {
-            Ok(repl_host) => repl_host,
-            Err(e) => return log::error!("replication: {e}"),
+        let Some(ha) = &settings.ha else {
+            let repl_host = match accounts::replica_host_pattern(&role, &settings, address) {
+                Ok(repl_host) => repl_host,
+                Err(e) => return log::error!("replication: {e}"),
+            };
+            let set_up = replication::keep_trying(
+                role.clone(),
+                settings.replication.clone(),
+                local.clone(),
+                repl_host.clone(),
+                true,
+            );
+            if set_up && matches!(&role, Role::Primary(p) if p.replication.is_some()) {
+                replication::primary::keep_donor_reading(&local, &repl_host);
+            }
+            return;
+        };
+        // With peers every node may become the primary: the accounts'
+        // host pattern is known on every node.
+        let hosts = cluster_hosts(&settings, address);
+        let Some(decided) = follow_the_topology(&settings, ha, &role, &local, address, &hosts)
+        else {
+            return;
         };
         let set_up = replication::keep_trying(
-            role.clone(),
+            decided.clone(),
             settings.replication.clone(),
             local.clone(),
-            repl_host.clone(),
+            hosts.clone(),
             true,
         );
-        if set_up && matches!(&role, Role::Primary(p) if p.replication.is_some()) {
-            replication::primary::keep_donor_reading(&local, &repl_host);
+        if let (true, Some(primary)) = (set_up, replication::follow::as_primary(&decided)) {
+            replication::follow::keep_up_with_promotions(
+                &settings.replication,
+                &local,
+                &hosts,
+                &primary,
+                None,
+            );
         }
     })
     .or_exit(exit_code::OS_ERROR)
+}
+
+/// The host pattern of the cluster's accounts: REPLIKIT_REPL_HOST, else
+/// the legacy scripts' pattern from this node's address.
+fn cluster_hosts(settings: &Settings, address: Option<IpAddr>) -> String {
+    match &settings.replication.repl_host {
+        Some(hosts) => hosts.clone(),
+        None => accounts::default_host_pattern(address.or_else(|| {
+            identity::identify(&settings.identity)
+                .ok()
+                .and_then(|id| id.address.map(|a| a.addr))
+        })),
+    }
+}
+
+/// With peers: the role the recorded topology gives this node (logged),
+/// retried as the set-up is; None when it must stay read-only (said in
+/// the log) or PID 1 stops.
+fn follow_the_topology(
+    settings: &Settings,
+    ha: &crate::config::peers::HaSettings,
+    env_role: &Role,
+    local: &crate::db::local::LocalServer,
+    address: Option<IpAddr>,
+    hosts: &str,
+) -> Option<Role> {
+    replication::retry::keep_trying_with(&settings.replication, local, |job| {
+        replication::follow::role_at_start(env_role, ha, job, hosts, address)
+    })
 }
 
 /// Runs the command until it exits, again in place when a clone asked

@@ -16,7 +16,7 @@ use crate::config::defs::{self, Def};
     name = "replikit",
     version,
     about = "PID-1 entrypoint for MySQL/MariaDB containers: server-id, hooks, signal forwarding, reaping",
-    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]",
+    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]\n       replikit switchover [--to NODE]\n       replikit failover [--to NODE]",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
                   127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \
@@ -48,6 +48,36 @@ pub enum Command {
     /// This node's role, server, read-only state and replication, for
     /// people; --json for scripts (docs/status.schema.json).
     Status(StatusOptions),
+    /// Planned change of primary, nothing lost: fence the primary, wait
+    /// until the target has applied everything, promote it, repoint the
+    /// others, record the new epoch. Needs REPLIKIT_PEERS.
+    Switchover(TakeoverOptions),
+    /// The primary is gone: every replica applies what it received, the
+    /// most advanced one is promoted, the others follow it. Needs
+    /// REPLIKIT_PEERS.
+    Failover(FailoverOptions),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct TakeoverOptions {
+    /// The member to promote (HOST or HOST:PORT, as in REPLIKIT_PEERS, or
+    /// its address); default: a replica of the primary (switchover), the
+    /// most advanced replica (failover).
+    #[arg(long, value_name = "NODE")]
+    pub to: Option<String>,
+    /// How long a replica may take to apply what it has (e.g. 30s).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct FailoverOptions {
+    #[command(flatten)]
+    pub takeover: TakeoverOptions,
+    /// Promote a member even though it has errant transactions (written
+    /// behind replication's back); they then reach every other member.
+    #[arg(long)]
+    pub allow_errant: bool,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

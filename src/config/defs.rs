@@ -212,8 +212,16 @@ pub const AGENT_MAX_LAG: Def = def(
     "For the agent check: a replica further behind its source than this many seconds answers `down`.",
 );
 
+pub const PEERS: Def = def(
+    "peers",
+    "REPLIKIT_PEERS",
+    "HOST[:PORT],...",
+    None,
+    "The cluster's members, for switchover, failover and rejoin: host names or addresses (a name may stand for several, as Swarm's tasks.SERVICE or a Kubernetes headless service), port 3306 unless given; needs REPLIKIT_ADMIN_PASSWORD.",
+);
+
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 23] = [
+pub const ALL: [&Def; 24] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -237,6 +245,7 @@ pub const ALL: [&Def; 23] = [
     &AGENT_PORT,
     &AGENT_BIND,
     &AGENT_MAX_LAG,
+    &PEERS,
 ];
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod defs;
+pub mod peers;
 pub mod role;
 pub mod settings;
 pub mod tls;

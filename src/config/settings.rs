@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::cli::Raw;
 use crate::config::defs::{self, Def, DEFAULT_CNF, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
+use crate::config::peers::{self, HaSettings};
 use crate::config::role::{self, Inputs, Role, RoleName};
 use crate::config::tls::{is_absolute_path, tls};
 use crate::db::dialect::Tls;
@@ -95,6 +96,9 @@ pub struct Settings {
     pub hooks: Vec<Vec<String>>,
     pub command: Vec<OsString>,
     pub node: NodeSettings,
+    /// Switchover, failover and rejoin (REPLIKIT_PEERS and the admin
+    /// account); None without peers.
+    pub ha: Option<HaSettings>,
 }
 
 /// This node as the role contract describes it, read once. A missing or
@@ -218,6 +222,10 @@ impl Settings {
             hooks,
             command,
             node: NodeSettings::read(inputs),
+            ha: peers::ha_settings(
+                parse(raw, &defs::PEERS, peers::parse)?,
+                role::admin_password(inputs)?,
+            )?,
         })
     }
 

@@ -11,11 +11,15 @@
 //! account too); the replication stream itself is the replica server's own
 //! connection.
 
+pub mod cluster;
+pub mod follow;
 pub mod position;
 pub mod primary;
 pub mod replica;
 pub mod retry;
 pub mod source;
+pub mod takeover;
+pub mod topology;
 
 use std::time::{Duration, Instant};
 
@@ -56,7 +60,12 @@ pub struct Job<'a> {
 /// Sets up replication for `role`; returns a line saying what was done.
 pub fn set_up(role: &Role, job: &Job) -> Result<String> {
     match role {
-        Role::Standalone => Ok("standalone: no replication".into()),
+        Role::Standalone => {
+            // Fenced at start like every node; it has no one to wait for.
+            let (mut conn, d) = wait_for_local_server(job)?;
+            primary::take_writes(&mut conn, &d)?;
+            Ok("standalone: no replication".into())
+        }
         Role::Primary(p) => primary::set_up(p, job),
         Role::Replica(r) => replica::set_up(r, job),
     }

@@ -18,7 +18,7 @@ use crate::seed::clone;
 
 pub fn set_up(p: &Primary, job: &Job) -> Result<String> {
     let (mut conn, d) = wait_for_local_server(job)?;
-    writable_again(&mut conn, &d)?;
+    take_writes(&mut conn, &d)?;
     accounts::ensure_monitor(&mut conn, job.local, &d)?;
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
@@ -46,54 +46,54 @@ const NEW_SCHEMAS_EVERY: Duration = Duration::from_secs(3);
 /// PID 1 stops; a failure (the server restarting) is logged once and
 /// tried again.
 pub fn keep_donor_reading(local: &LocalServer, hosts: &str) {
-    let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     while stopping::pause(NEW_SCHEMAS_EVERY) {
-        let attempt = |conn: &mut Option<Conn>| -> Result<Vec<String>> {
-            let conn = match conn {
-                Some(conn) => conn,
-                None => conn.insert(local.log_in(Duration::from_secs(5))?),
-            };
-            donor_privileges::grant_new_schemas(conn, accounts::DONOR_USER, hosts)
-        };
-        match attempt(&mut conn) {
-            Ok(granted) => {
-                last_error.clear();
-                for schema in granted {
-                    log::info!(
-                        "primary: {} may read the new schema {schema:?} now, for seeding replicas",
-                        accounts::DONOR_USER
-                    );
-                }
+        grant_new_schemas_once(local, hosts, &mut last_error);
+    }
+}
+
+/// One look for schemas the donor cannot read yet; a failure is logged
+/// when it differs from `last_error`.
+pub fn grant_new_schemas_once(local: &LocalServer, hosts: &str, last_error: &mut String) {
+    let attempt = || -> Result<Vec<String>> {
+        let mut conn = local.log_in(Duration::from_secs(5))?;
+        donor_privileges::grant_new_schemas(&mut conn, accounts::DONOR_USER, hosts)
+    };
+    match attempt() {
+        Ok(granted) => {
+            last_error.clear();
+            for schema in granted {
+                log::info!(
+                    "primary: {} may read the new schema {schema:?} now, for seeding replicas",
+                    accounts::DONOR_USER
+                );
             }
-            Err(e) => {
-                conn = None;
-                let text = format!("{e:#}");
-                if text != last_error {
-                    log::warn!("primary: cannot grant new schemas to the seeding account: {text}; trying again every {NEW_SCHEMAS_EVERY:?}");
-                    last_error = text;
-                }
+        }
+        Err(e) => {
+            let text = format!("{e:#}");
+            if text != *last_error {
+                log::warn!("primary: cannot grant new schemas to the seeding account: {text}; trying again every {NEW_SCHEMAS_EVERY:?}");
+                *last_error = text;
             }
         }
     }
 }
 
-/// A primary that was a replica before keeps the read-only state that
-/// replikit persisted then; a primary must take writes.
-fn writable_again(conn: &mut Conn, d: &Dialect) -> Result<()> {
-    let Some(statements) = d.unpersist_read_only() else {
+/// The primary takes writes: the server starts read-only (replikit's
+/// init-file fences it, and a node that was a replica has read-only
+/// persisted), and replikit lifts that here, once it has decided that
+/// this node is the primary.
+pub fn take_writes(conn: &mut Conn, d: &Dialect) -> Result<()> {
+    let rows = conn.query("SELECT @@GLOBAL.read_only AS ro")?;
+    if rows.get(0, "ro") == Some("0") {
         return Ok(());
-    };
-    let persisted = conn.query(
-        "SELECT COUNT(*) AS n FROM performance_schema.persisted_variables \
-         WHERE VARIABLE_NAME IN ('super_read_only', 'read_only') AND VARIABLE_VALUE = 'ON'",
-    )?;
-    if persisted.get(0, "n").unwrap_or("0") != "0" {
-        log::info!("this server was persisted read-only (as a replica); as the primary it takes writes again");
-        for sql in statements {
-            conn.query(sql)?;
-        }
     }
+    for sql in d.set_writable() {
+        conn.query(sql)?;
+    }
+    log::info!(
+        "this node takes writes now (it started read-only, fenced until replikit decided its role)"
+    );
     Ok(())
 }
 

@@ -57,15 +57,45 @@ pub fn keep_trying(
     repl_host: String,
     restartable: bool,
 ) -> bool {
+    let done = keep_trying_with_host(&settings, &local, &repl_host, restartable, |job| {
+        replication::set_up(&role, job)
+    });
+    match done {
+        Some(line) => {
+            log::info!("replication: {line}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// `keep_trying`'s way for any step of the set-up: `step` with a fresh
+/// `Job` until it succeeds (Some), fails for good or PID 1 stops (None,
+/// said in the log).
+pub fn keep_trying_with<T>(
+    settings: &ReplicationSettings,
+    local: &LocalServer,
+    step: impl FnMut(&Job) -> Result<T>,
+) -> Option<T> {
+    keep_trying_with_host(settings, local, "", true, step)
+}
+
+fn keep_trying_with_host<T>(
+    settings: &ReplicationSettings,
+    local: &LocalServer,
+    repl_host: &str,
+    restartable: bool,
+    mut step: impl FnMut(&Job) -> Result<T>,
+) -> Option<T> {
     let mut wait = Duration::from_secs(1);
     loop {
         if stopping::requested() {
             log::info!("replication: {UNFINISHED}");
-            return false;
+            return None;
         }
         let job = Job {
-            local: &local,
-            repl_host: &repl_host,
+            local,
+            repl_host,
             tls: &settings.tls,
             source_key: settings.source_key.as_deref(),
             unverified_root_login: settings.unverified_root_login,
@@ -74,18 +104,15 @@ pub fn keep_trying(
             restartable,
             deadline: Instant::now() + Duration::from_secs(3600),
         };
-        match replication::set_up(&role, &job) {
-            Ok(line) => {
-                log::info!("replication: {line}");
-                return true;
-            }
+        match step(&job) {
+            Ok(value) => return Some(value),
             Err(_) if stopping::requested() => {
                 log::info!("replication: {UNFINISHED}");
-                return false;
+                return None;
             }
             Err(e) if is_permanent(&e) => {
                 log::error!("replication: {e:#}");
-                return false;
+                return None;
             }
             Err(e) => {
                 log::warn!("replication: {e:#}; trying again in {wait:?}");

@@ -47,6 +47,47 @@ pub fn mariadb(replica: &str, source: &str) -> String {
         .join(",")
 }
 
+/// Whether a MariaDB server at `mine` (a `gtid_current_pos`) lacks
+/// anything one at `other` has (pure): per replication domain, a later
+/// sequence number there, or a domain it never saw.
+pub fn mariadb_behind(mine: &str, other: &str) -> bool {
+    let per_domain = |list: &str| {
+        let mut out: BTreeMap<u32, u64> = BTreeMap::new();
+        for ((domain, _), seq) in parse_mariadb(list) {
+            let s = out.entry(domain).or_insert(seq);
+            *s = (*s).max(seq);
+        }
+        out
+    };
+    let mine = per_domain(mine);
+    per_domain(other)
+        .into_iter()
+        .any(|(domain, seq)| mine.get(&domain).is_none_or(|m| *m < seq))
+}
+
+/// The GTIDs of `set` (a MySQL GTID set) that server `uuid` wrote (pure).
+pub fn mysql_of_server(set: &str, uuid: &str) -> String {
+    let prefix = format!("{}:", uuid.to_ascii_lowercase());
+    set.split(',')
+        .map(str::trim)
+        .filter(|e| e.to_ascii_lowercase().starts_with(&prefix))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The GTIDs of `list` (MariaDB `domain-server-seq`) that server
+/// `server_id` wrote (pure).
+pub fn mariadb_of_server(list: &str, server_id: u32) -> String {
+    list.split(',')
+        .map(str::trim)
+        .filter(|g| {
+            let parts: Vec<&str> = g.split('-').collect();
+            parts.len() == 3 && parts[1].parse() == Ok(server_id)
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `0-1-100,1-2-7` → {(0, 1): 100, (1, 2): 7}; the highest sequence number
 /// where a pair repeats.
 fn parse_mariadb(list: &str) -> BTreeMap<(u32, u32), u64> {
@@ -74,21 +115,15 @@ const MAX_SOURCE_SET: usize = 1 << 20;
 /// when the servers keep no GTIDs (MySQL with gtid_mode OFF).
 pub fn find(replica: &mut Conn, d: &Dialect, source: &mut Conn) -> Result<Option<String>> {
     let mysql = d.version.product == Product::MySql;
-    let variable = if mysql {
-        "@@GLOBAL.gtid_executed"
-    } else {
-        "@@GLOBAL.gtid_binlog_state"
-    };
-    let query = format!("SELECT {variable} AS g");
-    let read = |conn: &mut Conn| -> Result<String> {
+    let read = |conn: &mut Conn, query: &str| -> Result<String> {
         Ok(conn
-            .query(&query)?
+            .query(query)?
             .get(0, "g")
             .unwrap_or_default()
             .replace('\n', ""))
     };
-    let mine = read(replica)?;
-    let theirs = read(source).context("reading the source's GTIDs")?;
+    let mine = read(replica, d.gtid_history_query())?;
+    let theirs = read(source, d.gtid_held_query()).context("reading the source's GTIDs")?;
     // Goes back to the local server in a query: a set this long is no
     // real one (a GTID set lists ranges per server, a few dozen at most).
     if theirs.len() > MAX_SOURCE_SET {
@@ -161,6 +196,45 @@ mod tests {
         for (replica, source, want) in cases {
             assert_eq!(mariadb(replica, source), want, "{replica} vs {source}");
         }
+    }
+
+    #[test]
+    fn who_is_behind_per_domain() {
+        let cases = [
+            // (mine, other, mine lacks something of other's)
+            ("", "", false),
+            ("0-1-100", "0-1-100", false),
+            ("0-1-99", "0-1-100", true),
+            // A new primary (server 2) continued domain 0: later is later.
+            ("0-2-101", "0-1-100", false),
+            ("0-1-100", "0-2-101", true),
+            // A domain mine never saw.
+            ("0-1-100", "0-1-100,1-3-1", true),
+            ("0-1-100,1-3-1", "0-1-100", false),
+            ("", "0-1-1", true),
+        ];
+        for (mine, other, want) in cases {
+            assert_eq!(mariadb_behind(mine, other), want, "{mine} vs {other}");
+        }
+    }
+
+    #[test]
+    fn transactions_of_one_server() {
+        let set = "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,\
+                   aaaaaaaa-71ca-11e1-9e33-c80aa9429562:7:9-10";
+        assert_eq!(
+            mysql_of_server(set, "aaaaaaaa-71ca-11e1-9e33-c80aa9429562"),
+            "aaaaaaaa-71ca-11e1-9e33-c80aa9429562:7:9-10"
+        );
+        assert_eq!(
+            mysql_of_server(set, "bbbbbbbb-0000-0000-0000-000000000000"),
+            ""
+        );
+        assert_eq!(
+            mariadb_of_server("0-1-5,0-12-7,12-1-3,1-2-9", 1),
+            "0-1-5,12-1-3"
+        );
+        assert_eq!(mariadb_of_server("0-12-7, x-y, 0-2", 2), "");
     }
 
     #[test]

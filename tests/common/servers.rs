@@ -101,7 +101,7 @@ pub struct Server {
     unshare: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -162,7 +162,7 @@ impl Server {
     /// (for a clone). `env` is replikit's environment; its log is
     /// `replikit_log()`.
     pub fn start_replicating_under_replikit(flavor: Flavor, env: &[(&str, String)]) -> Server {
-        Server::start_full(
+        Server::start_full_on(
             flavor,
             &replicating_options(flavor),
             Some(
@@ -170,7 +170,44 @@ impl Server {
                     .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
             ),
+            None,
         )
+    }
+
+    /// `start_replicating_under_replikit` on `port`, with more server
+    /// options; `env` may set REPLIKIT_SERVER_ID_VIA (else off).
+    pub fn start_under_replikit_on(
+        flavor: Flavor,
+        port: u16,
+        extra: &str,
+        env: &[(&str, String)],
+    ) -> Server {
+        Server::start_full_on(
+            flavor,
+            &format!("{} {extra}", replicating_options(flavor)),
+            Some(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
+            Some(port),
+        )
+    }
+
+    /// Kills the server's whole PID namespace at once (replikit and the
+    /// server with it, as `docker kill` does); the data stays for
+    /// `start_again`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.unshare.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts a killed server again on its data, port and environment.
+    pub fn start_again(&mut self) {
+        assert!(self.unshare.is_none(), "the server still runs");
+        self.launch();
     }
 
     /// The server's own log.
@@ -193,6 +230,15 @@ impl Server {
         flavor: Flavor,
         extra: &str,
         replikit_env: Option<Vec<(String, String)>>,
+    ) -> Server {
+        Server::start_full_on(flavor, extra, replikit_env, None)
+    }
+
+    fn start_full_on(
+        flavor: Flavor,
+        extra: &str,
+        replikit_env: Option<Vec<(String, String)>>,
+        port: Option<u16>,
     ) -> Server {
         require_root();
         require_tool("unshare");
@@ -242,7 +288,7 @@ impl Server {
             );
         }
 
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         let under = if replikit_env.is_some() {
             format!("{dir}/replikit -- ")
         } else {
@@ -268,7 +314,9 @@ impl Server {
             args += &format!(" 2>{dir}/replikit.log");
             place_binary(&host_dir.join("replikit"));
             e.push(("REPLIKIT_SOCKET".into(), format!("{dir}/sock")));
-            e.push(("REPLIKIT_SERVER_ID_VIA".into(), "off".into()));
+            if !e.iter().any(|(k, _)| k == "REPLIKIT_SERVER_ID_VIA") {
+                e.push(("REPLIKIT_SERVER_ID_VIA".into(), "off".into()));
+            }
             e.push((
                 "PATH".into(),
                 "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),

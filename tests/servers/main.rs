@@ -14,4 +14,5 @@ mod health;
 mod instances;
 mod replication;
 mod seed;
+mod topology;
 mod wire;

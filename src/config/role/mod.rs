@@ -188,6 +188,13 @@ const REPL_PASSWORD_HASH: Setting = Setting {
     secret: false,
 };
 
+/// The password of `replikit_admin`, the account switchover, failover and
+/// rejoin use across the network (replikit's own; not the seed's).
+const ADMIN_PASSWORD: Setting = Setting {
+    names: &["REPLIKIT_ADMIN_PASSWORD"],
+    secret: true,
+};
+
 /// Every variable of the role contract, secrets' `_FILE` forms included;
 /// the fuzz targets set them.
 #[cfg(feature = "fuzzing")]
@@ -205,6 +212,7 @@ pub fn variables() -> Vec<String> {
         &SOURCE_ROOT_PASSWORD,
         &SOURCE_DELAY,
         &REPL_PASSWORD_HASH,
+        &ADMIN_PASSWORD,
     ]
     .iter()
     .flat_map(|s| {
@@ -326,6 +334,11 @@ pub const PROCESS: Inputs<'static> = Inputs {
 /// or without one.
 pub fn root_password(inputs: &Inputs) -> Result<Option<String>> {
     inputs.get(&ROOT_PASSWORD)
+}
+
+/// The admin account's password (REPLIKIT_ADMIN_PASSWORD or its file).
+pub fn admin_password(inputs: &Inputs) -> Result<Option<String>> {
+    inputs.get(&ADMIN_PASSWORD)
 }
 
 pub fn resolve(inputs: &Inputs) -> Result<Role> {

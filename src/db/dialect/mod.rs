@@ -25,6 +25,12 @@ pub enum Position<'a> {
     OldestBinlog,
     /// Binlog coordinates read from the source.
     File { file: &'a str, pos: u64 },
+    /// GTIDs, for a node that changes source after a change of primary:
+    /// it continues from everything it has, applied or written as a
+    /// primary (MySQL `*_AUTO_POSITION=1`, MariaDB
+    /// `MASTER_USE_GTID=current_pos`, which counts a former primary's own
+    /// binary log where `slave_pos` would start it from nothing).
+    GtidContinuing,
 }
 
 /// Everything CHANGE REPLICATION SOURCE TO / CHANGE MASTER TO needs.
@@ -310,6 +316,93 @@ impl Dialect {
         ])
     }
 
+    /// Makes a primary take writes: read_only off, and on MySQL
+    /// super_read_only too (which turning read_only off also does) and
+    /// anything persisted while it was a replica.
+    pub fn set_writable(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if let Some(unpersist) = self.unpersist_read_only() {
+            out.extend(unpersist);
+        }
+        if self.mysql() {
+            out.push("SET GLOBAL super_read_only = OFF");
+        }
+        out.push("SET GLOBAL read_only = OFF");
+        out
+    }
+
+    /// What the admin account (switchover, failover, rejoin) may do on
+    /// every node, and nothing more: set read-only, end client sessions,
+    /// see them, stop, reset and repoint replication, read its status,
+    /// the GTIDs and binary log state. MySQL 8 and MariaDB 10.5.2 split
+    /// SUPER into these; before, SUPER it is.
+    pub fn admin_grants(&self) -> &'static str {
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 0, 0) => {
+                "SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, PROCESS, RELOAD"
+            }
+            Product::MariaDb if self.version.at_least(10, 5, 9) => {
+                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICA MONITOR, BINLOG MONITOR, PROCESS, RELOAD"
+            }
+            Product::MariaDb if self.version.at_least(10, 5, 2) => {
+                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR, PROCESS, RELOAD"
+            }
+            _ => "SUPER, REPLICATION CLIENT, PROCESS, RELOAD",
+        }
+    }
+
+    /// The server's GTID history as one value `g`: MySQL's executed set;
+    /// MariaDB's last GTID of every (domain, server) it logged, which is
+    /// what comparing two histories needs (`status::errant::mariadb`).
+    pub fn gtid_history_query(&self) -> &'static str {
+        if self.mysql() {
+            "SELECT @@GLOBAL.gtid_executed AS g"
+        } else {
+            "SELECT @@GLOBAL.gtid_binlog_state AS g"
+        }
+    }
+
+    /// Everything the server holds, as `g`, for telling whether another
+    /// server has anything it lacks: MySQL's executed set; MariaDB's
+    /// logged history plus its replica position, since a replica seeded
+    /// by a dump holds the seed's transactions without having logged them.
+    pub fn gtid_held_query(&self) -> &'static str {
+        if self.mysql() {
+            "SELECT @@GLOBAL.gtid_executed AS g"
+        } else {
+            "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS g"
+        }
+    }
+
+    /// The position a replica must reach to hold everything a primary
+    /// wrote, as `g`: MySQL's executed set, MariaDB's binary log position.
+    pub fn gtid_position_query(&self) -> &'static str {
+        if self.mysql() {
+            "SELECT @@GLOBAL.gtid_executed AS g"
+        } else {
+            "SELECT @@GLOBAL.gtid_binlog_pos AS g"
+        }
+    }
+
+    /// Waits up to `seconds` for this server to have applied `gtids` (a
+    /// value of `gtid_position_query`); `w` is 0 once it has.
+    pub fn wait_for_gtids(&self, gtids: &str, seconds: u64) -> String {
+        if self.mysql() {
+            format!(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, {seconds}) AS w",
+                quote(gtids)
+            )
+        } else {
+            format!("SELECT MASTER_GTID_WAIT({}, {seconds}) AS w", quote(gtids))
+        }
+    }
+
+    /// Stops only the I/O thread, so that the SQL thread applies what was
+    /// received and nothing more arrives.
+    pub fn stop_replica_io(&self) -> &'static str {
+        self.replica_or_slave("STOP REPLICA IO_THREAD", "STOP SLAVE IO_THREAD")
+    }
+
     fn change_words(&self) -> (&'static str, &'static str) {
         if self.source_words() {
             ("CHANGE REPLICATION SOURCE TO", "SOURCE")
@@ -385,7 +478,7 @@ impl Dialect {
         if self.mysql() {
             let file = match s.position {
                 Position::File { file, .. } => file,
-                Position::Gtid | Position::OldestBinlog => "",
+                Position::Gtid | Position::OldestBinlog | Position::GtidContinuing => "",
             };
             let ca = s.tls.ca().unwrap_or("");
             for (what, value) in [
@@ -409,7 +502,12 @@ impl Dialect {
             format!("{word}_PASSWORD = {}", quote(s.password)),
         ];
         match (s.position, self.version.product) {
-            (Position::Gtid, Product::MySql) => options.push(format!("{word}_AUTO_POSITION = 1")),
+            (Position::Gtid | Position::GtidContinuing, Product::MySql) => {
+                options.push(format!("{word}_AUTO_POSITION = 1"))
+            }
+            (Position::GtidContinuing, Product::MariaDb) => {
+                options.push("MASTER_USE_GTID = current_pos".into())
+            }
             (Position::Gtid, Product::MariaDb) => {
                 options.push("MASTER_USE_GTID = slave_pos".into())
             }

@@ -73,6 +73,15 @@ impl Rows {
         let c = self.columns.iter().position(|name| name == column)?;
         self.rows.get(index)?.get(c)?.as_deref()
     }
+
+    /// One row of (column, value), for tests of what parses results.
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Rows {
+        Rows {
+            columns: pairs.iter().map(|(c, _)| c.to_string()).collect(),
+            rows: vec![pairs.iter().map(|(_, v)| Some(v.to_string())).collect()],
+        }
+    }
 }
 
 /// An error the server sent (ERR packet): code and message.

@@ -1,0 +1,94 @@
+//! `replikit switchover` and `replikit failover`: change the primary of
+//! the members REPLIKIT_PEERS names, as the admin account. The steps are
+//! in `replication::takeover`; here, the settings they need and the exit
+//! code: 0 done, 69 not done (the line says why and what to do).
+
+use std::io::Write;
+
+use anyhow::anyhow;
+
+use crate::config::cli::{FailoverOptions, TakeoverOptions};
+use crate::config::peers::{self, Peer};
+use crate::config::role::{Credentials, Role, SourceAccess};
+use crate::config::settings::Settings;
+use crate::exit_code::{self, Fatal, OrExit};
+use crate::replication::takeover::Takeover;
+
+pub fn switchover(settings: &Settings, o: &TakeoverOptions) -> Result<i32, Fatal> {
+    let (to, wait) = options(o)?;
+    let replication = replication_account(settings)?;
+    let takeover = takeover(settings, &replication, wait)?;
+    finish(takeover.switchover(to.as_ref()))
+}
+
+pub fn failover(settings: &Settings, o: &FailoverOptions) -> Result<i32, Fatal> {
+    let (to, wait) = options(&o.takeover)?;
+    let replication = replication_account(settings)?;
+    let takeover = takeover(settings, &replication, wait)?;
+    finish(takeover.failover(to.as_ref(), o.allow_errant))
+}
+
+fn options(o: &TakeoverOptions) -> Result<(Option<Peer>, std::time::Duration), Fatal> {
+    let to =
+        o.to.as_deref()
+            .map(|t| {
+                peers::parse(t)
+                    .and_then(|mut p| match p.len() {
+                        1 => Ok(p.remove(0)),
+                        _ => Err(anyhow!("name one member")),
+                    })
+                    .map_err(|e| anyhow!("--to: {e:#}"))
+            })
+            .transpose()
+            .or_exit(exit_code::USAGE)?;
+    let wait = super::timeout(&o.timeout, "--timeout")?;
+    Ok((to, wait))
+}
+
+fn takeover<'a>(
+    settings: &'a Settings,
+    replication: &'a Credentials,
+    wait: std::time::Duration,
+) -> Result<Takeover<'a>, Fatal> {
+    let ha = settings
+        .ha
+        .as_ref()
+        .ok_or_else(|| anyhow!("REPLIKIT_PEERS is not set: name the cluster's members (and give REPLIKIT_ADMIN_PASSWORD) so that replikit can reach them"))
+        .or_exit(exit_code::USAGE)?;
+    Ok(Takeover {
+        ha,
+        tls: &settings.replication.tls,
+        source_key: settings.replication.source_key.as_deref(),
+        replication,
+        wait,
+    })
+}
+
+/// The replication account the repointed members log in with: this
+/// node's, which every node of the cluster shares.
+fn replication_account(settings: &Settings) -> Result<Credentials, Fatal> {
+    let role = settings.node.role().or_exit(exit_code::USAGE)?;
+    match role {
+        Role::Primary(p) => p.replication.clone(),
+        Role::Replica(r) => match &r.access {
+            SourceAccess::Account(creds) => Some(creds.clone()),
+            SourceAccess::Admin(_) => None,
+        },
+        Role::Standalone => None,
+    }
+    .ok_or_else(|| anyhow!("no replication account: switchover and failover repoint replicas with MYSQL_REPL_USER and MYSQL_REPL_PASSWORD; set them (root-credentials mode cannot change the primary)"))
+    .or_exit(exit_code::USAGE)
+}
+
+fn finish(result: anyhow::Result<String>) -> Result<i32, Fatal> {
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            Ok(0)
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "replikit: error: {e:#}");
+            Ok(exit_code::REPLICATION)
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! A start with REPLIKIT_PEERS: which role the recorded topology gives
+//! this node (`topology`), not the environment, which gives only the
+//! initial one. The server came up read-only (the init-file fences it);
+//! what is decided here turns into the usual set-up (`primary`,
+//! `replica`), which lifts read-only on the primary alone.
+//!
+//! A former primary that finds a higher epoch naming another node rejoins
+//! as its replica by itself, unless it holds transactions the new primary
+//! lacks (errant: what it wrote that no replica received, or writes behind
+//! replication's back); then it stays read-only and says so.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+
+use crate::accounts;
+use crate::config::peers::HaSettings;
+use crate::config::role::{Credentials, Primary, Replica, Role, SourceAccess};
+use crate::db::dialect::{Dialect, Position, SourceSpec};
+use crate::db::error::redacted;
+use crate::db::wire::Conn;
+use crate::pid1::stopping;
+use crate::replication::cluster::{self, Member};
+use crate::replication::retry::permanent;
+use crate::replication::topology::{self, Decision, Record};
+use crate::replication::{wait_for_local_server, Job};
+use crate::status::errant;
+use crate::status::node::ReplicaState;
+
+/// How long a node waits for at least one peer to answer before it
+/// decides on its own record alone (the first node of a cluster, or a
+/// whole cluster starting at once).
+const PEERS_WAIT: Duration = Duration::from_secs(10);
+
+/// The role this node takes, with the replication account of `env_role`.
+/// `address`: this node's, for the first record of a new cluster.
+pub fn role_at_start(
+    env_role: &Role,
+    ha: &HaSettings,
+    job: &Job,
+    admin_hosts: &str,
+    address: Option<IpAddr>,
+) -> Result<Role> {
+    let (mut conn, d) = wait_for_local_server(job)?;
+    accounts::ensure_admin(&mut conn, &d, &ha.admin, admin_hosts)?;
+    let creds = replication_account(env_role)?;
+    let me = server_id(&mut conn)?;
+    let own = topology::read(&mut conn)?;
+    let peers = reach_peers(ha, job, me);
+    let mut seen: Vec<Record> = peers.iter().filter_map(|m| m.record.clone()).collect();
+    seen.extend(own.clone());
+    let writable_peer = peers.iter().find(|m| !m.read_only).map(Member::name);
+    let root_password = match env_role {
+        Role::Primary(p) => p.root_password.clone(),
+        Role::Replica(r) => r.root_password.clone(),
+        Role::Standalone => None,
+    };
+    match topology::decide(me, &seen) {
+        Decision::Conflict(why) => Err(permanent(format!("staying read-only: {why}"))),
+        Decision::Primary(_) if writable_peer.is_some() => Err(split_brain(writable_peer)),
+        Decision::Environment
+            if writable_peer.is_some() && matches!(env_role, Role::Primary(_)) =>
+        {
+            Err(split_brain(writable_peer))
+        }
+        Decision::Environment => {
+            if let Role::Primary(_) = env_role {
+                let record = Record {
+                    epoch: 1,
+                    ..own_address(&mut conn, me, address)?
+                };
+                crate::replication::primary::take_writes(&mut conn, &d)?;
+                topology::write(&mut conn, &record)?;
+                log::info!("topology: a new cluster; recorded {record}");
+            }
+            Ok(env_role.clone())
+        }
+        Decision::Primary(record) => {
+            log::info!("topology: this node is the primary ({record})");
+            Ok(Role::Primary(Primary {
+                replication: Some(creds),
+                root_password,
+            }))
+        }
+        Decision::ReplicaOf(record) => {
+            log::info!("topology: following {record}");
+            let status = ReplicaState::from_rows(&conn.query(d.replica_status())?);
+            let source_host = match &status {
+                // Configured by name for the same node: keep the name.
+                Some(s) if same_node(&s.source_host, s.source_port, &record) => {
+                    s.source_host.clone()
+                }
+                // A member of this cluster before (it holds a record):
+                // a former primary, or a replica left on the old one.
+                _ if own.is_some() => {
+                    rejoin(&mut conn, &d, ha, job, &record, &creds)?;
+                    record.host.clone()
+                }
+                // New: the usual set-up, seeding included.
+                _ => record.host.clone(),
+            };
+            Ok(Role::Replica(Replica {
+                source_host,
+                source_port: record.port,
+                access: SourceAccess::Account(creds),
+                root_password,
+            }))
+        }
+    }
+}
+
+fn split_brain(writable_peer: Option<String>) -> anyhow::Error {
+    permanent(format!(
+        "staying read-only: {} takes writes, yet this node would be the primary; find out which is, and fence the other",
+        writable_peer.unwrap_or_default()
+    ))
+}
+
+/// The replication account every node of a cluster with peers has.
+fn replication_account(env_role: &Role) -> Result<Credentials> {
+    let creds = match env_role {
+        Role::Primary(p) => p.replication.clone(),
+        Role::Replica(r) => match &r.access {
+            SourceAccess::Account(c) => Some(c.clone()),
+            SourceAccess::Admin(_) => None,
+        },
+        Role::Standalone => None,
+    };
+    creds.ok_or_else(|| {
+        permanent("REPLIKIT_PEERS needs a replication account on every node (MYSQL_REPL_USER and MYSQL_REPL_PASSWORD): any node may become a replica of any other".into())
+    })
+}
+
+fn server_id(conn: &mut Conn) -> Result<u32> {
+    conn.query("SELECT @@server_id AS id")?
+        .get(0, "id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("the local server reports no server-id"))
+}
+
+/// This node as the other members reach it: its report_host (replikit
+/// sets it to the node's address), else `address`; its port.
+fn own_address(conn: &mut Conn, me: u32, address: Option<IpAddr>) -> Result<Record> {
+    let rows = conn.query("SELECT @@report_host AS h, @@port AS p")?;
+    let host = match rows.get(0, "h").filter(|h| !h.is_empty()) {
+        Some(h) => h.to_string(),
+        None => address.map(|a| a.to_string()).ok_or_else(|| {
+            permanent(
+                "this node has no address for its peers to reach it: set REPLIKIT_REPORT_HOST"
+                    .into(),
+            )
+        })?,
+    };
+    let port = rows
+        .get(0, "p")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3306);
+    Ok(Record {
+        epoch: 0,
+        host,
+        port,
+        server_id: me,
+    })
+}
+
+/// Every other member that answers, waiting PEERS_WAIT for the first.
+fn reach_peers(ha: &HaSettings, job: &Job, me: u32) -> Vec<Member> {
+    let until = Instant::now() + PEERS_WAIT;
+    loop {
+        let found = cluster::discover(ha, job.tls, Duration::from_secs(3));
+        let others: Vec<Member> = found
+            .members
+            .into_iter()
+            .filter(|m| m.server_id != me)
+            .collect();
+        if !others.is_empty() || Instant::now() >= until || !stopping::pause(Duration::from_secs(1))
+        {
+            if others.is_empty() {
+                log::warn!(
+                    "topology: no peer answered within {PEERS_WAIT:?} ({}); deciding on this node's own record",
+                    found.unreachable.join("; ")
+                );
+            }
+            return others;
+        }
+    }
+}
+
+/// Whether `host:port` (a replica's configured source) is the node
+/// `record` names.
+fn same_node(host: &str, port: u16, record: &Record) -> bool {
+    let Ok(ip) = record.host.parse::<IpAddr>() else {
+        return host.eq_ignore_ascii_case(&record.host) && port == record.port;
+    };
+    port == record.port
+        && crate::db::resolve::lookup(host, Duration::from_secs(2))
+            .is_ok_and(|ips| ips.contains(&ip))
+}
+
+/// Points this former member at the primary of `record`, continuing from
+/// the GTIDs it has, once it is known to hold nothing the primary lacks.
+fn rejoin(
+    conn: &mut Conn,
+    d: &Dialect,
+    ha: &HaSettings,
+    job: &Job,
+    record: &Record,
+    creds: &Credentials,
+) -> Result<()> {
+    conn.query(d.set_read_only())?;
+    let addr = SocketAddr::new(
+        record.host.parse().or_else(|_| {
+            crate::replication::source::resolve(&record.host, record.port).map(|a| a.ip())
+        })?,
+        record.port,
+    );
+    let greeted = crate::db::wire::probe(addr, Duration::from_secs(5))?;
+    let remote = crate::db::wire::Remote {
+        tls: job.tls.for_source(greeted.offers_tls),
+        ..crate::db::wire::Remote::plain(&record.host)
+    };
+    let mut primary = Conn::connect_tcp(
+        addr,
+        &remote,
+        &ha.admin.user,
+        &ha.admin.password,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| {
+        anyhow!(
+            "rejoining: {}",
+            crate::db::error::redact(&e, &ha.admin.password)
+        )
+    })?;
+    match errant::find(conn, d, &mut primary)? {
+        Some(set) if !set.is_empty() => {
+            return Err(permanent(format!(
+                "staying read-only: this node holds transactions the primary {}:{} lacks (errant: {set}), \
+                 written here and never replicated; they are not thrown away silently: \
+                 save what you need of them, then reseed this node (empty its data directory and start it again)",
+                record.host, record.port
+            )))
+        }
+        _ => {}
+    }
+    if ReplicaState::from_rows(&conn.query(d.replica_status())?).is_some() {
+        conn.query(d.stop_replica())?;
+    }
+    let change = d.change_source(&SourceSpec {
+        host: &record.host,
+        port: record.port,
+        user: &creds.user,
+        password: &creds.password,
+        position: Position::GtidContinuing,
+        tls: &remote.tls,
+        public_key: job.source_key,
+    })?;
+    conn.query(&change)
+        .map_err(redacted("rejoining", &creds.password))?;
+    conn.query(d.start_replica())?;
+    log::info!(
+        "topology: rejoined as a replica of {}:{}, continuing from this node's own GTIDs",
+        record.host,
+        record.port
+    );
+    Ok(())
+}
+
+/// The primary's settings of a node whose role was decided: what it needs
+/// should it be promoted later (its replication account).
+pub fn as_primary(role: &Role) -> Option<Primary> {
+    match role {
+        Role::Primary(p) => Some(p.clone()),
+        Role::Replica(r) => match &r.access {
+            SourceAccess::Account(creds) => Some(Primary {
+                replication: Some(creds.clone()),
+                root_password: r.root_password.clone(),
+            }),
+            SourceAccess::Admin(_) => None,
+        },
+        Role::Standalone => None,
+    }
+}
+
+/// How often PID 1 on a node with peers looks at its own record.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// PID 1's watch on a node with peers, for as long as it runs: when a
+/// switchover or failover made this node the primary, it does a primary's
+/// set-up (the replication and seeding accounts, which a seeded replica
+/// does not hold, and the donor's grants, which stay on each primary);
+/// on the primary, it keeps new schemas readable by the donor.
+pub fn keep_up_with_promotions(
+    settings: &crate::config::settings::ReplicationSettings,
+    local: &crate::db::local::LocalServer,
+    repl_host: &str,
+    primary: &Primary,
+    mut set_up_for: Option<u64>,
+) {
+    let mut last_error = String::new();
+    while stopping::pause(WATCH_EVERY) {
+        // Only a node that a switchover or failover already opened for
+        // writes: a former primary whose old record still names it (its
+        // replication has not brought the new one yet) is read-only, and
+        // this watch never lifts that.
+        let step = || -> Result<Option<Record>> {
+            let mut conn = local.log_in(Duration::from_secs(5))?;
+            let me = server_id(&mut conn)?;
+            let writable = conn.query("SELECT @@GLOBAL.read_only AS ro")?.get(0, "ro") == Some("0");
+            Ok(topology::read(&mut conn)?.filter(|r| r.server_id == me && writable))
+        };
+        let mine = match step() {
+            Ok(mine) => mine,
+            Err(e) => {
+                let text = format!("{e:#}");
+                if text != last_error {
+                    log::warn!("topology: cannot read this node's record: {text}; trying again every {WATCH_EVERY:?}");
+                    last_error = text;
+                }
+                continue;
+            }
+        };
+        let Some(record) = mine else { continue };
+        if set_up_for != Some(record.epoch) {
+            log::info!("topology: this node was made the primary ({record}); setting up the primary's accounts");
+            let done = crate::replication::retry::keep_trying_with(settings, local, |job| {
+                crate::replication::primary::set_up(primary, &Job { repl_host, ..*job })
+            });
+            match done {
+                Some(line) => log::info!("replication: {line}"),
+                None => return,
+            }
+            set_up_for = Some(record.epoch);
+        }
+        crate::replication::primary::grant_new_schemas_once(local, repl_host, &mut last_error);
+    }
+}

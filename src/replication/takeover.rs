@@ -1,0 +1,512 @@
+//! Changing the primary: `switchover` (planned, the old primary alive, no
+//! transaction lost) and `failover` (the primary gone: the most advanced
+//! replica wins). Both end the same way: the new primary takes writes and
+//! records the next epoch, and every other member that answers is
+//! repointed at it with GTID auto-positioning.
+//!
+//! Every step is logged. At every moment at most one member takes writes:
+//! the old primary is fenced before the new one is opened, and a
+//! switchover that cannot finish opens the old primary again.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::config::peers::{HaSettings, Peer};
+use crate::config::role::Credentials;
+use crate::db::dialect::{Position, Product, SourceSpec, Tls};
+use crate::db::error::redacted;
+use crate::db::sql::quote;
+use crate::replication::cluster::{self, Cluster, Member};
+use crate::replication::topology::{self, Record};
+use crate::status::errant;
+
+/// What a change of primary needs besides the members.
+pub struct Takeover<'a> {
+    pub ha: &'a HaSettings,
+    pub tls: &'a Tls,
+    /// The pinned public key file for the replication channel.
+    pub source_key: Option<&'a str>,
+    /// The replication account the repointed members log in with.
+    pub replication: &'a Credentials,
+    /// How long a replica may take to apply what it has.
+    pub wait: Duration,
+}
+
+/// Accounts whose sessions a fence leaves alone: replikit's own, and the
+/// server's threads. Everyone else's are ended.
+const KEEP_SESSIONS_OF: [&str; 5] = [
+    "system user",
+    "event_scheduler",
+    crate::config::peers::ADMIN_USER,
+    crate::accounts::local_access::LOCAL_USER,
+    crate::accounts::MONITOR_USER,
+];
+
+impl Takeover<'_> {
+    fn discover(&self) -> Result<Cluster> {
+        let cluster = cluster::discover(self.ha, self.tls, Duration::from_secs(5));
+        for why in &cluster.unreachable {
+            log::warn!("not reached: {why}");
+        }
+        if cluster.members.is_empty() {
+            bail!(
+                "no member of REPLIKIT_PEERS answered; check the names and REPLIKIT_ADMIN_PASSWORD"
+            );
+        }
+        for m in &cluster.members {
+            log::info!(
+                "member {}: server-id {}, {}{}{}",
+                m.name(),
+                m.server_id,
+                if m.read_only { "read-only" } else { "writable" },
+                m.replica
+                    .as_ref()
+                    .map(|r| format!(", replica of {}:{}", r.source_host, r.source_port))
+                    .unwrap_or_default(),
+                m.record
+                    .as_ref()
+                    .map(|r| format!(", knows {r}"))
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(cluster)
+    }
+
+    /// Planned: the target takes over from the live primary with nothing
+    /// lost. Returns the summary line.
+    pub fn switchover(&self, to: Option<&Peer>) -> Result<String> {
+        let mut cluster = self.discover()?;
+        let old = match cluster.writable()[..] {
+            [one] => one,
+            [] => bail!("no member takes writes: there is no primary to switch from; use replikit failover"),
+            ref many => bail!(
+                "several members take writes ({}): fence all but one by hand (SET GLOBAL read_only = ON) first",
+                names(&cluster, many)
+            ),
+        };
+        let old_addr = cluster.members[old].addr;
+        let target = match to {
+            Some(peer) => cluster.find(peer)?,
+            None => (0..cluster.members.len())
+                .find(|&i| i != old && cluster.members[i].replicates_from(old_addr))
+                .ok_or_else(|| {
+                    anyhow!("no replica of the primary answered; name the target with --to")
+                })?,
+        };
+        if target == old {
+            bail!("{} is the primary already", cluster.members[old].name());
+        }
+        self.check_target(&mut cluster, old, target)?;
+        let (old_name, target_name) = (cluster.members[old].name(), cluster.members[target].name());
+        log::info!("switchover: from {old_name} to {target_name}");
+
+        fence(&mut cluster.members[old])?;
+        let position = {
+            let m = &mut cluster.members[old];
+            let rows = m.conn.query(m.d.gtid_position_query())?;
+            rows.get(0, "g").unwrap_or_default().replace('\n', "")
+        };
+        log::info!("switchover: {old_name} wrote up to {position:?}; waiting for {target_name} to apply it");
+        if let Err(e) = wait_for(&mut cluster.members[target], &position, self.wait) {
+            log::error!("switchover: {e:#}; opening {old_name} for writes again");
+            take_writes(&mut cluster.members[old])?;
+            bail!("switchover abandoned: {e:#}; {old_name} is still the primary and takes writes again, nothing changed");
+        }
+        let record = cluster.members[target].as_primary(topology::next_epoch(&cluster.records()));
+        self.promote(&mut cluster.members[target], &record)
+            .map_err(|e| anyhow!("{e:#}; to finish, run replikit switchover --to {target_name} again (the old primary {old_name} stays read-only)"))?;
+        let repointed = self.repoint_all(&mut cluster, target, &record);
+        Ok(format!(
+            "switchover done: {target_name} is the primary of epoch {}; {repointed}",
+            record.epoch
+        ))
+    }
+
+    /// The target must replicate from the old primary, run, and hold
+    /// nothing the old primary lacks.
+    fn check_target(&self, cluster: &mut Cluster, old: usize, target: usize) -> Result<()> {
+        let old_addr = cluster.members[old].addr;
+        let t = &cluster.members[target];
+        let name = t.name();
+        let Some(r) = &t.replica else {
+            bail!("{name} is not a replica");
+        };
+        if !t.replicates_from(old_addr) {
+            bail!(
+                "{name} replicates from {}:{}, not from the primary {}",
+                r.source_host,
+                r.source_port,
+                cluster.members[old].name()
+            );
+        }
+        if r.io_running != "Yes" || r.sql_running != "Yes" {
+            bail!("{name} does not replicate (I/O thread {}, SQL thread {}); fix it or choose another target", r.io_running, r.sql_running);
+        }
+        let (a, b) = pair(&mut cluster.members, target, old);
+        match errant::find(&mut a.conn, &a.d, &mut b.conn)? {
+            Some(set) if !set.is_empty() => bail!(
+                "{name} has errant transactions, which the primary lacks: {set}; repair it (replikit rejoin --discard) or choose another target"
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The primary is gone: every replica applies what it received, the
+    /// most advanced one is promoted and the others follow it.
+    pub fn failover(&self, to: Option<&Peer>, allow_errant: bool) -> Result<String> {
+        let mut cluster = self.discover()?;
+        if let Some(&live) = cluster.writable().first() {
+            bail!(
+                "{} takes writes: the primary is alive; use replikit switchover, or stop it first",
+                cluster.members[live].name()
+            );
+        }
+        for m in cluster.members.iter_mut() {
+            apply_what_was_received(m, self.wait)?;
+        }
+        let mut histories = Vec::new();
+        for m in cluster.members.iter_mut() {
+            histories.push(position_of(m)?);
+        }
+        let lacks = self.lacks(&mut cluster, &histories)?;
+        let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
+        let wanted = to.map(|p| cluster.find(p)).transpose()?;
+        let winner = choose(&names, &lacks, wanted).map_err(|e| anyhow!(e))?;
+        let winner_name = names[winner].clone();
+        log::info!("failover: {winner_name} is the most advanced");
+        let errant = self.own_errant(&mut cluster, winner)?;
+        if !errant.is_empty() {
+            if !allow_errant {
+                bail!("{winner_name} has errant transactions that no other member holds: {errant}; repair it (replikit rejoin --discard) and fail over again, or accept them with --allow-errant");
+            }
+            log::warn!("failover: {winner_name} has errant transactions, accepted with --allow-errant: {errant}");
+        }
+        let record = cluster.members[winner].as_primary(topology::next_epoch(&cluster.records()));
+        self.promote(&mut cluster.members[winner], &record)?;
+        let repointed = self.repoint_all(&mut cluster, winner, &record);
+        Ok(format!(
+            "failover done: {winner_name} is the primary of epoch {}; {repointed}; \
+             what the old primary acknowledged but no replica received is known only when it returns: \
+             it then stays read-only, with those transactions named as errant",
+            record.epoch
+        ))
+    }
+
+    /// For each member, the members it lacks transactions of.
+    fn lacks(&self, cluster: &mut Cluster, positions: &[String]) -> Result<Vec<Vec<usize>>> {
+        let n = cluster.members.len();
+        let mut out = vec![Vec::new(); n];
+        for (c, lacking) in out.iter_mut().enumerate() {
+            for (o, other) in positions.iter().enumerate() {
+                if o == c {
+                    continue;
+                }
+                let m = &mut cluster.members[c];
+                let behind = match m.d.version.product {
+                    Product::MySql => {
+                        let rows = m.conn.query(&format!(
+                            "SELECT GTID_SUBTRACT({}, {}) AS e",
+                            quote(other),
+                            quote(&positions[c])
+                        ))?;
+                        !rows.get(0, "e").unwrap_or_default().is_empty()
+                    }
+                    Product::MariaDb => errant::mariadb_behind(&positions[c], other),
+                };
+                if behind {
+                    lacking.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The winner's own transactions (its server's) that no other member
+    /// holds: written behind replication's back.
+    fn own_errant(&self, cluster: &mut Cluster, winner: usize) -> Result<String> {
+        if cluster.members.len() < 2 {
+            log::warn!(
+                "failover: no other member to compare with; errant transactions cannot be told"
+            );
+            return Ok(String::new());
+        }
+        let mut others = Vec::new();
+        for (i, m) in cluster.members.iter_mut().enumerate() {
+            if i != winner {
+                others.push(m.gtid_held()?);
+            }
+        }
+        let w = &mut cluster.members[winner];
+        let mine = w.gtid_history()?;
+        match w.d.version.product {
+            Product::MySql => {
+                let rows = w.conn.query(&format!(
+                    "SELECT GTID_SUBTRACT({}, {}) AS e, @@server_uuid AS u",
+                    quote(&mine),
+                    quote(&others.join(","))
+                ))?;
+                let uuid = rows.get(0, "u").unwrap_or_default().to_string();
+                let errant = rows.get(0, "e").unwrap_or_default().replace('\n', "");
+                Ok(errant::mysql_of_server(&errant, &uuid))
+            }
+            Product::MariaDb => {
+                let errant = errant::mariadb(&mine, &others.join(","));
+                Ok(errant::mariadb_of_server(&errant, w.server_id))
+            }
+        }
+    }
+
+    /// Makes `m` the primary of `record`: no replication of its own,
+    /// writable, and the epoch recorded.
+    fn promote(&self, m: &mut Member, record: &Record) -> Result<()> {
+        let name = m.name();
+        let d = m.d;
+        m.run(d.stop_replica())?;
+        m.run(d.reset_replica_all())?;
+        for sql in d.set_writable() {
+            m.run(sql)?;
+        }
+        topology::write(&mut m.conn, record)?;
+        log::info!("promoted {name}: it takes writes, {record}");
+        Ok(())
+    }
+
+    /// Points every member but the new primary at it; a line saying who
+    /// followed and who did not (they follow at their next start).
+    fn repoint_all(&self, cluster: &mut Cluster, primary: usize, record: &Record) -> String {
+        let offers = cluster.members[primary].offers_tls;
+        let mut followed = Vec::new();
+        let mut failed = Vec::new();
+        for (i, m) in cluster.members.iter_mut().enumerate() {
+            if i == primary {
+                continue;
+            }
+            match self.repoint(m, record, offers) {
+                Ok(()) => followed.push(m.name()),
+                Err(e) => {
+                    log::error!("{} did not follow: {e:#}", m.name());
+                    failed.push(m.name());
+                }
+            }
+        }
+        let mut line = format!("following it: {}", list(&followed));
+        if !failed.is_empty() {
+            line += &format!(
+                "; not repointed (read-only, they follow the new epoch at their next start): {}",
+                list(&failed)
+            );
+        }
+        line
+    }
+
+    fn repoint(&self, m: &mut Member, to: &Record, offers_tls: bool) -> Result<()> {
+        let d = m.d;
+        m.run(d.set_read_only())?;
+        if m.replica.is_some() {
+            m.run(d.stop_replica())?;
+        }
+        let tls = self.tls.for_source(offers_tls);
+        let change = d.change_source(&SourceSpec {
+            host: &to.host,
+            port: to.port,
+            user: &self.replication.user,
+            password: &self.replication.password,
+            position: Position::GtidContinuing,
+            tls: &tls,
+            public_key: self.source_key,
+        })?;
+        m.conn.query(&change).map_err(redacted(
+            "repointing replication",
+            &self.replication.password,
+        ))?;
+        m.run(d.start_replica())?;
+        log::info!("{} replicates from {}:{} now", m.name(), to.host, to.port);
+        Ok(())
+    }
+}
+
+/// Makes `m` refuse writes and ends its clients' sessions, so that no
+/// transaction under way commits after the position is read.
+fn fence(m: &mut Member) -> Result<()> {
+    let name = m.name();
+    let d = m.d;
+    m.run(d.set_read_only())?;
+    let keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
+    let rows = m.conn.query(&format!(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+         AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') AND USER NOT IN ({})",
+        keep.join(", ")
+    ))?;
+    let ids: Vec<u64> = rows.column("id").filter_map(|v| v.parse().ok()).collect();
+    for id in &ids {
+        // Gone already (1094) is what we wanted.
+        if let Err(e) = m.conn.query(&format!("KILL CONNECTION {id}")) {
+            if crate::db::error::Failure::of(&e) != crate::db::error::Failure::Server(1094) {
+                return Err(e.context(format!("ending session {id} on {name}")));
+            }
+        }
+    }
+    log::info!(
+        "fenced {name}: read-only, {} client session(s) ended",
+        ids.len()
+    );
+    Ok(())
+}
+
+/// Opens `m` for writes (a switchover rolled back, a primary decided).
+pub fn take_writes(m: &mut Member) -> Result<()> {
+    let d = m.d;
+    for sql in d.set_writable() {
+        m.run(sql)?;
+    }
+    Ok(())
+}
+
+/// Waits until `m` has applied `position`.
+fn wait_for(m: &mut Member, position: &str, wait: Duration) -> Result<()> {
+    let name = m.name();
+    m.conn.set_timeout(wait + Duration::from_secs(5))?;
+    let rows = m
+        .conn
+        .query(&m.d.wait_for_gtids(position, wait.as_secs().max(1)))?;
+    m.conn.set_timeout(Duration::from_secs(5))?;
+    match rows.get(0, "w") {
+        Some("0") => Ok(()),
+        other => bail!("{name} did not apply {position:?} within {wait:?} (answer {other:?})"),
+    }
+}
+
+/// A replica of a primary that is gone: stop receiving, then apply all
+/// that was received.
+fn apply_what_was_received(m: &mut Member, wait: Duration) -> Result<()> {
+    if m.replica.is_none() {
+        return Ok(());
+    }
+    let d = m.d;
+    m.run(d.stop_replica_io())?;
+    let rows = m.conn.query(d.replica_status())?;
+    let column = match d.version.product {
+        Product::MySql => "Retrieved_Gtid_Set",
+        Product::MariaDb => "Gtid_IO_Pos",
+    };
+    let received = rows.get(0, column).unwrap_or_default().replace('\n', "");
+    if !received.is_empty() {
+        wait_for(m, &received, wait)?;
+    }
+    log::info!("{} applied everything it received", m.name());
+    Ok(())
+}
+
+/// What a member holds, to compare who is ahead: MySQL's executed set,
+/// MariaDB's current position per domain.
+fn position_of(m: &mut Member) -> Result<String> {
+    let sql = match m.d.version.product {
+        Product::MySql => "SELECT @@GLOBAL.gtid_executed AS g",
+        Product::MariaDb => "SELECT @@GLOBAL.gtid_current_pos AS g",
+    };
+    let rows = m.conn.query(sql)?;
+    Ok(rows.get(0, "g").unwrap_or_default().replace('\n', ""))
+}
+
+/// Which member to promote (pure): one that lacks nothing any other
+/// holds; `wanted` (`--to`) only if it is such a one.
+pub fn choose(
+    names: &[String],
+    lacks: &[Vec<usize>],
+    wanted: Option<usize>,
+) -> Result<usize, String> {
+    let missing = |c: usize| -> String {
+        lacks[c]
+            .iter()
+            .map(|&o| names[o].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(w) = wanted {
+        return if lacks[w].is_empty() {
+            Ok(w)
+        } else {
+            Err(format!(
+                "{} lacks transactions that {} hold: promoting it would lose them; fail over to the most advanced member (leave out --to)",
+                names[w],
+                missing(w)
+            ))
+        };
+    }
+    (0..names.len()).find(|&c| lacks[c].is_empty()).ok_or_else(|| {
+        format!(
+            "no member holds everything the others hold: their histories diverge ({}); choose by hand with --to after repairing",
+            (0..names.len())
+                .map(|c| format!("{} lacks from {}", names[c], missing(c)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })
+}
+
+/// Two members at once, mutably.
+fn pair(members: &mut [Member], a: usize, b: usize) -> (&mut Member, &mut Member) {
+    assert_ne!(a, b);
+    if a < b {
+        let (left, right) = members.split_at_mut(b);
+        (&mut left[a], &mut right[0])
+    } else {
+        let (left, right) = members.split_at_mut(a);
+        (&mut right[0], &mut left[b])
+    }
+}
+
+fn names(cluster: &Cluster, which: &[usize]) -> String {
+    list(
+        &which
+            .iter()
+            .map(|&i| cluster.members[i].name())
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("db{i}")).collect()
+    }
+
+    #[test]
+    fn the_most_advanced_member_wins() {
+        // db2 lacks what db1 and db3 hold; db3 lacks db1's; db1 lacks nothing.
+        let lacks = vec![vec![], vec![0, 2], vec![0]];
+        assert_eq!(choose(&names(3), &lacks, None), Ok(0));
+        assert_eq!(choose(&names(3), &lacks, Some(0)), Ok(0));
+        let e = choose(&names(3), &lacks, Some(1)).unwrap_err();
+        assert!(
+            e.contains("db2 lacks transactions that db1, db3 hold"),
+            "{e}"
+        );
+        // Equals: the first, or the one wanted.
+        let even = vec![vec![], vec![], vec![0, 1]];
+        assert_eq!(choose(&names(3), &even, None), Ok(0));
+        assert_eq!(choose(&names(3), &even, Some(1)), Ok(1));
+    }
+
+    #[test]
+    fn diverged_histories_have_no_winner() {
+        let lacks = vec![vec![1], vec![0]];
+        let e = choose(&names(2), &lacks, None).unwrap_err();
+        assert!(
+            e.contains("diverge") && e.contains("db1 lacks from db2"),
+            "{e}"
+        );
+        assert_eq!(choose(&names(1), &[vec![]], None), Ok(0));
+    }
+}
