@@ -363,6 +363,22 @@ const CASES: &[Case] = &[
             "MYSQL_ROOT_PASSWORD",
         )
     },
+    // High availability.
+    case(
+        "peers without the admin password",
+        &[("REPLIKIT_PEERS", "db1,db2,db3")],
+        64,
+        "REPLIKIT_ADMIN_PASSWORD",
+    ),
+    case(
+        "peer with a bad port",
+        &[
+            ("REPLIKIT_PEERS", "db1:3306,db2:none"),
+            ("REPLIKIT_ADMIN_PASSWORD", "pw"),
+        ],
+        64,
+        "REPLIKIT_PEERS",
+    ),
     // The agent check and TLS.
     case(
         "agent port zero",
