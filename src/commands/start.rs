@@ -290,11 +290,10 @@ fn start_replication(
         );
         if let (true, Some(primary)) = (set_up, replication::follow::as_primary(&decided)) {
             replication::follow::keep_up_with_promotions(
-                &settings.replication,
                 &local,
                 &hosts,
                 &primary,
-                None,
+                &settings.replication.cluster,
             );
         }
     })

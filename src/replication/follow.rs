@@ -19,6 +19,7 @@ use crate::config::peers::HaSettings;
 use crate::config::role::{Credentials, Primary, Replica, Role, SourceAccess};
 use crate::db::dialect::{Dialect, Position, SourceSpec};
 use crate::db::error::redacted;
+use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
 use crate::pid1::stopping;
 use crate::replication::cluster::{self, Member};
@@ -287,52 +288,37 @@ pub fn as_primary(role: &Role) -> Option<Primary> {
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 /// PID 1's watch on a node with peers, for as long as it runs: when a
-/// switchover or failover made this node the primary, it does a primary's
-/// set-up (the replication and seeding accounts, which a seeded replica
-/// does not hold, and the donor's grants, which stay on each primary);
-/// on the primary, it keeps new schemas readable by the donor.
-pub fn keep_up_with_promotions(
-    settings: &crate::config::settings::ReplicationSettings,
-    local: &crate::db::local::LocalServer,
-    repl_host: &str,
-    primary: &Primary,
-    mut set_up_for: Option<u64>,
-) {
-    let mut last_error = String::new();
-    while stopping::pause(WATCH_EVERY) {
-        // Only a node that a switchover or failover already opened for
-        // writes: a former primary whose old record still names it (its
-        // replication has not brought the new one yet) is read-only, and
-        // this watch never lifts that.
-        let step = || -> Result<Option<Record>> {
-            let mut conn = local.log_in(Duration::from_secs(5))?;
-            let me = server_id(&mut conn)?;
+/// switchover or failover made this node the primary, it sets up a
+/// primary's accounts (the replication and seeding accounts, which a
+/// seeded replica does not hold, and the donor's grants, which stay on
+/// each primary); on the primary, it keeps new schemas readable by the
+/// donor. It acts only on a node that a takeover already opened for
+/// writes, and never opens one: a former primary whose old record still
+/// names it is read-only. The check and the accounts share one session,
+/// which a fence ends (`takeover`), so nothing of this outlives a fence.
+pub fn keep_up_with_promotions(local: &LocalServer, hosts: &str, primary: &Primary, cluster: &str) {
+    let mut set_up_for: Option<u64> = None;
+    crate::replication::watch_local(
+        local,
+        WATCH_EVERY,
+        "topology: watching this node's record",
+        |conn| {
+            let me = server_id(conn)?;
             let writable = conn.query("SELECT @@GLOBAL.read_only AS ro")?.get(0, "ro") == Some("0");
-            Ok(topology::read(&mut conn)?.filter(|r| r.server_id == me && writable))
-        };
-        let mine = match step() {
-            Ok(mine) => mine,
-            Err(e) => {
-                let text = format!("{e:#}");
-                if text != last_error {
-                    log::warn!("topology: cannot read this node's record: {text}; trying again every {WATCH_EVERY:?}");
-                    last_error = text;
-                }
-                continue;
+            let Some(record) = topology::read(conn)?.filter(|r| r.server_id == me && writable)
+            else {
+                return Ok(());
+            };
+            if set_up_for != Some(record.epoch) {
+                log::info!("topology: this node was made the primary ({record}); setting up the primary's accounts");
+                let d = Dialect::of(&conn.server_version)?;
+                let line = crate::replication::primary::set_up_accounts(
+                    conn, &d, primary, local, hosts, cluster,
+                )?;
+                log::info!("replication: {line}");
+                set_up_for = Some(record.epoch);
             }
-        };
-        let Some(record) = mine else { continue };
-        if set_up_for != Some(record.epoch) {
-            log::info!("topology: this node was made the primary ({record}); setting up the primary's accounts");
-            let done = crate::replication::retry::keep_trying_with(settings, local, |job| {
-                crate::replication::primary::set_up(primary, &Job { repl_host, ..*job })
-            });
-            match done {
-                Some(line) => log::info!("replication: {line}"),
-                None => return,
-            }
-            set_up_for = Some(record.epoch);
-        }
-        crate::replication::primary::grant_new_schemas_once(local, repl_host, &mut last_error);
-    }
+            crate::replication::primary::grant_new_schemas(conn, hosts)
+        },
+    );
 }

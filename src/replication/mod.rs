@@ -30,6 +30,7 @@ use crate::db::dialect::{Dialect, Tls};
 use crate::db::error::Failure;
 use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
+use crate::pid1::stopping;
 use crate::seed;
 
 pub use retry::keep_trying;
@@ -95,6 +96,39 @@ pub fn wait_for_local_server(job: &Job) -> Result<(Conn, Dialect)> {
     })?;
     let dialect = Dialect::of(&conn.server_version)?;
     Ok((conn, dialect))
+}
+
+/// PID 1's look at its own server every `every`, until it stops: `step`
+/// on one connection, kept while it works and made anew after a failure
+/// (the server restarting), which is logged when it differs from the last.
+pub fn watch_local(
+    local: &LocalServer,
+    every: Duration,
+    what: &str,
+    mut step: impl FnMut(&mut Conn) -> Result<()>,
+) {
+    let mut conn: Option<Conn> = None;
+    let mut last_error = String::new();
+    while stopping::pause(every) {
+        let mut attempt = |conn: &mut Option<Conn>| -> Result<()> {
+            let conn = match conn {
+                Some(conn) => conn,
+                None => conn.insert(local.log_in(Duration::from_secs(5))?),
+            };
+            step(conn)
+        };
+        match attempt(&mut conn) {
+            Ok(()) => last_error.clear(),
+            Err(e) => {
+                conn = None;
+                let text = format!("{e:#}");
+                if text != last_error {
+                    log::warn!("{what}: {text}; trying again every {every:?}");
+                    last_error = text;
+                }
+            }
+        }
+    }
 }
 
 /// Why `user` is refused on the local socket, and what to do (pure).

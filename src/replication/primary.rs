@@ -12,24 +12,36 @@ use crate::db::dialect::Dialect;
 use crate::db::local::LocalServer;
 use crate::db::sql::quote;
 use crate::db::wire::Conn;
-use crate::pid1::stopping;
 use crate::replication::{wait_for_local_server, Job};
 use crate::seed::clone;
 
 pub fn set_up(p: &Primary, job: &Job) -> Result<String> {
     let (mut conn, d) = wait_for_local_server(job)?;
     take_writes(&mut conn, &d)?;
-    accounts::ensure_monitor(&mut conn, job.local, &d)?;
+    set_up_accounts(&mut conn, &d, p, job.local, job.repl_host, job.cluster)
+}
+
+/// The accounts a primary's replicas log in with, and the monitor's.
+/// Never touches read-only: a node made the primary by a switchover runs
+/// this too, and must not undo a fence that came after it.
+pub fn set_up_accounts(
+    conn: &mut Conn,
+    d: &Dialect,
+    p: &Primary,
+    local: &LocalServer,
+    hosts: &str,
+    cluster: &str,
+) -> Result<String> {
+    accounts::ensure_monitor(conn, local, d)?;
     let Some(creds) = &p.replication else {
         return Ok("primary: no MYSQL_REPL_USER given, so no replication account to create".into());
     };
     // The donor first: once a replica is let in as the replication
     // account, the donor account is there too.
-    let donor = accounts::donor(creds, job.cluster);
-    let hosts = job.repl_host;
-    donor_privileges::set_up(&mut conn, &d, &donor, hosts)?;
-    offer_clone(&mut conn, &d, &donor, hosts)?;
-    accounts::create_or_update(&mut conn, creds, hosts, REPLICA_GRANTS, Scope::Replicated)?;
+    let donor = accounts::donor(creds, cluster);
+    donor_privileges::set_up(conn, d, &donor, hosts)?;
+    offer_clone(conn, d, &donor, hosts)?;
+    accounts::create_or_update(conn, creds, hosts, REPLICA_GRANTS, Scope::Replicated)?;
     Ok(format!(
         "primary: replication account {} and seeding account {} for hosts {hosts} are ready",
         creds.user, donor.user
@@ -43,40 +55,25 @@ const NEW_SCHEMAS_EVERY: Duration = Duration::from_secs(3);
 /// PID 1's watch on a primary, once it is set up: a schema created since
 /// is granted to the donor within NEW_SCHEMAS_EVERY, so that the next
 /// replica's seed can read it (`accounts::donor_privileges`). Runs until
-/// PID 1 stops; a failure (the server restarting) is logged once and
-/// tried again.
+/// PID 1 stops.
 pub fn keep_donor_reading(local: &LocalServer, hosts: &str) {
-    let mut last_error = String::new();
-    while stopping::pause(NEW_SCHEMAS_EVERY) {
-        grant_new_schemas_once(local, hosts, &mut last_error);
-    }
+    crate::replication::watch_local(
+        local,
+        NEW_SCHEMAS_EVERY,
+        "granting new schemas to the seeding account",
+        |conn| grant_new_schemas(conn, hosts),
+    );
 }
 
-/// One look for schemas the donor cannot read yet; a failure is logged
-/// when it differs from `last_error`.
-pub fn grant_new_schemas_once(local: &LocalServer, hosts: &str, last_error: &mut String) {
-    let attempt = || -> Result<Vec<String>> {
-        let mut conn = local.log_in(Duration::from_secs(5))?;
-        donor_privileges::grant_new_schemas(&mut conn, accounts::DONOR_USER, hosts)
-    };
-    match attempt() {
-        Ok(granted) => {
-            last_error.clear();
-            for schema in granted {
-                log::info!(
-                    "primary: {} may read the new schema {schema:?} now, for seeding replicas",
-                    accounts::DONOR_USER
-                );
-            }
-        }
-        Err(e) => {
-            let text = format!("{e:#}");
-            if text != *last_error {
-                log::warn!("primary: cannot grant new schemas to the seeding account: {text}; trying again every {NEW_SCHEMAS_EVERY:?}");
-                *last_error = text;
-            }
-        }
+/// Grants the donor the schemas it cannot read yet, saying which.
+pub fn grant_new_schemas(conn: &mut Conn, hosts: &str) -> Result<()> {
+    for schema in donor_privileges::grant_new_schemas(conn, accounts::DONOR_USER, hosts)? {
+        log::info!(
+            "primary: {} may read the new schema {schema:?} now, for seeding replicas",
+            accounts::DONOR_USER
+        );
     }
+    Ok(())
 }
 
 /// The primary takes writes: the server starts read-only (replikit's

@@ -33,13 +33,17 @@ pub struct Takeover<'a> {
     pub wait: Duration,
 }
 
-/// Accounts whose sessions a fence leaves alone: replikit's own, and the
-/// server's threads. Everyone else's are ended.
-const KEEP_SESSIONS_OF: [&str; 5] = [
+/// Accounts whose sessions a fence leaves alone: the server's threads,
+/// the admin (this takeover) and the monitor (read-only probes).
+/// Everyone else's are ended. replikit_local's are kept only where
+/// read-only stops it too (MySQL, where it holds SYSTEM_USER and the
+/// admin may not end them); MariaDB lets it write through read_only, and
+/// the node's own replikit must not finish there a write it began before
+/// the fence (`follow::keep_up_with_promotions`).
+const KEEP_SESSIONS_OF: [&str; 4] = [
     "system user",
     "event_scheduler",
     crate::config::peers::ADMIN_USER,
-    crate::accounts::local_access::LOCAL_USER,
     crate::accounts::MONITOR_USER,
 ];
 
@@ -332,7 +336,10 @@ fn fence(m: &mut Member) -> Result<()> {
     let name = m.name();
     let d = m.d;
     m.run(d.set_read_only())?;
-    let keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
+    let mut keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
+    if d.read_only_stops_everyone() {
+        keep.push(quote(crate::accounts::local_access::LOCAL_USER));
+    }
     let rows = m.conn.query(&format!(
         "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
          AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') AND USER NOT IN ({})",

@@ -274,6 +274,13 @@ impl Dialect {
         self.mysql().then_some("SET GLOBAL super_read_only = OFF")
     }
 
+    /// Whether the fence (`set_read_only`) stops every account, replikit's
+    /// own local one included: MySQL's super_read_only does; MariaDB's
+    /// read_only lets through whoever holds READ_ONLY ADMIN (or SUPER).
+    pub fn read_only_stops_everyone(&self) -> bool {
+        self.mysql()
+    }
+
     /// Whether the server is super_read_only now (MySQL only).
     pub fn super_read_only_query(&self) -> Option<&'static str> {
         self.mysql()

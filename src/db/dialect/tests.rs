@@ -393,3 +393,11 @@ fn the_donor_reads_routines_without_credential_tables_where_the_server_allows() 
         assert_eq!(dialect(v).donor_routine_access(), want, "{v}");
     }
 }
+
+#[test]
+fn only_mysqls_fence_stops_every_account() {
+    assert!(dialect("9.7.0").read_only_stops_everyone());
+    assert!(dialect("5.7.44-log").read_only_stops_everyone());
+    assert!(!dialect("10.11.18-MariaDB").read_only_stops_everyone());
+    assert!(!dialect("11.8.2-MariaDB").read_only_stops_everyone());
+}
