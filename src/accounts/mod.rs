@@ -257,6 +257,13 @@ pub fn replica_host_pattern(
     if !creates_account {
         return Ok(String::new());
     }
+    host_pattern(settings, known)
+}
+
+/// The host pattern of the cluster's accounts, whoever creates them:
+/// REPLIKIT_REPL_HOST, else the legacy scripts' pattern from this node's
+/// address (`known`, or found now).
+pub fn host_pattern(settings: &Settings, known: Option<IpAddr>) -> Result<String, Fatal> {
     if let Some(host) = &settings.replication.repl_host {
         return Ok(host.clone());
     }

@@ -248,85 +248,81 @@ fn start_replication(
     address: Option<IpAddr>,
     fenced: bool,
 ) -> Result<(), Fatal> {
-    // A standalone server has only the fence to lift, and only where
-    // replikit's init-file put it there.
-    if *role == Role::Standalone && !fenced {
+    if *role == Role::Standalone {
+        // A standalone server has only the fence to lift, and only where
+        // replikit's init-file put it there.
+        if fenced {
+            let local = settings.local_server().or_exit(exit_code::USAGE)?;
+            let settings = settings.replication.clone();
+            background::spawn_awaited("fence", move || lift_the_fence(&settings, &local))
+                .or_exit(exit_code::OS_ERROR)?;
+        }
         return Ok(());
     }
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let (settings, role) = (settings.clone(), role.clone());
     background::spawn_awaited("replication", move || {
         background::failpoint("replication");
-        let Some(ha) = &settings.ha else {
-            let repl_host = match accounts::replica_host_pattern(&role, &settings, address) {
-                Ok(repl_host) => repl_host,
+        // With peers the recorded topology decides the role, and every
+        // node may become the primary: each knows the accounts' hosts.
+        let (role, hosts) = match &settings.ha {
+            None => match accounts::replica_host_pattern(&role, &settings, address) {
+                Ok(hosts) => (role.clone(), hosts),
                 Err(e) => return log::error!("replication: {e}"),
-            };
-            let set_up = replication::keep_trying(
-                role.clone(),
-                settings.replication.clone(),
-                local.clone(),
-                repl_host.clone(),
-                true,
-            );
-            if set_up && matches!(&role, Role::Primary(p) if p.replication.is_some()) {
-                replication::primary::keep_donor_reading(&local, &repl_host);
+            },
+            Some(ha) => {
+                let hosts = match accounts::host_pattern(&settings, address) {
+                    Ok(hosts) => hosts,
+                    Err(e) => return log::error!("replication: {e}"),
+                };
+                let decided =
+                    replication::retry::keep_trying_with(&settings.replication, &local, |job| {
+                        replication::follow::role_at_start(&role, ha, job, &hosts, address)
+                    });
+                match decided {
+                    Some(role) => (role, hosts),
+                    None => return,
+                }
             }
-            return;
-        };
-        // With peers every node may become the primary: the accounts'
-        // host pattern is known on every node.
-        let hosts = cluster_hosts(&settings, address);
-        let Some(decided) = follow_the_topology(&settings, ha, &role, &local, address, &hosts)
-        else {
-            return;
         };
         let set_up = replication::keep_trying(
-            decided.clone(),
+            role.clone(),
             settings.replication.clone(),
             local.clone(),
             hosts.clone(),
             true,
         );
-        if let (true, Some(primary)) = (set_up, replication::follow::as_primary(&decided)) {
-            replication::follow::keep_up_with_promotions(
+        if !set_up {
+            return;
+        }
+        match (&settings.ha, replication::follow::as_primary(&role)) {
+            (Some(_), Some(primary)) => replication::follow::keep_up_with_promotions(
                 &local,
                 &hosts,
                 &primary,
                 &settings.replication.cluster,
-            );
+            ),
+            (None, _) if matches!(&role, Role::Primary(p) if p.replication.is_some()) => {
+                replication::primary::keep_donor_reading(&local, &hosts)
+            }
+            _ => {}
         }
     })
     .or_exit(exit_code::OS_ERROR)
 }
 
-/// The host pattern of the cluster's accounts: REPLIKIT_REPL_HOST, else
-/// the legacy scripts' pattern from this node's address.
-fn cluster_hosts(settings: &Settings, address: Option<IpAddr>) -> String {
-    match &settings.replication.repl_host {
-        Some(hosts) => hosts.clone(),
-        None => accounts::default_host_pattern(address.or_else(|| {
-            identity::identify(&settings.identity)
-                .ok()
-                .and_then(|id| id.address.map(|a| a.addr))
-        })),
-    }
-}
-
-/// With peers: the role the recorded topology gives this node (logged),
-/// retried as the set-up is; None when it must stay read-only (said in
-/// the log) or PID 1 stops.
-fn follow_the_topology(
-    settings: &Settings,
-    ha: &crate::config::peers::HaSettings,
-    env_role: &Role,
+/// A standalone server's fence, lifted as soon as it answers.
+fn lift_the_fence(
+    settings: &crate::config::settings::ReplicationSettings,
     local: &crate::db::local::LocalServer,
-    address: Option<IpAddr>,
-    hosts: &str,
-) -> Option<Role> {
-    replication::retry::keep_trying_with(&settings.replication, local, |job| {
-        replication::follow::role_at_start(env_role, ha, job, hosts, address)
-    })
+) {
+    let lifted = replication::retry::keep_trying_with(settings, local, |job| {
+        let (mut conn, d) = replication::wait_for_local_server(job)?;
+        replication::primary::take_writes(&mut conn, &d)
+    });
+    if lifted.is_some() {
+        log::info!("standalone: no replication");
+    }
 }
 
 /// Runs the command until it exits, again in place when a clone asked

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use crate::config::cli::{FailoverOptions, TakeoverOptions};
 use crate::config::peers::{self, Peer};
-use crate::config::role::{Credentials, Role, SourceAccess};
+use crate::config::role::Credentials;
 use crate::config::settings::Settings;
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::replication::takeover::Takeover;
@@ -68,16 +68,10 @@ fn takeover<'a>(
 /// node's, which every node of the cluster shares.
 fn replication_account(settings: &Settings) -> Result<Credentials, Fatal> {
     let role = settings.node.role().or_exit(exit_code::USAGE)?;
-    match role {
-        Role::Primary(p) => p.replication.clone(),
-        Role::Replica(r) => match &r.access {
-            SourceAccess::Account(creds) => Some(creds.clone()),
-            SourceAccess::Admin(_) => None,
-        },
-        Role::Standalone => None,
-    }
-    .ok_or_else(|| anyhow!("no replication account: switchover and failover repoint replicas with MYSQL_REPL_USER and MYSQL_REPL_PASSWORD; set them (root-credentials mode cannot change the primary)"))
-    .or_exit(exit_code::USAGE)
+    role.replication_account()
+        .cloned()
+        .ok_or_else(|| anyhow!("no replication account: switchover and failover repoint replicas with MYSQL_REPL_USER and MYSQL_REPL_PASSWORD; set them (root-credentials mode cannot change the primary)"))
+        .or_exit(exit_code::USAGE)
 }
 
 fn finish(result: anyhow::Result<String>) -> Result<i32, Fatal> {

@@ -118,8 +118,9 @@ impl NodeSettings {
         // The role read it already (a secret file is read once); a node
         // without a role reads it alone.
         let root_password = match &role {
-            Ok(Role::Primary(p)) => Ok(p.root_password.clone()),
-            Ok(Role::Replica(r)) => Ok(r.root_password.clone()),
+            Ok(role @ (Role::Primary(_) | Role::Replica(_))) => {
+                Ok(role.root_password().map(str::to_string))
+            }
             _ => role::root_password(inputs).map_err(|e| format!("{e:#}")),
         };
         NodeSettings {

@@ -10,13 +10,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::config::peers::{HaSettings, Peer};
 use crate::db::dialect::{Dialect, Tls};
-use crate::db::error::redact;
+use crate::db::error::without_secret;
 use crate::db::wire::{self, Conn, Remote};
 use crate::replication::topology::{self, Record};
+use crate::status::errant::MAX_GTID_SET;
 use crate::status::node::ReplicaState;
 
 /// One member, logged in as the admin account.
@@ -64,23 +65,29 @@ impl Member {
 
     /// Whether it replicates from the node at `addr`.
     pub fn replicates_from(&self, addr: SocketAddr) -> bool {
-        self.replica.as_ref().is_some_and(|r| {
-            r.source_port == addr.port()
-                && crate::db::resolve::lookup(&r.source_host, Duration::from_secs(2))
-                    .is_ok_and(|ips| ips.contains(&addr.ip()))
-        })
+        self.replica
+            .as_ref()
+            .is_some_and(|r| is_at(&r.source_host, r.source_port, addr))
     }
 
-    /// Its GTID history (`Dialect::gtid_history_query`).
-    pub fn gtid_history(&mut self) -> Result<String> {
-        let rows = self.conn.query(self.d.gtid_history_query())?;
-        Ok(rows.get(0, "g").unwrap_or_default().replace('\n', ""))
+    /// One GTID value `g` of `query` (a `Dialect` query).
+    pub fn gtids(&mut self, query: &str) -> Result<String> {
+        let rows = self.conn.query(query)?;
+        self.gtid_value(rows.get(0, "g"))
     }
 
-    /// Everything it holds (`Dialect::gtid_held_query`).
-    pub fn gtid_held(&mut self) -> Result<String> {
-        let rows = self.conn.query(self.d.gtid_held_query())?;
-        Ok(rows.get(0, "g").unwrap_or_default().replace('\n', ""))
+    /// A GTID value it answered, at most MAX_GTID_SET long: it goes back
+    /// to other members in queries.
+    pub fn gtid_value(&self, value: Option<&str>) -> Result<String> {
+        let set = value.unwrap_or_default().replace('\n', "");
+        if set.len() > MAX_GTID_SET {
+            bail!(
+                "{} answers a GTID set of {} bytes, more than the {MAX_GTID_SET} replikit compares",
+                self.name(),
+                set.len()
+            );
+        }
+        Ok(set)
     }
 
     /// Runs `sql`, naming this member in the error.
@@ -160,6 +167,24 @@ pub fn discover(ha: &HaSettings, tls: &Tls, timeout: Duration) -> Cluster {
     cluster
 }
 
+/// Whether `host:port` (a replica's configured source, by name or
+/// address) is the node at `addr`.
+pub fn is_at(host: &str, port: u16, addr: SocketAddr) -> bool {
+    port == addr.port()
+        && crate::db::resolve::lookup(host, Duration::from_secs(2))
+            .is_ok_and(|ips| ips.contains(&addr.ip()))
+}
+
+/// Logs in to the primary a topology record names.
+pub fn reach_record(record: &Record, ha: &HaSettings, tls: &Tls) -> Result<Member> {
+    let peer = Peer {
+        host: record.host.clone(),
+        port: record.port,
+    };
+    let addr = crate::replication::source::resolve(&record.host, record.port)?;
+    reach(&peer, addr, ha, tls, Duration::from_secs(5))
+}
+
 /// Logs in to one member and reads what the commands decide on.
 fn reach(
     peer: &Peer,
@@ -176,7 +201,7 @@ fn reach(
     };
     let password = &ha.admin.password;
     let mut conn = Conn::connect_tcp(addr, &remote, &ha.admin.user, password, timeout)
-        .map_err(|e| anyhow::anyhow!("{}", redact(&e, password)))?;
+        .map_err(|e| without_secret(e, password))?;
     let rows = conn.query("SELECT @@server_id AS id, @@read_only AS ro")?;
     let server_id: u32 = rows
         .get(0, "id")

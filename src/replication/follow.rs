@@ -9,7 +9,7 @@
 //! lacks (errant: what it wrote that no replica received, or writes behind
 //! replication's back); then it stays read-only and says so.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
@@ -17,12 +17,12 @@ use anyhow::{anyhow, Result};
 use crate::accounts;
 use crate::config::peers::HaSettings;
 use crate::config::role::{Credentials, Primary, Replica, Role, SourceAccess};
-use crate::db::dialect::{Dialect, Position, SourceSpec};
-use crate::db::error::redacted;
+use crate::db::dialect::Dialect;
 use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
 use crate::pid1::stopping;
 use crate::replication::cluster::{self, Member};
+use crate::replication::position::follow_new_primary;
 use crate::replication::retry::permanent;
 use crate::replication::topology::{self, Decision, Record};
 use crate::replication::{wait_for_local_server, Job};
@@ -52,11 +52,7 @@ pub fn role_at_start(
     let mut seen: Vec<Record> = peers.iter().filter_map(|m| m.record.clone()).collect();
     seen.extend(own.clone());
     let writable_peer = peers.iter().find(|m| !m.read_only).map(Member::name);
-    let root_password = match env_role {
-        Role::Primary(p) => p.root_password.clone(),
-        Role::Replica(r) => r.root_password.clone(),
-        Role::Standalone => None,
-    };
+    let root_password = env_role.root_password().map(str::to_string);
     match topology::decide(me, &seen) {
         Decision::Conflict(why) => Err(permanent(format!("staying read-only: {why}"))),
         Decision::Primary(_) if writable_peer.is_some() => Err(split_brain(writable_peer)),
@@ -87,9 +83,10 @@ pub fn role_at_start(
         Decision::ReplicaOf(record) => {
             log::info!("topology: following {record}");
             let status = ReplicaState::from_rows(&conn.query(d.replica_status())?);
+            let at = crate::replication::source::resolve(&record.host, record.port)?;
             let source_host = match &status {
                 // Configured by name for the same node: keep the name.
-                Some(s) if same_node(&s.source_host, s.source_port, &record) => {
+                Some(s) if cluster::is_at(&s.source_host, s.source_port, at) => {
                     s.source_host.clone()
                 }
                 // A member of this cluster before (it holds a record):
@@ -120,15 +117,7 @@ fn split_brain(writable_peer: Option<String>) -> anyhow::Error {
 
 /// The replication account every node of a cluster with peers has.
 fn replication_account(env_role: &Role) -> Result<Credentials> {
-    let creds = match env_role {
-        Role::Primary(p) => p.replication.clone(),
-        Role::Replica(r) => match &r.access {
-            SourceAccess::Account(c) => Some(c.clone()),
-            SourceAccess::Admin(_) => None,
-        },
-        Role::Standalone => None,
-    };
-    creds.ok_or_else(|| {
+    env_role.replication_account().cloned().ok_or_else(|| {
         permanent("REPLIKIT_PEERS needs a replication account on every node (MYSQL_REPL_USER and MYSQL_REPL_PASSWORD): any node may become a replica of any other".into())
     })
 }
@@ -188,17 +177,6 @@ fn reach_peers(ha: &HaSettings, job: &Job, me: u32) -> Vec<Member> {
     }
 }
 
-/// Whether `host:port` (a replica's configured source) is the node
-/// `record` names.
-fn same_node(host: &str, port: u16, record: &Record) -> bool {
-    let Ok(ip) = record.host.parse::<IpAddr>() else {
-        return host.eq_ignore_ascii_case(&record.host) && port == record.port;
-    };
-    port == record.port
-        && crate::db::resolve::lookup(host, Duration::from_secs(2))
-            .is_ok_and(|ips| ips.contains(&ip))
-}
-
 /// Points this former member at the primary of `record`, continuing from
 /// the GTIDs it has, once it is known to hold nothing the primary lacks.
 fn rejoin(
@@ -210,56 +188,18 @@ fn rejoin(
     creds: &Credentials,
 ) -> Result<()> {
     conn.query(d.set_read_only())?;
-    let addr = SocketAddr::new(
-        record.host.parse().or_else(|_| {
-            crate::replication::source::resolve(&record.host, record.port).map(|a| a.ip())
-        })?,
-        record.port,
-    );
-    let greeted = crate::db::wire::probe(addr, Duration::from_secs(5))?;
-    let remote = crate::db::wire::Remote {
-        tls: job.tls.for_source(greeted.offers_tls),
-        ..crate::db::wire::Remote::plain(&record.host)
-    };
-    let mut primary = Conn::connect_tcp(
-        addr,
-        &remote,
-        &ha.admin.user,
-        &ha.admin.password,
-        Duration::from_secs(5),
-    )
-    .map_err(|e| {
-        anyhow!(
-            "rejoining: {}",
-            crate::db::error::redact(&e, &ha.admin.password)
-        )
-    })?;
-    match errant::find(conn, d, &mut primary)? {
-        Some(set) if !set.is_empty() => {
-            return Err(permanent(format!(
-                "staying read-only: this node holds transactions the primary {}:{} lacks (errant: {set}), \
-                 written here and never replicated; they are not thrown away silently: \
-                 save what you need of them, then reseed this node (empty its data directory and start it again)",
-                record.host, record.port
-            )))
-        }
-        _ => {}
+    let mut primary = cluster::reach_record(record, ha, job.tls)
+        .map_err(|e| e.context("rejoining: logging in to the primary as the admin account"))?;
+    if let Some(set) = errant::find(conn, d, &mut primary.conn)?.filter(|s| !s.is_empty()) {
+        return Err(permanent(format!(
+            "staying read-only: this node holds transactions the primary {}:{} lacks (errant: {set}), \
+             written here and never replicated; they are not thrown away silently: \
+             save what you need of them, then reseed this node (empty its data directory and start it again)",
+            record.host, record.port
+        )));
     }
-    if ReplicaState::from_rows(&conn.query(d.replica_status())?).is_some() {
-        conn.query(d.stop_replica())?;
-    }
-    let change = d.change_source(&SourceSpec {
-        host: &record.host,
-        port: record.port,
-        user: &creds.user,
-        password: &creds.password,
-        position: Position::GtidContinuing,
-        tls: &remote.tls,
-        public_key: job.source_key,
-    })?;
-    conn.query(&change)
-        .map_err(redacted("rejoining", &creds.password))?;
-    conn.query(d.start_replica())?;
+    let tls = job.tls.for_source(primary.offers_tls);
+    follow_new_primary(conn, d, record, creds, &tls, job.source_key)?;
     log::info!(
         "topology: rejoined as a replica of {}:{}, continuing from this node's own GTIDs",
         record.host,
@@ -271,17 +211,10 @@ fn rejoin(
 /// The primary's settings of a node whose role was decided: what it needs
 /// should it be promoted later (its replication account).
 pub fn as_primary(role: &Role) -> Option<Primary> {
-    match role {
-        Role::Primary(p) => Some(p.clone()),
-        Role::Replica(r) => match &r.access {
-            SourceAccess::Account(creds) => Some(Primary {
-                replication: Some(creds.clone()),
-                root_password: r.root_password.clone(),
-            }),
-            SourceAccess::Admin(_) => None,
-        },
-        Role::Standalone => None,
-    }
+    Some(Primary {
+        replication: Some(role.replication_account()?.clone()),
+        root_password: role.root_password().map(str::to_string),
+    })
 }
 
 /// How often PID 1 on a node with peers looks at its own record.

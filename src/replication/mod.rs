@@ -61,12 +61,7 @@ pub struct Job<'a> {
 /// Sets up replication for `role`; returns a line saying what was done.
 pub fn set_up(role: &Role, job: &Job) -> Result<String> {
     match role {
-        Role::Standalone => {
-            // Fenced at start like every node; it has no one to wait for.
-            let (mut conn, d) = wait_for_local_server(job)?;
-            primary::take_writes(&mut conn, &d)?;
-            Ok("standalone: no replication".into())
-        }
+        Role::Standalone => Ok("standalone: no replication".into()),
         Role::Primary(p) => primary::set_up(p, job),
         Role::Replica(r) => replica::set_up(r, job),
     }

@@ -108,3 +108,33 @@ pub fn point_at_source(
     conn.query(d.start_replica())?;
     Ok(())
 }
+
+/// Points this node at the primary of `to` after a change of primary,
+/// continuing from the GTIDs it has (`Position::GtidContinuing`): a
+/// former primary or a replica of the old one. Read-only first.
+pub fn follow_new_primary(
+    conn: &mut Conn,
+    d: &Dialect,
+    to: &crate::replication::topology::Record,
+    creds: &Credentials,
+    tls: &crate::db::dialect::Tls,
+    public_key: Option<&str>,
+) -> Result<()> {
+    conn.query(d.set_read_only())?;
+    if crate::status::node::ReplicaState::from_rows(&conn.query(d.replica_status())?).is_some() {
+        conn.query(d.stop_replica())?;
+    }
+    let change = d.change_source(&SourceSpec {
+        host: &to.host,
+        port: to.port,
+        user: &creds.user,
+        password: &creds.password,
+        position: Position::GtidContinuing,
+        tls,
+        public_key,
+    })?;
+    conn.query(&change)
+        .map_err(redacted("repointing replication", &creds.password))?;
+    conn.query(d.start_replica())?;
+    Ok(())
+}

@@ -10,14 +10,14 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::peers::{HaSettings, Peer};
 use crate::config::role::Credentials;
-use crate::db::dialect::{Position, Product, SourceSpec, Tls};
-use crate::db::error::redacted;
+use crate::db::dialect::{Product, Tls};
 use crate::db::sql::quote;
 use crate::replication::cluster::{self, Cluster, Member};
+use crate::replication::position::follow_new_primary;
 use crate::replication::topology::{self, Record};
 use crate::status::errant;
 
@@ -108,8 +108,7 @@ impl Takeover<'_> {
         fence(&mut cluster.members[old])?;
         let position = {
             let m = &mut cluster.members[old];
-            let rows = m.conn.query(m.d.gtid_position_query())?;
-            rows.get(0, "g").unwrap_or_default().replace('\n', "")
+            m.gtids(m.d.gtid_position_query())?
         };
         log::info!("switchover: {old_name} wrote up to {position:?}; waiting for {target_name} to apply it");
         if let Err(e) = wait_for(&mut cluster.members[target], &position, self.wait) {
@@ -171,7 +170,7 @@ impl Takeover<'_> {
         }
         let mut histories = Vec::new();
         for m in cluster.members.iter_mut() {
-            histories.push(position_of(m)?);
+            histories.push(m.gtids(m.d.gtid_progress_query())?);
         }
         let lacks = self.lacks(&mut cluster, &histories)?;
         let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
@@ -238,11 +237,11 @@ impl Takeover<'_> {
         let mut others = Vec::new();
         for (i, m) in cluster.members.iter_mut().enumerate() {
             if i != winner {
-                others.push(m.gtid_held()?);
+                others.push(m.gtids(m.d.gtid_held_query())?);
             }
         }
         let w = &mut cluster.members[winner];
-        let mine = w.gtid_history()?;
+        let mine = w.gtids(w.d.gtid_history_query())?;
         match w.d.version.product {
             Product::MySql => {
                 let rows = w.conn.query(&format!(
@@ -268,9 +267,7 @@ impl Takeover<'_> {
         let d = m.d;
         m.run(d.stop_replica())?;
         m.run(d.reset_replica_all())?;
-        for sql in d.set_writable() {
-            m.run(sql)?;
-        }
+        take_writes(m)?;
         topology::write(&mut m.conn, record)?;
         log::info!("promoted {name}: it takes writes, {record}");
         Ok(())
@@ -305,27 +302,18 @@ impl Takeover<'_> {
     }
 
     fn repoint(&self, m: &mut Member, to: &Record, offers_tls: bool) -> Result<()> {
-        let d = m.d;
-        m.run(d.set_read_only())?;
-        if m.replica.is_some() {
-            m.run(d.stop_replica())?;
-        }
+        let name = m.name();
         let tls = self.tls.for_source(offers_tls);
-        let change = d.change_source(&SourceSpec {
-            host: &to.host,
-            port: to.port,
-            user: &self.replication.user,
-            password: &self.replication.password,
-            position: Position::GtidContinuing,
-            tls: &tls,
-            public_key: self.source_key,
-        })?;
-        m.conn.query(&change).map_err(redacted(
-            "repointing replication",
-            &self.replication.password,
-        ))?;
-        m.run(d.start_replica())?;
-        log::info!("{} replicates from {}:{} now", m.name(), to.host, to.port);
+        follow_new_primary(
+            &mut m.conn,
+            &m.d,
+            to,
+            self.replication,
+            &tls,
+            self.source_key,
+        )
+        .with_context(|| format!("on {name}"))?;
+        log::info!("{name} replicates from {}:{} now", to.host, to.port);
         Ok(())
     }
 }
@@ -393,27 +381,12 @@ fn apply_what_was_received(m: &mut Member, wait: Duration) -> Result<()> {
     let d = m.d;
     m.run(d.stop_replica_io())?;
     let rows = m.conn.query(d.replica_status())?;
-    let column = match d.version.product {
-        Product::MySql => "Retrieved_Gtid_Set",
-        Product::MariaDb => "Gtid_IO_Pos",
-    };
-    let received = rows.get(0, column).unwrap_or_default().replace('\n', "");
+    let received = m.gtid_value(rows.get(0, d.received_gtids_column()))?;
     if !received.is_empty() {
         wait_for(m, &received, wait)?;
     }
     log::info!("{} applied everything it received", m.name());
     Ok(())
-}
-
-/// What a member holds, to compare who is ahead: MySQL's executed set,
-/// MariaDB's current position per domain.
-fn position_of(m: &mut Member) -> Result<String> {
-    let sql = match m.d.version.product {
-        Product::MySql => "SELECT @@GLOBAL.gtid_executed AS g",
-        Product::MariaDb => "SELECT @@GLOBAL.gtid_current_pos AS g",
-    };
-    let rows = m.conn.query(sql)?;
-    Ok(rows.get(0, "g").unwrap_or_default().replace('\n', ""))
 }
 
 /// Which member to promote (pure): one that lacks nothing any other

@@ -108,8 +108,10 @@ fn parse_mariadb(list: &str) -> BTreeMap<(u32, u32), u64> {
     out
 }
 
-/// The longest GTID set taken from a source, in bytes.
-const MAX_SOURCE_SET: usize = 1 << 20;
+/// The longest GTID set taken from another server, in bytes: sets go
+/// back to a server inside a query, and a real one lists ranges per
+/// server, a few dozen at most.
+pub const MAX_GTID_SET: usize = 1 << 20;
 
 /// Compares `replica` (this server, in dialect `d`) with `source`. None
 /// when the servers keep no GTIDs (MySQL with gtid_mode OFF).
@@ -124,11 +126,9 @@ pub fn find(replica: &mut Conn, d: &Dialect, source: &mut Conn) -> Result<Option
     };
     let mine = read(replica, d.gtid_history_query())?;
     let theirs = read(source, d.gtid_held_query()).context("reading the source's GTIDs")?;
-    // Goes back to the local server in a query: a set this long is no
-    // real one (a GTID set lists ranges per server, a few dozen at most).
-    if theirs.len() > MAX_SOURCE_SET {
+    if theirs.len() > MAX_GTID_SET {
         anyhow::bail!(
-            "the source's GTID set is {} bytes long, more than the {MAX_SOURCE_SET} compared",
+            "the source's GTID set is {} bytes long, more than the {MAX_GTID_SET} compared",
             theirs.len()
         );
     }

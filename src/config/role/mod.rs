@@ -29,6 +29,29 @@ pub enum Role {
 }
 
 impl Role {
+    /// The replication account this node was given (not root-credentials
+    /// mode's source admin): what a node of a cluster with peers needs,
+    /// since any of them may become a replica of any other.
+    pub fn replication_account(&self) -> Option<&Credentials> {
+        match self {
+            Role::Primary(p) => p.replication.as_ref(),
+            Role::Replica(r) => match &r.access {
+                SourceAccess::Account(creds) => Some(creds),
+                SourceAccess::Admin(_) => None,
+            },
+            Role::Standalone => None,
+        }
+    }
+
+    /// This node's own root password, where one is given.
+    pub fn root_password(&self) -> Option<&str> {
+        match self {
+            Role::Primary(p) => p.root_password.as_deref(),
+            Role::Replica(r) => r.root_password.as_deref(),
+            Role::Standalone => None,
+        }
+    }
+
     pub fn name(&self) -> RoleName {
         match self {
             Role::Primary(_) => RoleName::Primary,

@@ -391,6 +391,27 @@ impl Dialect {
         }
     }
 
+    /// How far the server got, as `g`, to tell which of several replicas
+    /// is ahead: MySQL's executed set, MariaDB's current position (per
+    /// replication domain).
+    pub fn gtid_progress_query(&self) -> &'static str {
+        if self.mysql() {
+            "SELECT @@GLOBAL.gtid_executed AS g"
+        } else {
+            "SELECT @@GLOBAL.gtid_current_pos AS g"
+        }
+    }
+
+    /// The replica status column of the GTIDs received from the source
+    /// (applied or not), in the form `wait_for_gtids` takes.
+    pub fn received_gtids_column(&self) -> &'static str {
+        if self.mysql() {
+            "Retrieved_Gtid_Set"
+        } else {
+            "Gtid_IO_Pos"
+        }
+    }
+
     /// Waits up to `seconds` for this server to have applied `gtids` (a
     /// value of `gtid_position_query`); `w` is 0 once it has.
     pub fn wait_for_gtids(&self, gtids: &str, seconds: u64) -> String {
