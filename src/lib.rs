@@ -28,8 +28,11 @@ pub mod fuzzing {
     pub use crate::db::wire::packet::{parse_error, parse_greeting, ResultSet};
     pub use crate::db::wire::Rows;
     pub use crate::identity::mycnf::{edit_options, set_options};
+    pub use crate::replication::topology::{from_rows as topology_record, Record};
     pub use crate::seed::dump::coordinates;
     pub use crate::status::errant::mariadb as mariadb_errant_gtids;
+    pub use crate::status::errant::Errant;
+    pub use crate::status::errant::{mariadb_behind, mariadb_of_server, mysql_of_server};
     pub use crate::status::node::{NodeStatus, ReplicaState};
 }
 

@@ -1,11 +1,13 @@
 //! MariaDB's errant-GTID comparison (src/status/errant.rs) on any two
 //! lists, the source's from the network: no panic; a list is never errant
 //! against itself; what it reports are well-formed GTIDs of the replica's
-//! list.
+//! list. Failover's "who is behind" on the same lists: never behind
+//! itself, nor a union behind its part; the GTIDs of one server are
+//! entries of the list they came from.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replikit::fuzzing::mariadb_errant_gtids;
+use replikit::fuzzing::{mariadb_behind, mariadb_errant_gtids, mariadb_of_server, mysql_of_server};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -24,5 +26,17 @@ fuzz_target!(|data: &[u8]| {
             }),
             "{gtid} is not the replica's"
         );
+    }
+    assert!(!mariadb_behind(replica, replica));
+    assert!(!mariadb_behind(&format!("{replica},{source}"), source));
+    let _ = mariadb_behind(replica, source);
+    let entries: Vec<&str> = replica.split(',').map(str::trim).collect();
+    for server in [0u32, 1, 2, u32::MAX] {
+        for gtid in mariadb_of_server(replica, server).split(',').filter(|g| !g.is_empty()) {
+            assert!(entries.contains(&gtid), "{gtid} is not an entry of {replica}");
+        }
+    }
+    for gtid in mysql_of_server(replica, source).split(',').filter(|g| !g.is_empty()) {
+        assert!(entries.contains(&gtid), "{gtid} is not an entry of {replica}");
     }
 });

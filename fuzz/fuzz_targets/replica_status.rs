@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replikit::fuzzing::{coordinates, NodeStatus, ReplicaState, Rows, ServerVersion};
+use replikit::fuzzing::{coordinates, Errant, NodeStatus, ReplicaState, Rows, ServerVersion};
 
 /// Real column names, so that the fuzzer reaches past the lookups.
 const COLUMNS: &[&str] = &[
@@ -65,10 +65,17 @@ fuzz_target!(|data: &[u8]| {
             gtid_executed: text.chars().take(40).collect(),
             replica,
             seeded: None,
+            // The errant set comes from the network too (MySQL's
+            // GTID_SUBTRACT of the source's set).
+            errant: match text.len() % 3 {
+                0 => Errant::None,
+                1 => Errant::Found(text.chars().rev().take(60).collect()),
+                _ => Errant::NotChecked(text.chars().take(30).collect()),
+            },
         };
         let json: serde_json::Value =
             serde_json::from_str(&status.to_json()).expect("status JSON does not parse");
-        assert_eq!(json["version"], 1, "{json}");
+        assert_eq!(json["version"], 2, "{json}");
         // Every string survives the escaping, whatever its bytes.
         match &status.replica {
             Some(r) => {

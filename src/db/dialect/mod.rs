@@ -312,27 +312,17 @@ impl Dialect {
         }
     }
 
-    /// For a primary: undoes a read-only state that `set_read_only`
-    /// persisted while this node was a replica. None where nothing can
-    /// have been persisted.
-    pub fn unpersist_read_only(&self) -> Option<[&'static str; 3]> {
-        (self.mysql() && self.version.at_least(8, 0, 11)).then_some([
-            "RESET PERSIST IF EXISTS super_read_only",
-            "RESET PERSIST IF EXISTS read_only",
-            "SET GLOBAL read_only = OFF",
-        ])
-    }
-
-    /// Makes a primary take writes: read_only off, and on MySQL
-    /// super_read_only too (which turning read_only off also does) and
-    /// anything persisted while it was a replica.
+    /// Makes a primary take writes: read_only off (which turns MySQL's
+    /// super_read_only off too), and on MySQL 8.0.11+ whatever
+    /// `set_read_only` persisted while it was a replica forgotten, so
+    /// that its next start does not undo this.
     pub fn set_writable(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if let Some(unpersist) = self.unpersist_read_only() {
-            out.extend(unpersist);
-        }
-        if self.mysql() {
-            out.push("SET GLOBAL super_read_only = OFF");
+        if self.mysql() && self.version.at_least(8, 0, 11) {
+            out.extend([
+                "RESET PERSIST IF EXISTS super_read_only",
+                "RESET PERSIST IF EXISTS read_only",
+            ]);
         }
         out.push("SET GLOBAL read_only = OFF");
         out

@@ -339,9 +339,13 @@ fn read_only_uses_super_read_only_on_mysql() {
         dialect("8.0.10").set_read_only(),
         "SET GLOBAL super_read_only = ON"
     );
-    assert!(dialect("10.11.18-MariaDB").unpersist_read_only().is_none());
+    // Nothing persisted to undo on MariaDB; MySQL 8.0.11+ forgets it.
+    assert!(!dialect("10.11.18-MariaDB")
+        .set_writable()
+        .iter()
+        .any(|s| s.contains("PERSIST")));
     assert_eq!(
-        dialect("9.7.4").unpersist_read_only().unwrap()[0],
+        dialect("9.7.4").set_writable()[0],
         "RESET PERSIST IF EXISTS super_read_only"
     );
     assert_eq!(
@@ -400,4 +404,89 @@ fn only_mysqls_fence_stops_every_account() {
     assert!(dialect("5.7.44-log").read_only_stops_everyone());
     assert!(!dialect("10.11.18-MariaDB").read_only_stops_everyone());
     assert!(!dialect("11.8.2-MariaDB").read_only_stops_everyone());
+}
+
+#[test]
+fn after_a_change_of_primary_nodes_continue_from_their_own_gtids() {
+    let spec = SourceSpec {
+        host: "10.0.0.8",
+        port: 3306,
+        user: "repl",
+        password: "pw",
+        position: Position::GtidContinuing,
+        tls: &Tls::Off,
+        public_key: None,
+    };
+    // MariaDB: current_pos counts a former primary's own binary log.
+    let maria = dialect("10.11.18-MariaDB").change_source(&spec).unwrap();
+    assert!(maria.contains("MASTER_USE_GTID = current_pos"), "{maria}");
+    let mysql = dialect("9.7.0").change_source(&spec).unwrap();
+    assert!(mysql.contains("SOURCE_AUTO_POSITION = 1"), "{mysql}");
+}
+
+#[test]
+fn high_availability_rules_per_flavor() {
+    // (version, admin grants start, writable statements, progress, received column)
+    let cases = [
+        (
+            "9.7.0",
+            "SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN",
+            vec![
+                "RESET PERSIST IF EXISTS super_read_only",
+                "RESET PERSIST IF EXISTS read_only",
+                "SET GLOBAL read_only = OFF",
+            ],
+            "SELECT @@GLOBAL.gtid_executed AS g",
+            "Retrieved_Gtid_Set",
+        ),
+        (
+            "5.7.44-log",
+            "SUPER, REPLICATION CLIENT",
+            vec!["SET GLOBAL read_only = OFF"],
+            "SELECT @@GLOBAL.gtid_executed AS g",
+            "Retrieved_Gtid_Set",
+        ),
+        (
+            "10.11.18-MariaDB",
+            "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICA MONITOR",
+            vec!["SET GLOBAL read_only = OFF"],
+            "SELECT @@GLOBAL.gtid_current_pos AS g",
+            "Gtid_IO_Pos",
+        ),
+        (
+            "10.5.4-MariaDB",
+            "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR",
+            vec!["SET GLOBAL read_only = OFF"],
+            "SELECT @@GLOBAL.gtid_current_pos AS g",
+            "Gtid_IO_Pos",
+        ),
+        (
+            "10.4.30-MariaDB",
+            "SUPER, REPLICATION CLIENT",
+            vec!["SET GLOBAL read_only = OFF"],
+            "SELECT @@GLOBAL.gtid_current_pos AS g",
+            "Gtid_IO_Pos",
+        ),
+    ];
+    for (version, grants, writable, progress, received) in cases {
+        let d = dialect(version);
+        assert!(
+            d.admin_grants().starts_with(grants),
+            "{version}: {}",
+            d.admin_grants()
+        );
+        assert_eq!(d.set_writable(), writable, "{version}");
+        assert_eq!(d.gtid_progress_query(), progress, "{version}");
+        assert_eq!(d.received_gtids_column(), received, "{version}");
+    }
+    let maria = dialect("11.8.2-MariaDB");
+    assert_eq!(
+        maria.wait_for_gtids("0-1-5", 30),
+        "SELECT MASTER_GTID_WAIT('0-1-5', 30) AS w"
+    );
+    assert!(maria.gtid_held_query().contains("gtid_slave_pos"));
+    assert_eq!(
+        dialect("9.7.0").wait_for_gtids("u:1-5", 30),
+        "SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-5', 30) AS w"
+    );
 }
