@@ -184,7 +184,16 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
             "localhost",
             d.replica_monitor_grant(),
             Scope::ThisServer,
-        )
+        )?;
+        // health and status read the node's role from its topology record.
+        outside_the_binary_log(conn, |conn| {
+            conn.query(&format!(
+                "GRANT SELECT ON {}.* TO {}@'localhost'",
+                crate::replication::topology::SCHEMA,
+                quote(&creds.user)
+            ))
+            .map(drop)
+        })
     })
 }
 

@@ -23,26 +23,27 @@ pub fn run(settings: &Settings, o: &HealthOptions) -> Result<i32, Fatal> {
         .transpose()
         .or_exit(exit_code::USAGE)?;
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
-    let role = settings.node.role_name();
-    let checks = Checks {
+    let asked = Checks {
         connect: o.connect,
         ready: o.ready,
         replication: o.replication,
         max_lag,
         errant: o.errant,
-    }
-    .or_default_for(role);
-    let source = settings.node.role().ok().map(|role| health::Source {
-        role,
-        tls: &settings.replication.tls,
-        cluster: &settings.replication.cluster,
-    });
+        writable: o.writable,
+    };
+    let node = health::Node {
+        role: settings.node.role().ok(),
+        follows_topology: settings.ha.is_some(),
+        compare: Some(health::Compare {
+            tls: &settings.replication.tls,
+            cluster: &settings.replication.cluster,
+        }),
+    };
     match health::probe(
         &local,
-        role,
-        &checks,
+        &node,
+        |role| asked.or_default_for(role),
         Duration::from_secs(5),
-        source.as_ref(),
     ) {
         Ok(()) => Ok(0),
         Err(reason) => {

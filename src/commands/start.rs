@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::accounts;
 use crate::accounts::local_access::{self, Files};
-use crate::config::role::{Role, RoleName};
+use crate::config::role::Role;
 use crate::config::settings::{ServerIdVia, Settings};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
@@ -17,7 +17,6 @@ use crate::pid1::supervisor::Supervisor;
 use crate::pid1::{background, restart, stopping};
 use crate::replication;
 use crate::status::agent::Agent;
-use crate::status::health::Checks;
 
 /// The role replikit decided, passed to the command: `primary`, `replica`
 /// or `standalone`.
@@ -220,7 +219,8 @@ fn tell_the_command(role: &Role, with_peers: bool) {
     }
 }
 
-/// HAProxy's agent check, when REPLIKIT_AGENT_PORT asks for it.
+/// HAProxy's agent check, when REPLIKIT_AGENT_PORT or
+/// REPLIKIT_AGENT_WRITE_PORT asks for it.
 fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
     let Some(agent) = settings.agent else {
         return Ok(());
@@ -228,13 +228,11 @@ fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
     Agent {
         bind: agent.bind,
         port: agent.port,
+        write_port: agent.write_port,
         local: settings.local_server().or_exit(exit_code::USAGE)?,
-        role: role.name(),
-        checks: Checks {
-            max_lag: (role.name() == RoleName::Replica).then_some(agent.max_lag),
-            errant: false,
-            ..Checks::default().or_default_for(role.name())
-        },
+        role: Some(role.clone()),
+        follows_topology: settings.ha.is_some(),
+        max_lag: agent.max_lag,
     }
     .start()
     .or_exit(exit_code::OS_ERROR)

@@ -43,7 +43,9 @@ pub enum Command {
     Verify(VerifyOptions),
     /// Is this node fit to serve? For HEALTHCHECK and probes: exits 0 when
     /// every check passes, else 1 with the reason on one line. Without
-    /// checks: --ready, and --replication on a replica.
+    /// checks: --ready, plus --writable on a primary and --replication
+    /// --errant on a replica (with REPLIKIT_PEERS, the role its own
+    /// topology record gives).
     Health(HealthOptions),
     /// This node's role, server, read-only state and replication, for
     /// people; --json for scripts (docs/status.schema.json).
@@ -97,6 +99,9 @@ pub struct HealthOptions {
     /// On a replica: no transaction the source lacks (logs in to the source).
     #[arg(long)]
     pub errant: bool,
+    /// The node takes writes (read-only off); a default on a primary.
+    #[arg(long)]
+    pub writable: bool,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

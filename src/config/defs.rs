@@ -212,6 +212,13 @@ pub const AGENT_MAX_LAG: Def = def(
     "For the agent check: a replica further behind its source than this many seconds answers `down`.",
 );
 
+pub const AGENT_WRITE_PORT: Def = def(
+    "agent-write-port",
+    "REPLIKIT_AGENT_WRITE_PORT",
+    "PORT",
+    None,
+    "Serve HAProxy's agent check for writes on this TCP port: up only while this node takes writes (the primary replikit decided), for a write backend that lists every node.",
+);
 pub const PEERS: Def = def(
     "peers",
     "REPLIKIT_PEERS",
@@ -221,7 +228,7 @@ pub const PEERS: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 24] = [
+pub const ALL: [&Def; 25] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -245,6 +252,7 @@ pub const ALL: [&Def; 24] = [
     &AGENT_PORT,
     &AGENT_BIND,
     &AGENT_MAX_LAG,
+    &AGENT_WRITE_PORT,
     &PEERS,
 ];
 

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::config::cli::Raw;
 use crate::config::defs::{self, Def, DEFAULT_CNF, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
 use crate::config::peers::{self, HaSettings};
-use crate::config::role::{self, Inputs, Role, RoleName};
+use crate::config::role::{self, Inputs, Role};
 use crate::config::tls::{is_absolute_path, tls};
 use crate::db::dialect::Tls;
 use crate::db::local::LocalServer;
@@ -79,7 +79,10 @@ pub struct ReplicationSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentSettings {
     pub bind: std::net::IpAddr,
-    pub port: u16,
+    /// For reads (REPLIKIT_AGENT_PORT) and for writes
+    /// (REPLIKIT_AGENT_WRITE_PORT); at least one.
+    pub port: Option<u16>,
+    pub write_port: Option<u16>,
     pub max_lag: u64,
 }
 
@@ -135,11 +138,6 @@ impl NodeSettings {
         self.role.as_ref().map_err(|e| anyhow!("{e}"))
     }
 
-    /// The role's name; Unknown without a role.
-    pub fn role_name(&self) -> RoleName {
-        self.role.as_ref().map_or(RoleName::Unknown, Role::name)
-    }
-
     /// replikit's log-in to its own server: its local account, else root
     /// with the local root password (MYSQL_ROOT_PASSWORD or its file; none
     /// when unset).
@@ -176,13 +174,18 @@ impl Settings {
                 cnf
             );
         }
-        let agent = parse(raw, &defs::AGENT_PORT, |port| {
-            port.parse()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| anyhow!("{port:?} is not a port; use 1..=65535"))
-        })?
-        .map(|port| -> Result<AgentSettings> {
+        let port = |d: &Def| {
+            parse(raw, d, |port| {
+                port.parse()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| anyhow!("{port:?} is not a port; use 1..=65535"))
+            })
+        };
+        let (read_port, write_port) = (port(&defs::AGENT_PORT)?, port(&defs::AGENT_WRITE_PORT)?);
+        let agent = if read_port.is_none() && write_port.is_none() {
+            None
+        } else {
             let max_lag = parse_or_default(raw, &defs::AGENT_MAX_LAG, |lag| {
                 lag.parse()
                     .map_err(|_| anyhow!("{lag:?} is not a number of seconds; give one like 30"))
@@ -191,13 +194,21 @@ impl Settings {
                 a.parse()
                     .map_err(|_| anyhow!("{a:?} is not an IP address; give one like 0.0.0.0"))
             })?;
-            Ok(AgentSettings {
+            if read_port.is_some() && read_port == write_port {
+                bail!(
+                    "{} and {} are both {}; give them different ports",
+                    defs::AGENT_PORT.name(),
+                    defs::AGENT_WRITE_PORT.name(),
+                    read_port.unwrap_or_default()
+                );
+            }
+            Some(AgentSettings {
                 bind,
-                port,
+                port: read_port,
+                write_port,
                 max_lag,
             })
-        })
-        .transpose()?;
+        };
         let hooks = raw
             .texts(&defs::PRE)
             .map_err(|e| anyhow!(e))?

@@ -52,7 +52,6 @@ pub fn role_at_start(
     let mut seen: Vec<Record> = peers.iter().filter_map(|m| m.record.clone()).collect();
     seen.extend(own.clone());
     let writable_peer = peers.iter().find(|m| !m.read_only).map(Member::name);
-    let root_password = env_role.root_password().map(str::to_string);
     match topology::decide(me, &seen) {
         Decision::Conflict(why) => Err(permanent(format!("staying read-only: {why}"))),
         Decision::Primary(_) if writable_peer.is_some() => Err(split_brain(writable_peer)),
@@ -75,37 +74,65 @@ pub fn role_at_start(
         }
         Decision::Primary(record) => {
             log::info!("topology: this node is the primary ({record})");
-            Ok(Role::Primary(Primary {
-                replication: Some(creds),
-                root_password,
-            }))
+            Ok(recorded_role(env_role, me, &record))
         }
         Decision::ReplicaOf(record) => {
             log::info!("topology: following {record}");
             let status = ReplicaState::from_rows(&conn.query(d.replica_status())?);
             let at = crate::replication::source::resolve(&record.host, record.port)?;
-            let source_host = match &status {
+            let mut role = recorded_role(env_role, me, &record);
+            let Role::Replica(replica) = &mut role else {
+                unreachable!("the record names another node");
+            };
+            match &status {
                 // Configured by name for the same node: keep the name.
                 Some(s) if cluster::is_at(&s.source_host, s.source_port, at) => {
-                    s.source_host.clone()
+                    replica.source_host = s.source_host.clone();
                 }
                 // A member of this cluster before (it holds a record):
                 // a former primary, or a replica left on the old one.
-                _ if own.is_some() => {
-                    rejoin(&mut conn, &d, ha, job, &record, &creds)?;
-                    record.host.clone()
-                }
+                _ if own.is_some() => rejoin(&mut conn, &d, ha, job, &record, &creds)?,
                 // New: the usual set-up, seeding included.
-                _ => record.host.clone(),
-            };
-            Ok(Role::Replica(Replica {
-                source_host,
-                source_port: record.port,
-                access: SourceAccess::Account(creds),
-                root_password,
-            }))
+                _ => {}
+            }
+            Ok(role)
         }
     }
+}
+
+/// The role `record` gives the node `me` (pure): the primary where it
+/// names it, else a replica of the node it names, with the replication
+/// account and root password of `env` (the environment's role). A node
+/// without a replication account keeps `env`: it cannot follow anyone.
+pub fn recorded_role(env: &Role, me: u32, record: &Record) -> Role {
+    let Some(creds) = env.replication_account() else {
+        return env.clone();
+    };
+    let root_password = env.root_password().map(str::to_string);
+    if record.server_id == me {
+        Role::Primary(Primary {
+            replication: Some(creds.clone()),
+            root_password,
+        })
+    } else {
+        Role::Replica(Replica {
+            source_host: record.host.clone(),
+            source_port: record.port,
+            access: SourceAccess::Account(creds.clone()),
+            root_password,
+        })
+    }
+}
+
+/// This node's role now, as its own record says (a switchover may have
+/// changed it since the start), else the environment's, for `health`,
+/// `status` and the agent.
+pub fn current_role(conn: &mut Conn, env: &Role) -> Result<Role> {
+    let me = server_id(conn)?;
+    Ok(match topology::read(conn)? {
+        Some(record) => recorded_role(env, me, &record),
+        None => env.clone(),
+    })
 }
 
 fn split_brain(writable_peer: Option<String>) -> anyhow::Error {

@@ -19,29 +19,57 @@ use crate::status::node::{self, NodeStatus};
 /// failing check's one-line reason (a failed log-in is `--connect`'s).
 pub fn probe(
     local: &LocalServer,
-    role: RoleName,
-    checks: &Checks,
+    node: &Node,
+    checks: impl Fn(RoleName) -> Checks,
     timeout: Duration,
-    source: Option<&Source>,
 ) -> Result<(), String> {
-    let mut conn =
-        accounts::log_in_as_monitor(local, timeout).map_err(|e| format!("--connect: {e:#}"))?;
-    let mut status = node::read(&mut conn, role, checks.need_replica())
-        .map_err(|e| format!("--connect: {e:#}"))?;
-    if let (true, Some(source)) = (checks.errant, source) {
-        // A dialect the server's own read above already accepted.
-        if let Ok(d) = Dialect::of(&conn.server_version) {
-            status.errant = errant::check(source.role, &mut conn, &d, source.tls, source.cluster);
-        }
-    }
-    evaluate(checks, &status)
+    let (checks, status) = look(local, node, checks, timeout)?;
+    evaluate(&checks, &status)
+}
+
+/// This node as `health` sees it: its role from the environment, and
+/// whether its own topology record decides instead (REPLIKIT_PEERS: a
+/// switchover or failover changed the role since the start).
+pub struct Node<'a> {
+    pub role: Option<&'a Role>,
+    pub follows_topology: bool,
+    /// What comparing a replica with its source takes (`--errant`);
+    /// None where it is never compared (the agent).
+    pub compare: Option<Compare<'a>>,
 }
 
 /// What comparing a replica with its source takes (`--errant`).
-pub struct Source<'a> {
-    pub role: &'a Role,
+pub struct Compare<'a> {
     pub tls: &'a Tls,
     pub cluster: &'a str,
+}
+
+/// One log-in: the role (the record's, where it decides), the checks for
+/// it, and what they need to know.
+pub fn look(
+    local: &LocalServer,
+    node: &Node,
+    checks: impl Fn(RoleName) -> Checks,
+    timeout: Duration,
+) -> Result<(Checks, NodeStatus), String> {
+    let connect = |e: anyhow::Error| format!("--connect: {e:#}");
+    let mut conn = accounts::log_in_as_monitor(local, timeout).map_err(connect)?;
+    let role = match node.role {
+        Some(env) if node.follows_topology => {
+            Some(crate::replication::follow::current_role(&mut conn, env).map_err(connect)?)
+        }
+        role => role.cloned(),
+    };
+    let name = role.as_ref().map_or(RoleName::Unknown, Role::name);
+    let checks = checks(name);
+    let mut status = node::read(&mut conn, name, checks.need_replica()).map_err(connect)?;
+    if let (true, Some(compare), Some(role)) = (checks.errant, &node.compare, &role) {
+        // A dialect the server's own read above already accepted.
+        if let Ok(d) = Dialect::of(&conn.server_version) {
+            status.errant = errant::check(role, &mut conn, &d, compare.tls, compare.cluster);
+        }
+    }
+    Ok((checks, status))
 }
 
 /// The checks asked for.
@@ -59,6 +87,9 @@ pub struct Checks {
     /// It logs in to the source, so HAProxy's frequent agent check leaves
     /// it out.
     pub errant: bool,
+    /// The node takes writes (read_only off): a primary does once
+    /// replikit has decided it is one and lifted the fence.
+    pub writable: bool,
 }
 
 impl Checks {
@@ -74,6 +105,17 @@ impl Checks {
             replication: role == RoleName::Replica,
             max_lag: None,
             errant: role == RoleName::Replica,
+            writable: role == RoleName::Primary,
+        }
+    }
+
+    /// What HAProxy's write backend asks: the real server, taking writes.
+    pub fn for_writes() -> Checks {
+        Checks {
+            connect: true,
+            ready: true,
+            writable: true,
+            ..Checks::default()
         }
     }
 
@@ -89,6 +131,12 @@ pub fn evaluate(checks: &Checks, s: &NodeStatus) -> Result<(), String> {
         return Err(
             "--ready: this is the temporary server of first start-up, not the real one yet".into(),
         );
+    }
+    if checks.writable && s.read_only {
+        return Err(format!(
+            "--writable: this {} is read-only (a primary is fenced until replikit decides it is the primary)",
+            s.role
+        ));
     }
     if !checks.need_replica() {
         return Ok(());
@@ -188,6 +236,35 @@ mod tests {
             ..Checks::default()
         };
         assert_eq!(asked.or_default_for(RoleName::Replica), asked);
+        // A primary must take writes; nobody else is asked to.
+        assert!(none.or_default_for(RoleName::Primary).writable);
+        for role in [RoleName::Replica, RoleName::Standalone, RoleName::Unknown] {
+            assert!(!none.or_default_for(role).writable, "{role}");
+        }
+    }
+
+    #[test]
+    fn the_write_check_fails_on_a_read_only_node() {
+        let writes = Checks::for_writes();
+        let fenced = node(true, None);
+        let e = evaluate(&writes, &fenced).unwrap_err();
+        assert!(
+            e.starts_with("--writable: this replica is read-only"),
+            "{e}"
+        );
+        let open = NodeStatus {
+            read_only: false,
+            ..node(true, None)
+        };
+        assert_eq!(evaluate(&writes, &open), Ok(()));
+        assert!(evaluate(
+            &writes,
+            &NodeStatus {
+                ready: false,
+                ..open
+            }
+        )
+        .is_err());
     }
 
     #[test]
@@ -198,6 +275,7 @@ mod tests {
             replication: true,
             max_lag: Some(10),
             errant: true,
+            writable: false,
         };
         let ready_only = Checks {
             ready: true,

@@ -393,6 +393,21 @@ const CASES: &[Case] = &[
         "REPLIKIT_AGENT_PORT",
     ),
     case(
+        "agent write port a name",
+        &[("REPLIKIT_AGENT_WRITE_PORT", "mysql")],
+        64,
+        "REPLIKIT_AGENT_WRITE_PORT",
+    ),
+    case(
+        "agent ports the same",
+        &[
+            ("REPLIKIT_AGENT_PORT", "9200"),
+            ("REPLIKIT_AGENT_WRITE_PORT", "9200"),
+        ],
+        64,
+        "REPLIKIT_AGENT_WRITE_PORT",
+    ),
+    case(
         "agent lag not seconds",
         &[
             ("REPLIKIT_AGENT_PORT", "9200"),

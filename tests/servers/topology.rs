@@ -14,6 +14,8 @@ const ADMIN_PASSWORD: &str = "Adm1n-pw!";
 struct Ha {
     flavor: Flavor,
     ports: [u16; 3],
+    /// Each node's agent port for writes (REPLIKIT_AGENT_WRITE_PORT).
+    write_agents: [u16; 3],
     nodes: Vec<Server>,
 }
 
@@ -36,6 +38,11 @@ impl Ha {
             ("REPLIKIT_SERVER_ID_VIA", "arg".to_string()),
             ("REPLIKIT_SERVER_ID", (11 + i).to_string()),
             ("REPLIKIT_REPORT_HOST", "127.0.0.1".to_string()),
+            (
+                "REPLIKIT_AGENT_WRITE_PORT",
+                self.write_agents[i].to_string(),
+            ),
+            ("REPLIKIT_AGENT_BIND", "127.0.0.1".to_string()),
         ];
         if i == 0 {
             env.push(("MYSQL_MASTER", "1".to_string()));
@@ -140,6 +147,47 @@ impl Ha {
         }
     }
 
+    /// What node `i`'s agent answers for writes.
+    fn write_answer(&self, i: usize) -> String {
+        use std::io::Read;
+        let mut answer = String::new();
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.write_agents[i])) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read_to_string(&mut answer);
+        }
+        answer
+    }
+
+    /// The write endpoint follows the primary: its agent alone answers up
+    /// for writes, within a few probes; and `replikit health` passes on
+    /// every running node, each judged by the role its record gives.
+    fn assert_endpoint_follows(&self, primary: usize, running: &[usize]) {
+        for &i in running {
+            let want = if i == primary {
+                "up\n"
+            } else {
+                "down #--writable\n"
+            };
+            wait_for(
+                Duration::from_secs(10),
+                &format!("node {i}'s write agent to say {want:?}"),
+                || self.write_answer(i) == want,
+            );
+            let (code, out) = self.replikit(i, &["health"]);
+            assert_eq!(code, 0, "node {i}: {out}");
+        }
+        let (code, out) = self.replikit(primary, &["health", "--writable"]);
+        assert_eq!(code, 0, "{out}");
+        if let Some(&other) = running.iter().find(|&&i| i != primary) {
+            let (code, out) = self.replikit(other, &["health", "--writable"]);
+            assert_eq!(code, 1, "{out}");
+            assert!(
+                out.contains("--writable: this replica is read-only"),
+                "{out}"
+            );
+        }
+    }
+
     fn insert(&self, on: usize, id: u32) {
         self.nodes[on].sql(&format!("INSERT INTO ha.t VALUES ({id})"));
     }
@@ -150,18 +198,20 @@ impl Ha {
 }
 
 fn ha(flavor: Flavor) {
-    let mut ports = [0u16; 3];
-    for i in 0..3 {
-        ports[i] = loop {
-            let candidate = free_port();
-            if !ports.contains(&candidate) {
-                break candidate;
-            }
-        };
-    }
+    let mut taken = Vec::new();
+    let mut port = || loop {
+        let candidate = free_port();
+        if !taken.contains(&candidate) {
+            taken.push(candidate);
+            break candidate;
+        }
+    };
+    let ports = [port(), port(), port()];
+    let write_agents = [port(), port(), port()];
     let mut c = Ha {
         flavor,
         ports,
+        write_agents,
         nodes: Vec::new(),
     };
     // The primary of a new cluster records epoch 1 and takes writes; the
@@ -188,6 +238,7 @@ fn ha(flavor: Flavor) {
         c.wait_epoch(i, 1, 0);
     }
     c.assert_primary(0);
+    c.assert_endpoint_follows(0, &[0, 1, 2]);
 
     // Switchover to node 1 under no load, then a write there reaches all.
     let (code, out) = c.replikit(
@@ -203,6 +254,7 @@ fn ha(flavor: Flavor) {
     for i in 0..3 {
         c.wait_epoch(i, 2, 1);
     }
+    c.assert_endpoint_follows(1, &[0, 1, 2]);
     c.insert(1, 2);
     for i in [0, 2] {
         c.wait_rows(i, 2);
@@ -244,6 +296,7 @@ fn ha(flavor: Flavor) {
     assert_eq!(c.source_port(2), Some(ports[1].to_string()));
     c.insert(1, 5);
     c.wait_rows(2, 5);
+    c.assert_endpoint_follows(1, &[1, 2]);
 
     // The old primary comes back with its old environment (MYSQL_MASTER=1):
     // it stays read-only and rejoins as a replica of node 1 by itself.
@@ -253,6 +306,7 @@ fn ha(flavor: Flavor) {
     c.wait_epoch(0, 4, 1);
     let log = c.nodes[0].replikit_log();
     assert!(log.contains("topology: rejoined as a replica"), "{log}");
+    c.assert_endpoint_follows(1, &[0, 1, 2]);
 
     // An errant transaction on node 2: a switchover to it is refused,
     // naming the GTID.
