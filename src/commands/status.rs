@@ -9,20 +9,14 @@ use crate::config::role::{Role, RoleName};
 use crate::config::settings::Settings;
 use crate::db::dialect::Dialect;
 use crate::exit_code::{self, Fatal, OrExit};
-use crate::replication::follow;
-use crate::status::{errant, node};
+use crate::status::{errant, health, node};
 
 pub fn run(settings: &Settings, o: &StatusOptions) -> Result<i32, Fatal> {
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let mut conn = accounts::log_in_as_monitor(&local, Duration::from_secs(5))
         .or_exit(exit_code::REPLICATION)?;
-    // With peers, the role the node's own topology record gives.
-    let role = match settings.node.role() {
-        Ok(env) if settings.ha.is_some() => {
-            Some(follow::current_role(&mut conn, env).or_exit(exit_code::REPLICATION)?)
-        }
-        role => role.ok().cloned(),
-    };
+    let role = health::role_now(&mut conn, settings.node.role().ok(), settings.ha.is_some())
+        .or_exit(exit_code::REPLICATION)?;
     let name = role.as_ref().map_or(RoleName::Unknown, Role::name);
     let mut status = node::read(&mut conn, name, true).or_exit(exit_code::REPLICATION)?;
     if let (Some(role), Ok(d)) = (&role, Dialect::of(&conn.server_version)) {

@@ -29,20 +29,10 @@ impl std::fmt::Display for Peer {
 }
 
 /// What the high-availability commands need: whom to reach, as whom.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaSettings {
     pub peers: Vec<Peer>,
     pub admin: Credentials,
-}
-
-/// Never the password.
-impl std::fmt::Debug for HaSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HaSettings")
-            .field("peers", &self.peers)
-            .field("admin", &self.admin.user)
-            .finish()
-    }
 }
 
 /// `db1,db2:3307 [fd00::5]:3306 tasks.mysql`: entries separated by commas

@@ -13,7 +13,8 @@ use crate::accounts::local_access::{self, Files};
 use crate::config::role::Credentials;
 use crate::db::wire::Conn;
 
-#[derive(Clone, PartialEq, Eq)]
+/// Its `Debug` never shows the password (`Credentials`' own).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalServer {
     pub socket: PathBuf,
     pub login: Credentials,
@@ -41,17 +42,6 @@ impl LocalServer {
             &self.login.password,
             timeout,
         )
-    }
-}
-
-/// Never the password, not even in a debug line.
-impl std::fmt::Debug for LocalServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalServer")
-            .field("socket", &self.socket)
-            .field("user", &self.login.user)
-            .field("password", &"***")
-            .finish()
     }
 }
 

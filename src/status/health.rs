@@ -44,6 +44,21 @@ pub struct Compare<'a> {
     pub cluster: &'a str,
 }
 
+/// This node's role now: with peers (`follows_topology`), the one its own
+/// topology record gives; else `env`, the environment's.
+pub fn role_now(
+    conn: &mut crate::db::wire::Conn,
+    env: Option<&Role>,
+    follows_topology: bool,
+) -> anyhow::Result<Option<Role>> {
+    match env {
+        Some(env) if follows_topology => {
+            crate::replication::follow::current_role(conn, env).map(Some)
+        }
+        role => Ok(role.cloned()),
+    }
+}
+
 /// One log-in: the role (the record's, where it decides), the checks for
 /// it, and what they need to know.
 pub fn look(
@@ -54,12 +69,7 @@ pub fn look(
 ) -> Result<(Checks, NodeStatus), String> {
     let connect = |e: anyhow::Error| format!("--connect: {e:#}");
     let mut conn = accounts::log_in_as_monitor(local, timeout).map_err(connect)?;
-    let role = match node.role {
-        Some(env) if node.follows_topology => {
-            Some(crate::replication::follow::current_role(&mut conn, env).map_err(connect)?)
-        }
-        role => role.cloned(),
-    };
+    let role = role_now(&mut conn, node.role, node.follows_topology).map_err(connect)?;
     let name = role.as_ref().map_or(RoleName::Unknown, Role::name);
     let checks = checks(name);
     let mut status = node::read(&mut conn, name, checks.need_replica()).map_err(connect)?;

@@ -448,3 +448,21 @@ fn secret_files_are_size_limited() {
     assert!(read_secret_file(&dir.join("none")).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn debug_output_never_shows_a_password() {
+    let role = Role::Replica(Replica {
+        source_host: "db1".into(),
+        source_port: 3306,
+        access: SourceAccess::Account(Credentials {
+            user: "repl".into(),
+            password: "s3cret-pw".into(),
+        }),
+        root_password: None,
+    });
+    let shown = format!("{role:?}");
+    assert!(
+        shown.contains("repl") && !shown.contains("s3cret-pw"),
+        "{shown}"
+    );
+}
