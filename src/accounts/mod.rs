@@ -184,16 +184,7 @@ pub fn ensure_monitor(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Resu
             "localhost",
             d.replica_monitor_grant(),
             Scope::ThisServer,
-        )?;
-        // health and status read the node's role from its topology record.
-        outside_the_binary_log(conn, |conn| {
-            conn.query(&format!(
-                "GRANT SELECT ON {}.* TO {}@'localhost'",
-                crate::replication::topology::SCHEMA,
-                quote(&creds.user)
-            ))
-            .map(drop)
-        })
+        )
     })
 }
 
@@ -210,6 +201,24 @@ pub fn ensure_admin(conn: &mut Conn, d: &Dialect, admin: &Credentials, hosts: &s
                 crate::replication::topology::SCHEMA,
                 quote(&admin.user),
                 quote(hosts)
+            ))
+            .map(drop)
+        })
+    })
+}
+
+/// With peers, `health` and `status` read the node's role from its
+/// topology record: the monitoring account may read that schema too, and
+/// only there (outside the binary log, as the account itself).
+pub fn let_monitor_read_topology(conn: &mut Conn, local: &LocalServer, d: &Dialect) -> Result<()> {
+    ensure_monitor(conn, local, d)?;
+    let user = monitor(&local.login.password).user;
+    with_super_read_only_lifted(conn, d, |conn| {
+        outside_the_binary_log(conn, |conn| {
+            conn.query(&format!(
+                "GRANT SELECT ON {}.* TO {}@'localhost'",
+                crate::replication::topology::SCHEMA,
+                quote(&user)
             ))
             .map(drop)
         })

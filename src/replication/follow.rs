@@ -45,6 +45,7 @@ pub fn role_at_start(
 ) -> Result<Role> {
     let (mut conn, d) = wait_for_local_server(job)?;
     accounts::ensure_admin(&mut conn, &d, &ha.admin, admin_hosts)?;
+    accounts::let_monitor_read_topology(&mut conn, job.local, &d)?;
     let creds = replication_account(env_role)?;
     let me = server_id(&mut conn)?;
     let own = topology::read(&mut conn)?;

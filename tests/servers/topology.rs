@@ -239,6 +239,15 @@ fn ha(flavor: Flavor) {
     }
     c.assert_primary(0);
     c.assert_endpoint_follows(0, &[0, 1, 2]);
+    // With peers the monitor reads the topology record, and nothing else.
+    for node in &c.nodes {
+        let grants = node.sql("SHOW GRANTS FOR 'replikit_monitor'@'localhost'");
+        assert!(
+            grants.contains("GRANT SELECT ON `replikit`.*") && !grants.contains("ALL"),
+            "{grants}"
+        );
+        assert_eq!(grants.matches("SELECT").count(), 1, "{grants}");
+    }
 
     // Switchover to node 1 under no load, then a write there reaches all.
     let (code, out) = c.replikit(
