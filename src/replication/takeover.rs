@@ -15,6 +15,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::config::peers::{HaSettings, Peer};
 use crate::config::role::Credentials;
 use crate::db::dialect::{Product, Tls};
+use crate::db::error::Failure;
 use crate::db::sql::quote;
 use crate::replication::cluster::{self, Cluster, Member};
 use crate::replication::position::follow_new_primary;
@@ -35,11 +36,11 @@ pub struct Takeover<'a> {
 
 /// Accounts whose sessions a fence leaves alone: the server's threads,
 /// the admin (this takeover) and the monitor (read-only probes).
-/// Everyone else's are ended. replikit_local's are kept only where
-/// read-only stops it too (MySQL, where it holds SYSTEM_USER and the
-/// admin may not end them); MariaDB lets it write through read_only, and
-/// the node's own replikit must not finish there a write it began before
-/// the fence (`follow::keep_up_with_promotions`).
+/// Everyone else's are ended, replikit_local's too: MariaDB lets it write
+/// through read_only, and the node's own replikit must not finish there a
+/// write it began before the fence (`follow::keep_up_with_promotions`).
+/// MySQL does not let the admin end the sessions of accounts with
+/// SYSTEM_USER (root, replikit_local); its super_read_only stops them.
 const KEEP_SESSIONS_OF: [&str; 4] = [
     "system user",
     "event_scheduler",
@@ -149,7 +150,7 @@ impl Takeover<'_> {
         let (a, b) = pair(&mut cluster.members, target, old);
         match errant::find(&mut a.conn, &a.d, &mut b.conn)? {
             Some(set) if !set.is_empty() => bail!(
-                "{name} has errant transactions, which the primary lacks: {set}; repair it (replikit rejoin --discard) or choose another target"
+                "{name} has errant transactions, which the primary lacks: {set}; reseed it (empty its data directory and start it again) or choose another target"
             ),
             _ => Ok(()),
         }
@@ -165,8 +166,15 @@ impl Takeover<'_> {
                 cluster.members[live].name()
             );
         }
+        // A member that cannot apply what it received in time (its SQL
+        // thread stopped on an error) is no candidate; it still follows.
+        let mut able = Vec::new();
         for m in cluster.members.iter_mut() {
-            apply_what_was_received(m, self.wait)?;
+            let applied = apply_what_was_received(m, self.wait);
+            if let Err(e) = &applied {
+                log::warn!("failover: {} is no candidate: {e:#}", m.name());
+            }
+            able.push(applied.is_ok());
         }
         let mut histories = Vec::new();
         for m in cluster.members.iter_mut() {
@@ -175,13 +183,13 @@ impl Takeover<'_> {
         let lacks = self.lacks(&mut cluster, &histories)?;
         let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
         let wanted = to.map(|p| cluster.find(p)).transpose()?;
-        let winner = choose(&names, &lacks, wanted).map_err(|e| anyhow!(e))?;
+        let winner = choose(&names, &lacks, &able, wanted).map_err(|e| anyhow!(e))?;
         let winner_name = names[winner].clone();
         log::info!("failover: {winner_name} is the most advanced");
         let errant = self.own_errant(&mut cluster, winner)?;
         if !errant.is_empty() {
             if !allow_errant {
-                bail!("{winner_name} has errant transactions that no other member holds: {errant}; repair it (replikit rejoin --discard) and fail over again, or accept them with --allow-errant");
+                bail!("{winner_name} has errant transactions that no other member holds: {errant}; reseed it (empty its data directory and start it again) and fail over again, or accept them with --allow-errant");
             }
             log::warn!("failover: {winner_name} has errant transactions, accepted with --allow-errant: {errant}");
         }
@@ -324,27 +332,35 @@ fn fence(m: &mut Member) -> Result<()> {
     let name = m.name();
     let d = m.d;
     m.run(d.set_read_only())?;
-    let mut keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
-    if d.read_only_stops_everyone() {
-        keep.push(quote(crate::accounts::local_access::LOCAL_USER));
-    }
+    let keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
     let rows = m.conn.query(&format!(
         "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
          AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') AND USER NOT IN ({})",
         keep.join(", ")
     ))?;
     let ids: Vec<u64> = rows.column("id").filter_map(|v| v.parse().ok()).collect();
+    let mut kept = 0;
     for id in &ids {
-        // Gone already (1094) is what we wanted.
-        if let Err(e) = m.conn.query(&format!("KILL CONNECTION {id}")) {
-            if crate::db::error::Failure::of(&e) != crate::db::error::Failure::Server(1094) {
-                return Err(e.context(format!("ending session {id} on {name}")));
+        match m.conn.query(&format!("KILL CONNECTION {id}")) {
+            Ok(_) => {}
+            // Gone already: what we wanted.
+            Err(e) if Failure::of(&e) == Failure::Server(1094) => {}
+            // Not ours to end (MySQL: an account with SYSTEM_USER, as
+            // root): super_read_only stops its writes all the same.
+            Err(e) if Failure::of(&e) == Failure::Server(1095) && d.read_only_stops_everyone() => {
+                kept += 1
             }
+            Err(e) => return Err(e.context(format!("ending session {id} on {name}"))),
         }
     }
+    let left = if kept > 0 {
+        format!(", {kept} of accounts with SYSTEM_USER left (super_read_only stops them)")
+    } else {
+        String::new()
+    };
     log::info!(
-        "fenced {name}: read-only, {} client session(s) ended",
-        ids.len()
+        "fenced {name}: read-only, {} client session(s) ended{left}",
+        ids.len() - kept
     );
     Ok(())
 }
@@ -380,6 +396,8 @@ fn apply_what_was_received(m: &mut Member, wait: Duration) -> Result<()> {
     }
     let d = m.d;
     m.run(d.stop_replica_io())?;
+    // A replica stopped by hand has received what it has not applied.
+    m.run(d.start_replica_sql())?;
     let rows = m.conn.query(d.replica_status())?;
     let received = m.gtid_value(rows.get(0, d.received_gtids_column()))?;
     if !received.is_empty() {
@@ -389,11 +407,13 @@ fn apply_what_was_received(m: &mut Member, wait: Duration) -> Result<()> {
     Ok(())
 }
 
-/// Which member to promote (pure): one that lacks nothing any other
-/// holds; `wanted` (`--to`) only if it is such a one.
+/// Which member to promote (pure): a candidate (`able`: it applied all it
+/// received) that lacks nothing any other member holds; `wanted` (`--to`)
+/// only if it is such a one.
 pub fn choose(
     names: &[String],
     lacks: &[Vec<usize>],
+    able: &[bool],
     wanted: Option<usize>,
 ) -> Result<usize, String> {
     let missing = |c: usize| -> String {
@@ -404,7 +424,12 @@ pub fn choose(
             .join(", ")
     };
     if let Some(w) = wanted {
-        return if lacks[w].is_empty() {
+        return if !able[w] {
+            Err(format!(
+                "{} could not apply what it received: it is no candidate; fail over to another member",
+                names[w]
+            ))
+        } else if lacks[w].is_empty() {
             Ok(w)
         } else {
             Err(format!(
@@ -414,15 +439,21 @@ pub fn choose(
             ))
         };
     }
-    (0..names.len()).find(|&c| lacks[c].is_empty()).ok_or_else(|| {
-        format!(
-            "no member holds everything the others hold: their histories diverge ({}); choose by hand with --to after repairing",
-            (0..names.len())
-                .map(|c| format!("{} lacks from {}", names[c], missing(c)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })
+    (0..names.len())
+        .find(|&c| able[c] && lacks[c].is_empty())
+        .ok_or_else(|| {
+            format!(
+                "no candidate holds everything the others hold: their histories diverge ({}); repair the members or choose by hand with --to",
+                (0..names.len())
+                    .map(|c| if able[c] {
+                        format!("{} lacks from {}", names[c], missing(c))
+                    } else {
+                        format!("{} could not apply what it received", names[c])
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
 }
 
 /// Two members at once, mutably.
@@ -466,27 +497,37 @@ mod tests {
     fn the_most_advanced_member_wins() {
         // db2 lacks what db1 and db3 hold; db3 lacks db1's; db1 lacks nothing.
         let lacks = vec![vec![], vec![0, 2], vec![0]];
-        assert_eq!(choose(&names(3), &lacks, None), Ok(0));
-        assert_eq!(choose(&names(3), &lacks, Some(0)), Ok(0));
-        let e = choose(&names(3), &lacks, Some(1)).unwrap_err();
+        let all = [true; 3];
+        assert_eq!(choose(&names(3), &lacks, &all, None), Ok(0));
+        assert_eq!(choose(&names(3), &lacks, &all, Some(0)), Ok(0));
+        let e = choose(&names(3), &lacks, &all, Some(1)).unwrap_err();
         assert!(
             e.contains("db2 lacks transactions that db1, db3 hold"),
             "{e}"
         );
         // Equals: the first, or the one wanted.
         let even = vec![vec![], vec![], vec![0, 1]];
-        assert_eq!(choose(&names(3), &even, None), Ok(0));
-        assert_eq!(choose(&names(3), &even, Some(1)), Ok(1));
+        assert_eq!(choose(&names(3), &even, &all, None), Ok(0));
+        assert_eq!(choose(&names(3), &even, &all, Some(1)), Ok(1));
+        // A member that could not apply what it received never wins.
+        assert_eq!(choose(&names(3), &even, &[false, true, true], None), Ok(1));
+        let e = choose(&names(3), &even, &[false, true, true], Some(0)).unwrap_err();
+        assert!(e.contains("db1 could not apply"), "{e}");
+        let e = choose(&names(3), &lacks, &[false, true, true], None).unwrap_err();
+        assert!(
+            e.contains("db1 could not apply") && e.contains("db2 lacks from db1, db3"),
+            "{e}"
+        );
     }
 
     #[test]
     fn diverged_histories_have_no_winner() {
         let lacks = vec![vec![1], vec![0]];
-        let e = choose(&names(2), &lacks, None).unwrap_err();
+        let e = choose(&names(2), &lacks, &[true; 2], None).unwrap_err();
         assert!(
             e.contains("diverge") && e.contains("db1 lacks from db2"),
             "{e}"
         );
-        assert_eq!(choose(&names(1), &[vec![]], None), Ok(0));
+        assert_eq!(choose(&names(1), &[vec![]], &[true], None), Ok(0));
     }
 }

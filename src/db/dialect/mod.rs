@@ -415,6 +415,12 @@ impl Dialect {
         }
     }
 
+    /// Starts the SQL thread alone (a no-op where it runs): a replica
+    /// stopped by hand applies what it received, and receives nothing.
+    pub fn start_replica_sql(&self) -> &'static str {
+        self.replica_or_slave("START REPLICA SQL_THREAD", "START SLAVE SQL_THREAD")
+    }
+
     /// Stops only the I/O thread, so that the SQL thread applies what was
     /// received and nothing more arrives.
     pub fn stop_replica_io(&self) -> &'static str {
