@@ -13,6 +13,7 @@ mod chaos;
 mod cluster;
 mod compose;
 mod containers;
+mod ha;
 mod image;
 mod images;
 mod official_images;
