@@ -92,6 +92,7 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         Some(Command::Status(o)) => commands::status::run(&settings(&raw, None)?, &o),
         Some(Command::Switchover(o)) => commands::takeover::switchover(&settings(&raw, None)?, &o),
         Some(Command::Failover(o)) => commands::takeover::failover(&settings(&raw, None)?, &o),
+        Some(Command::Rejoin(o)) => commands::takeover::rejoin(&settings(&raw, None)?, &o),
     }
 }
 

@@ -1,14 +1,16 @@
 //! `replikit switchover` and `replikit failover`: change the primary of
-//! the members REPLIKIT_PEERS names, as the admin account. The steps are
-//! in `replication::takeover`; here, the settings they need and the exit
-//! code: 0 done, 69 not done (the line says why and what to do).
+//! the members REPLIKIT_PEERS names, as the admin account; `replikit
+//! rejoin --discard`: seed this node again from the primary. The steps are
+//! in `replication::takeover` and `replication::follow`; here, the
+//! settings they need and the exit code: 0 done, 69 not done (the line
+//! says why and what to do).
 
 use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::config::cli::{FailoverOptions, TakeoverOptions};
-use crate::config::peers::{self, Peer};
+use crate::config::cli::{FailoverOptions, RejoinOptions, TakeoverOptions};
+use crate::config::peers::{self, HaSettings, Peer};
 use crate::config::role::Credentials;
 use crate::config::settings::Settings;
 use crate::exit_code::{self, Fatal, OrExit};
@@ -26,6 +28,33 @@ pub fn failover(settings: &Settings, o: &FailoverOptions) -> Result<i32, Fatal> 
     let replication = replication_account(settings)?;
     let takeover = takeover(settings, &replication, wait)?;
     finish(takeover.failover(to.as_ref(), o.allow_errant))
+}
+
+pub fn rejoin(settings: &Settings, o: &RejoinOptions) -> Result<i32, Fatal> {
+    if !o.discard {
+        return Err(anyhow!("rejoin throws this node's data away and seeds it again from the primary: say so with --discard"))
+            .or_exit(exit_code::USAGE);
+    }
+    let timeout = super::timeout(&o.timeout, "--timeout")?;
+    let env = settings.node.role().or_exit(exit_code::USAGE)?;
+    let ha = ha_settings(settings)?;
+    let local = settings.local_server().or_exit(exit_code::USAGE)?;
+    let replication = &settings.replication;
+    let job = crate::replication::Job {
+        local: &local,
+        repl_host: "",
+        tls: &replication.tls,
+        source_key: replication.source_key.as_deref(),
+        unverified_root_login: replication.unverified_root_login,
+        cluster: &replication.cluster,
+        seed: replication.seed,
+        // Not our child: a clone could not start it again; a dump it is.
+        restartable: false,
+        deadline: std::time::Instant::now() + timeout,
+    };
+    finish(crate::replication::follow::discard_and_reseed(
+        env, ha, &job,
+    ))
 }
 
 fn options(o: &TakeoverOptions) -> Result<(Option<Peer>, std::time::Duration), Fatal> {
@@ -50,11 +79,7 @@ fn takeover<'a>(
     replication: &'a Credentials,
     wait: std::time::Duration,
 ) -> Result<Takeover<'a>, Fatal> {
-    let ha = settings
-        .ha
-        .as_ref()
-        .ok_or_else(|| anyhow!("REPLIKIT_PEERS is not set: name the cluster's members (and give REPLIKIT_ADMIN_PASSWORD) so that replikit can reach them"))
-        .or_exit(exit_code::USAGE)?;
+    let ha = ha_settings(settings)?;
     Ok(Takeover {
         ha,
         tls: &settings.replication.tls,
@@ -62,6 +87,14 @@ fn takeover<'a>(
         replication,
         wait,
     })
+}
+
+fn ha_settings(settings: &Settings) -> Result<&HaSettings, Fatal> {
+    settings
+        .ha
+        .as_ref()
+        .ok_or_else(|| anyhow!("REPLIKIT_PEERS is not set: name the cluster's members (and give REPLIKIT_ADMIN_PASSWORD) so that replikit can reach them"))
+        .or_exit(exit_code::USAGE)
 }
 
 /// The replication account the repointed members log in with: this

@@ -16,7 +16,7 @@ use crate::config::defs::{self, Def};
     name = "replikit",
     version,
     about = "PID-1 entrypoint for MySQL/MariaDB containers: server-id, hooks, signal forwarding, reaping",
-    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]\n       replikit switchover [--to NODE]\n       replikit failover [--to NODE]",
+    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]\n       replikit switchover [--to NODE]\n       replikit failover [--to NODE]\n       replikit rejoin --discard",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
                   127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \
@@ -58,6 +58,21 @@ pub enum Command {
     /// most advanced one is promoted, the others follow it. Needs
     /// REPLIKIT_PEERS.
     Failover(FailoverOptions),
+    /// Run on a read-only node that holds what the primary lacks (errant
+    /// transactions) or cannot replicate: with --discard, throw its data
+    /// away and seed it again from the primary of the highest epoch.
+    /// Needs REPLIKIT_PEERS.
+    Rejoin(RejoinOptions),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct RejoinOptions {
+    /// Yes, throw this node's data and logged history away.
+    #[arg(long)]
+    pub discard: bool,
+    /// Give up after this long (e.g. 600s).
+    #[arg(long, default_value = "600s")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

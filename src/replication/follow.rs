@@ -29,9 +29,8 @@ use crate::replication::{wait_for_local_server, Job};
 use crate::status::errant;
 use crate::status::node::ReplicaState;
 
-/// How long a node waits for at least one peer to answer before it
-/// decides on its own record alone (the first node of a cluster, or a
-/// whole cluster starting at once).
+/// How long a new node (no record) waits for at least one peer to answer
+/// before it decides alone (the first node of a new cluster).
 const PEERS_WAIT: Duration = Duration::from_secs(10);
 
 /// The role this node takes, with the replication account of `env_role`.
@@ -49,7 +48,7 @@ pub fn role_at_start(
     let creds = replication_account(env_role)?;
     let me = server_id(&mut conn)?;
     let own = topology::read(&mut conn)?;
-    let peers = reach_peers(ha, job, me);
+    let peers = reach_peers(ha, job, me, own.is_some())?;
     let mut seen: Vec<Record> = peers.iter().filter_map(|m| m.record.clone()).collect();
     seen.extend(own.clone());
     let writable_peer = peers.iter().find(|m| !m.read_only).map(Member::name);
@@ -81,9 +80,21 @@ pub fn role_at_start(
             log::info!("topology: following {record}");
             let status = ReplicaState::from_rows(&conn.query(d.replica_status())?);
             let at = crate::replication::source::resolve(&record.host, record.port)?;
+            // The environment's source, where it is that node: a name (a
+            // Compose service, Swarm's, a Kubernetes one) outlives an
+            // address, and reads better in every log.
+            let record = match env_role {
+                Role::Replica(r) if cluster::is_at(&r.source_host, r.source_port, at) => Record {
+                    host: r.source_host.clone(),
+                    ..record
+                },
+                _ => record,
+            };
             let mut role = recorded_role(env_role, me, &record);
             let Role::Replica(replica) = &mut role else {
-                unreachable!("the record names another node");
+                return Err(permanent(format!(
+                    "cannot follow {record}: no replication account to follow it with"
+                )));
             };
             match &status {
                 // Configured by name for the same node: keep the name.
@@ -182,9 +193,11 @@ fn own_address(conn: &mut Conn, me: u32, address: Option<IpAddr>) -> Result<Reco
     })
 }
 
-/// Every other member that answers, waiting PEERS_WAIT for the first.
-fn reach_peers(ha: &HaSettings, job: &Job, me: u32) -> Vec<Member> {
-    let until = Instant::now() + PEERS_WAIT;
+/// Every other member that answers. Waits for the first as long as
+/// `may_decide_alone` says, saying why every PEERS_REPORT.
+fn reach_peers(ha: &HaSettings, job: &Job, me: u32, was_member: bool) -> Result<Vec<Member>> {
+    let started = Instant::now();
+    let mut reported = Instant::now();
     loop {
         let found = cluster::discover(ha, job.tls, Duration::from_secs(3));
         let others: Vec<Member> = found
@@ -192,17 +205,39 @@ fn reach_peers(ha: &HaSettings, job: &Job, me: u32) -> Vec<Member> {
             .into_iter()
             .filter(|m| m.server_id != me)
             .collect();
-        if !others.is_empty() || Instant::now() >= until || !stopping::pause(Duration::from_secs(1))
-        {
-            if others.is_empty() {
-                log::warn!(
-                    "topology: no peer answered within {PEERS_WAIT:?} ({}); deciding on this node's own record",
-                    found.unreachable.join("; ")
-                );
-            }
-            return others;
+        if !others.is_empty() {
+            return Ok(others);
         }
+        let why = found.unreachable.join("; ");
+        if may_decide_alone(was_member, started.elapsed(), found.unreachable.len()) {
+            if !why.is_empty() {
+                log::warn!("topology: no peer answered within {PEERS_WAIT:?} ({why}); a new node, it decides alone");
+            }
+            return Ok(others);
+        }
+        if reported.elapsed() >= PEERS_REPORT {
+            log::warn!(
+                "topology: staying read-only until a peer answers ({why}): this node's own record may be out of date \
+                 (a failover while it was away); to run it alone, set REPLIKIT_PEERS to this node only"
+            );
+            reported = Instant::now();
+        }
+        stopping::check()?;
+        stopping::pause(Duration::from_secs(1));
     }
+}
+
+/// How often waiting for a peer is said in the log.
+const PEERS_REPORT: Duration = Duration::from_secs(30);
+
+/// Whether a node that no peer answers may decide on what it holds
+/// (pure). Every peer entry answering as this node alone is a one-node
+/// cluster. A node that was a member (it holds a record) never decides
+/// alone otherwise: its record may be superseded, and a name that does
+/// not resolve (a DNS hiccup at start) says nothing about the cluster. A
+/// new node waits PEERS_WAIT: it has no epoch to defend.
+pub fn may_decide_alone(was_member: bool, waited: Duration, unreachable: usize) -> bool {
+    unreachable == 0 || (!was_member && waited >= PEERS_WAIT)
 }
 
 /// Points this former member at the primary of `record`, continuing from
@@ -222,7 +257,7 @@ fn rejoin(
         return Err(permanent(format!(
             "staying read-only: this node holds transactions the primary {}:{} lacks (errant: {set}), \
              written here and never replicated; they are not thrown away silently: \
-             save what you need of them, then reseed this node (empty its data directory and start it again)",
+             save what you need of them, then run replikit rejoin --discard here, which seeds it again from the primary",
             record.host, record.port
         )));
     }
@@ -234,6 +269,72 @@ fn rejoin(
         record.port
     );
     Ok(())
+}
+
+/// `replikit rejoin --discard`: this node, read-only and holding what the
+/// primary lacks (or simply broken), throws its data away and is seeded
+/// again from the primary of the highest epoch, as a new replica would
+/// be. It goes through the marker of an interrupted seed (`seed::record`),
+/// so that a stop half-way leaves a node that seeds again at its next
+/// start, never one that replicates onto half the data. A line saying
+/// what was done.
+pub fn discard_and_reseed(env: &Role, ha: &HaSettings, job: &Job) -> Result<String> {
+    let (mut conn, d) = wait_for_local_server(job)?;
+    let me = server_id(&mut conn)?;
+    let own = topology::read(&mut conn)?;
+    let writable = conn.query("SELECT @@GLOBAL.read_only AS ro")?.get(0, "ro") == Some("0");
+    if writable {
+        return Err(permanent(
+            "this node takes writes: it is a primary, and its data is the cluster's; nothing was discarded".into(),
+        ));
+    }
+    let peers = cluster::discover(ha, job.tls, Duration::from_secs(5));
+    let mut seen: Vec<Record> = peers
+        .members
+        .iter()
+        .filter_map(|m| m.record.clone())
+        .collect();
+    seen.extend(own);
+    let record = match topology::decide(me, &seen) {
+        Decision::ReplicaOf(record) => record,
+        Decision::Primary(_) => {
+            return Err(permanent(
+                "the highest epoch names this node as the primary; nothing was discarded".into(),
+            ))
+        }
+        Decision::Environment => {
+            return Err(permanent(
+                "no member knows a primary yet (no topology record); nothing was discarded".into(),
+            ))
+        }
+        Decision::Conflict(why) => return Err(permanent(format!("{why}; nothing was discarded"))),
+    };
+    let role = recorded_role(env, me, &record);
+    if !matches!(role, Role::Replica(_)) {
+        return Err(permanent(
+            "no replication account (MYSQL_REPL_USER, MYSQL_REPL_PASSWORD) to follow the primary with; nothing was discarded".into(),
+        ));
+    }
+    let schemas = crate::seed::user_schemas(&mut conn)?;
+    log::info!(
+        "rejoin: discarding this node's data ({}) and its logged history, to seed it again from {}:{}",
+        if schemas.is_empty() { "no user schema".to_string() } else { schemas.join(", ") },
+        record.host,
+        record.port
+    );
+    accounts::with_super_read_only_lifted(&mut conn, &d, |conn| {
+        accounts::outside_the_binary_log(conn, |conn| {
+            conn.query(&format!(
+                "CREATE DATABASE IF NOT EXISTS `{}`",
+                crate::seed::record::MARKER
+            ))?;
+            // MariaDB refuses to stop a replica that is none.
+            let _ = conn.query(d.stop_replica());
+            conn.query(d.reset_replica_all())?;
+            conn.query(d.discard_logged_history()).map(drop)
+        })
+    })?;
+    crate::replication::set_up(&role, job)
 }
 
 /// The primary's settings of a node whose role was decided: what it needs
@@ -282,4 +383,30 @@ pub fn keep_up_with_promotions(local: &LocalServer, hosts: &str, primary: &Prima
             crate::replication::primary::grant_new_schemas(conn, hosts)
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_new_node_or_a_one_node_cluster_decides_alone() {
+        let s = Duration::from_secs;
+        // (was a member, waited, peer entries unreachable, may decide)
+        let cases = [
+            (false, s(0), 0, true),
+            (true, s(0), 0, true),
+            (false, s(0), 2, false),
+            (false, s(10), 2, true),
+            (true, s(10), 2, false),
+            (true, s(3600), 1, false),
+        ];
+        for (member, waited, unreachable, want) in cases {
+            assert_eq!(
+                may_decide_alone(member, waited, unreachable),
+                want,
+                "{member} {waited:?} {unreachable}"
+            );
+        }
+    }
 }

@@ -150,7 +150,7 @@ impl Takeover<'_> {
         let (a, b) = pair(&mut cluster.members, target, old);
         match errant::find(&mut a.conn, &a.d, &mut b.conn)? {
             Some(set) if !set.is_empty() => bail!(
-                "{name} has errant transactions, which the primary lacks: {set}; reseed it (empty its data directory and start it again) or choose another target"
+                "{name} has errant transactions, which the primary lacks: {set}; repair it with replikit rejoin --discard there, or choose another target"
             ),
             _ => Ok(()),
         }
@@ -176,25 +176,23 @@ impl Takeover<'_> {
             }
             able.push(applied.is_ok());
         }
-        let mut histories = Vec::new();
-        for m in cluster.members.iter_mut() {
-            histories.push(m.gtids(m.d.gtid_progress_query())?);
-        }
-        let lacks = self.lacks(&mut cluster, &histories)?;
-        let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
-        let wanted = to.map(|p| cluster.find(p)).transpose()?;
-        let winner = choose(&names, &lacks, &able, wanted).map_err(|e| anyhow!(e))?;
-        let winner_name = names[winner].clone();
-        log::info!("failover: {winner_name} is the most advanced");
-        let errant = self.own_errant(&mut cluster, winner)?;
-        if !errant.is_empty() {
-            if !allow_errant {
-                bail!("{winner_name} has errant transactions that no other member holds: {errant}; reseed it (empty its data directory and start it again) and fail over again, or accept them with --allow-errant");
+        let chosen = self.choose_candidate(&mut cluster, to, &able, allow_errant);
+        if chosen.is_err() {
+            // Nothing was promoted: every replica receives again, as before.
+            for m in cluster.members.iter_mut().filter(|m| m.replica.is_some()) {
+                let start = m.d.start_replica();
+                if let Err(e) = m.run(start) {
+                    log::warn!("failover: {e:#}");
+                }
             }
-            log::warn!("failover: {winner_name} has errant transactions, accepted with --allow-errant: {errant}");
         }
+        let winner = chosen?;
+        let winner_name = cluster.members[winner].name();
         let record = cluster.members[winner].as_primary(topology::next_epoch(&cluster.records()));
-        self.promote(&mut cluster.members[winner], &record)?;
+        self.promote(&mut cluster.members[winner], &record)
+            .map_err(|e| {
+                anyhow!("{e:#}; to finish, run replikit failover --to {winner_name} again")
+            })?;
         let repointed = self.repoint_all(&mut cluster, winner, &record);
         Ok(format!(
             "failover done: {winner_name} is the primary of epoch {}; {repointed}; \
@@ -202,6 +200,34 @@ impl Takeover<'_> {
              it then stays read-only, with those transactions named as errant",
             record.epoch
         ))
+    }
+
+    /// The most advanced candidate, its errant transactions checked.
+    fn choose_candidate(
+        &self,
+        cluster: &mut Cluster,
+        to: Option<&Peer>,
+        able: &[bool],
+        allow_errant: bool,
+    ) -> Result<usize> {
+        let mut histories = Vec::new();
+        for m in cluster.members.iter_mut() {
+            histories.push(m.gtids(m.d.gtid_progress_query())?);
+        }
+        let lacks = self.lacks(cluster, &histories)?;
+        let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
+        let wanted = to.map(|p| cluster.find(p)).transpose()?;
+        let winner = choose(&names, &lacks, able, wanted).map_err(|e| anyhow!(e))?;
+        let winner_name = names[winner].clone();
+        log::info!("failover: {winner_name} is the most advanced");
+        let errant = self.own_errant(cluster, winner)?;
+        if !errant.is_empty() {
+            if !allow_errant {
+                bail!("{winner_name} has errant transactions that no other member holds: {errant}; fail over to another member with --to, or accept them with --allow-errant (repair it after with replikit rejoin --discard)");
+            }
+            log::warn!("failover: {winner_name} has errant transactions, accepted with --allow-errant: {errant}");
+        }
+        Ok(winner)
     }
 
     /// For each member, the members it lacks transactions of.

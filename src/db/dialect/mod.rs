@@ -298,6 +298,14 @@ impl Dialect {
         }
     }
 
+    /// Forgets every transaction this server logged, errant ones included,
+    /// before it is seeded again (`replikit rejoin --discard`): MySQL's
+    /// GTID history, MariaDB's binary log state. Never on a node that
+    /// others replicate from.
+    pub fn discard_logged_history(&self) -> &'static str {
+        self.reset_gtid_history().unwrap_or("RESET MASTER")
+    }
+
     /// Makes the server refuse writes. `read_only` does not stop users with
     /// SUPER, so MySQL gets `super_read_only` (which implies read_only),
     /// persisted (8.0.11+) so that the server is read-only from its next
