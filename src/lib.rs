@@ -5,6 +5,7 @@ mod accounts;
 mod commands;
 mod config;
 pub mod db;
+mod dcs;
 mod exit_code;
 mod identity;
 mod logging;
@@ -27,6 +28,8 @@ pub mod fuzzing {
     pub use crate::db::wire::auth::Auth;
     pub use crate::db::wire::packet::{parse_error, parse_greeting, ResultSet};
     pub use crate::db::wire::Rows;
+    pub use crate::dcs::etcd::parse_answer as etcd_answer;
+    pub use crate::dcs::json::parse as json;
     pub use crate::identity::mycnf::{edit_options, set_options};
     pub use crate::replication::topology::{from_rows as topology_record, Record};
     pub use crate::seed::dump::coordinates;

@@ -4,11 +4,14 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::accounts;
 use crate::accounts::local_access::{self, Files};
 use crate::config::role::Role;
 use crate::config::settings::{ServerIdVia, Settings};
+use crate::dcs::leader::{self, Leader};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::identity::option_file;
@@ -283,6 +286,27 @@ fn start_replication(
                 }
             }
         };
+        // With etcd, the keeper holds the leader key for the primary and
+        // fences it when the lease is lost; the primary opens for writes
+        // only once the key is its own.
+        if let Some(dcs) = settings.ha.as_ref().and_then(|ha| ha.dcs.clone()) {
+            let holding = Arc::new(AtomicBool::new(false));
+            let (keeper_local, keeper_holding) = (local.clone(), holding.clone());
+            let cluster = settings.replication.cluster.clone();
+            let started = background::spawn("leader", move || {
+                leader::keep(
+                    &keeper_local,
+                    Leader::new(&dcs, &cluster),
+                    keeper_holding.clone(),
+                )
+            });
+            if let Err(e) = started {
+                return log::error!("leader: {e:#}");
+            }
+            if matches!(role, Role::Primary(_)) && !leader::wait_until_held(&holding) {
+                return;
+            }
+        }
         let set_up = replication::keep_trying(
             role.clone(),
             settings.replication.clone(),

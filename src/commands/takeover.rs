@@ -13,6 +13,7 @@ use crate::config::cli::{FailoverOptions, RejoinOptions, TakeoverOptions};
 use crate::config::peers::{self, HaSettings, Peer};
 use crate::config::role::Credentials;
 use crate::config::settings::Settings;
+use crate::dcs::leader::Leader;
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::replication::takeover::Takeover;
 
@@ -86,6 +87,10 @@ fn takeover<'a>(
         source_key: settings.replication.source_key.as_deref(),
         replication,
         wait,
+        leader: ha
+            .dcs
+            .as_ref()
+            .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
     })
 }
 

@@ -226,9 +226,23 @@ pub const PEERS: Def = def(
     None,
     "The cluster's members, for switchover, failover and rejoin: host names or addresses (a name may stand for several, as Swarm's tasks.SERVICE or a Kubernetes headless service), port 3306 unless given; needs REPLIKIT_ADMIN_PASSWORD.",
 );
+pub const DCS: Def = def(
+    "dcs",
+    "REPLIKIT_DCS",
+    "etcd://HOST[:PORT],...",
+    None,
+    "etcd v3 members (port 2379 unless given) that decide which node takes writes: only the holder of the leader key does, and a primary that cannot renew its lease becomes read-only before it expires. Needs REPLIKIT_PEERS.",
+);
+pub const DCS_TTL: Def = def(
+    "dcs-ttl",
+    "REPLIKIT_DCS_TTL",
+    "SECONDS",
+    Some("10"),
+    "The leader lease's time-to-live in etcd, 3 to 3600: a primary cut off from etcd stops taking writes within 70 % of it, and a failover waits at most this long for the old primary's lease to expire.",
+);
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 25] = [
+pub const ALL: [&Def; 27] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -254,6 +268,8 @@ pub const ALL: [&Def; 25] = [
     &AGENT_MAX_LAG,
     &AGENT_WRITE_PORT,
     &PEERS,
+    &DCS,
+    &DCS_TTL,
 ];
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (`settings`). Made once per run, then passed down.
 
 pub mod cli;
+pub mod dcs;
 pub mod defs;
 pub mod peers;
 pub mod role;

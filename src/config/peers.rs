@@ -33,15 +33,22 @@ impl std::fmt::Display for Peer {
 pub struct HaSettings {
     pub peers: Vec<Peer>,
     pub admin: Credentials,
+    /// The consensus store, when REPLIKIT_DCS is set.
+    pub dcs: Option<crate::config::dcs::DcsSettings>,
 }
 
 /// `db1,db2:3307 [fd00::5]:3306 tasks.mysql`: entries separated by commas
 /// or white space, each `HOST`, `HOST:PORT` or `[IPV6]:PORT`.
 pub fn parse(text: &str) -> Result<Vec<Peer>> {
+    parse_list(text, 3306)
+}
+
+/// As `parse`, with another port for entries that give none.
+pub fn parse_list(text: &str, default_port: u16) -> Result<Vec<Peer>> {
     let peers = text
         .split(|c: char| c == ',' || c.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
-        .map(parse_one)
+        .map(|word| parse_one(word, default_port))
         .collect::<Result<Vec<_>>>()?;
     if peers.is_empty() {
         bail!("no peer given; list the members as HOST[:PORT], separated by commas");
@@ -49,7 +56,7 @@ pub fn parse(text: &str) -> Result<Vec<Peer>> {
     Ok(peers)
 }
 
-fn parse_one(word: &str) -> Result<Peer> {
+fn parse_one(word: &str, default_port: u16) -> Result<Peer> {
     let (host, port) = if let Some(rest) = word.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
@@ -74,7 +81,7 @@ fn parse_one(word: &str) -> Result<Peer> {
         bail!("{word:?} is not a host name or address (letters, digits, . - _ only)");
     }
     let port = match port {
-        None => 3306,
+        None => default_port,
         Some(p) => p
             .parse::<u16>()
             .ok()
@@ -107,6 +114,7 @@ pub fn ha_settings(
                 user: ADMIN_USER.to_string(),
                 password,
             },
+            dcs: None,
         })),
     }
 }

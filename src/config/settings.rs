@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::cli::Raw;
+use crate::config::dcs::{self, DcsSettings};
 use crate::config::defs::{self, Def, DEFAULT_CNF, DEFAULT_COMMAND, DEFAULT_HOSTS_FILE};
 use crate::config::peers::{self, HaSettings};
 use crate::config::role::{self, Inputs, Role};
@@ -234,10 +235,7 @@ impl Settings {
             hooks,
             command,
             node: NodeSettings::read(inputs),
-            ha: peers::ha_settings(
-                parse(raw, &defs::PEERS, peers::parse)?,
-                role::admin_password(inputs)?,
-            )?,
+            ha: ha_settings(raw, inputs)?,
         })
     }
 
@@ -245,6 +243,25 @@ impl Settings {
     pub fn local_server(&self) -> Result<LocalServer> {
         self.node.local_server(&self.replication.socket)
     }
+}
+
+/// Peers and the admin account, and the consensus store, which needs them.
+fn ha_settings(raw: &Raw, inputs: &Inputs) -> Result<Option<HaSettings>> {
+    let ha = peers::ha_settings(
+        parse(raw, &defs::PEERS, peers::parse)?,
+        role::admin_password(inputs)?,
+    )?;
+    let Some(endpoints) = parse(raw, &defs::DCS, dcs::parse_endpoints)? else {
+        return Ok(ha);
+    };
+    let Some(mut ha) = ha else {
+        bail!("{} is set but REPLIKIT_PEERS is not: the leader lease decides among the members; list them in REPLIKIT_PEERS", defs::DCS.name());
+    };
+    ha.dcs = Some(DcsSettings {
+        endpoints,
+        ttl: parse_or_default(raw, &defs::DCS_TTL, dcs::parse_ttl)?,
+    });
+    Ok(Some(ha))
 }
 
 fn replication(raw: &Raw) -> Result<ReplicationSettings> {

@@ -66,6 +66,9 @@ pub fn role_at_start(
                     epoch: 1,
                     ..own_address(&mut conn, me, address)?
                 };
+                if let Some(dcs) = &ha.dcs {
+                    take_the_leader_key(dcs, job.cluster, me)?;
+                }
                 crate::replication::primary::take_writes(&mut conn, &d)?;
                 topology::write(&mut conn, &record)?;
                 log::info!("topology: a new cluster; recorded {record}");
@@ -147,6 +150,25 @@ pub fn current_role(conn: &mut Conn, env: &Role) -> Result<Role> {
     })
 }
 
+/// The first primary of a new cluster takes the leader key before it
+/// takes writes; its keeper keeps the lease alive from then on.
+fn take_the_leader_key(
+    dcs: &crate::config::dcs::DcsSettings,
+    cluster: &str,
+    me: u32,
+) -> Result<()> {
+    let leader = crate::dcs::leader::Leader::new(dcs, cluster);
+    match leader.take_for(me, Instant::now() + Duration::from_secs(5))? {
+        crate::dcs::etcd::Take::Taken => Ok(()),
+        crate::dcs::etcd::Take::HeldBy(h) if h.value == crate::dcs::leader::value_for(me) => Ok(()),
+        crate::dcs::etcd::Take::HeldBy(h) => Err(anyhow!(
+            "staying read-only: the leader key in etcd is held by {}; this cluster already has a primary",
+            h.value
+        )),
+        crate::dcs::etcd::Take::Free => Err(anyhow!("the leader key could not be taken; trying again")),
+    }
+}
+
 fn split_brain(writable_peer: Option<String>) -> anyhow::Error {
     permanent(format!(
         "staying read-only: {} takes writes, yet this node would be the primary; find out which is, and fence the other",
@@ -161,7 +183,7 @@ fn replication_account(env_role: &Role) -> Result<Credentials> {
     })
 }
 
-fn server_id(conn: &mut Conn) -> Result<u32> {
+pub fn server_id(conn: &mut Conn) -> Result<u32> {
     conn.query("SELECT @@server_id AS id")?
         .get(0, "id")
         .and_then(|v| v.parse().ok())

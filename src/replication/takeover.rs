@@ -8,15 +8,17 @@
 //! the old primary is fenced before the new one is opened, and a
 //! switchover that cannot finish opens the old primary again.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::peers::{HaSettings, Peer};
 use crate::config::role::Credentials;
-use crate::db::dialect::{Product, Tls};
+use crate::db::dialect::{Dialect, Product, Tls};
 use crate::db::error::Failure;
 use crate::db::sql::quote;
+use crate::db::wire::Conn;
+use crate::dcs::leader::Leader;
 use crate::replication::cluster::{self, Cluster, Member};
 use crate::replication::position::follow_new_primary;
 use crate::replication::topology::{self, Record};
@@ -32,6 +34,8 @@ pub struct Takeover<'a> {
     pub replication: &'a Credentials,
     /// How long a replica may take to apply what it has.
     pub wait: Duration,
+    /// The leader key, with REPLIKIT_DCS: moved before the promotion.
+    pub leader: Option<Leader>,
 }
 
 /// Accounts whose sessions a fence leaves alone: the server's threads,
@@ -117,6 +121,18 @@ impl Takeover<'_> {
             take_writes(&mut cluster.members[old])?;
             bail!("switchover abandoned: {e:#}; {old_name} is still the primary and takes writes again, nothing changed");
         }
+        if let Some(leader) = &self.leader {
+            let (from, to) = (
+                cluster.members[old].server_id,
+                cluster.members[target].server_id,
+            );
+            if let Err(e) = leader.hand_over(from, to, Instant::now() + Duration::from_secs(10)) {
+                log::error!("switchover: {e:#}; opening {old_name} for writes again");
+                take_writes(&mut cluster.members[old])?;
+                bail!("switchover abandoned: the leader key stayed with {old_name} ({e:#}); nothing changed");
+            }
+            log::info!("switchover: {target_name} holds the leader key in etcd");
+        }
         let record = cluster.members[target].as_primary(topology::next_epoch(&cluster.records()));
         self.promote(&mut cluster.members[target], &record)
             .map_err(|e| anyhow!("{e:#}; to finish, run replikit switchover --to {target_name} again (the old primary {old_name} stays read-only)"))?;
@@ -176,7 +192,9 @@ impl Takeover<'_> {
             }
             able.push(applied.is_ok());
         }
-        let chosen = self.choose_candidate(&mut cluster, to, &able, allow_errant);
+        let chosen = self
+            .choose_candidate(&mut cluster, to, &able, allow_errant)
+            .and_then(|winner| self.take_the_key(&cluster, winner).map(|()| winner));
         if chosen.is_err() {
             // Nothing was promoted: every replica receives again, as before.
             for m in cluster.members.iter_mut().filter(|m| m.replica.is_some()) {
@@ -200,6 +218,21 @@ impl Takeover<'_> {
              it then stays read-only, with those transactions named as errant",
             record.epoch
         ))
+    }
+
+    /// With REPLIKIT_DCS, the leader key for `winner`, once the old
+    /// primary's lease has expired: were it only cut off, it has fenced
+    /// itself by then.
+    fn take_the_key(&self, cluster: &Cluster, winner: usize) -> Result<()> {
+        let Some(leader) = &self.leader else {
+            return Ok(());
+        };
+        leader.take_when_free(cluster.members[winner].server_id, self.wait)?;
+        log::info!(
+            "failover: {} holds the leader key in etcd",
+            cluster.members[winner].name()
+        );
+        Ok(())
     }
 
     /// The most advanced candidate, its errant transactions checked.
@@ -356,10 +389,15 @@ impl Takeover<'_> {
 /// transaction under way commits after the position is read.
 fn fence(m: &mut Member) -> Result<()> {
     let name = m.name();
-    let d = m.d;
-    m.run(d.set_read_only())?;
+    fence_session(&mut m.conn, &m.d, &name)
+}
+
+/// `fence` on a session of the node itself (the leader lease's keeper).
+pub fn fence_session(conn: &mut Conn, d: &Dialect, name: &str) -> Result<()> {
+    conn.query(d.set_read_only())
+        .with_context(|| format!("making {name} read-only"))?;
     let keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
-    let rows = m.conn.query(&format!(
+    let rows = conn.query(&format!(
         "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
          AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') AND USER NOT IN ({})",
         keep.join(", ")
@@ -367,7 +405,7 @@ fn fence(m: &mut Member) -> Result<()> {
     let ids: Vec<u64> = rows.column("id").filter_map(|v| v.parse().ok()).collect();
     let mut kept = 0;
     for id in &ids {
-        match m.conn.query(&format!("KILL CONNECTION {id}")) {
+        match conn.query(&format!("KILL CONNECTION {id}")) {
             Ok(_) => {}
             // Gone already: what we wanted.
             Err(e) if Failure::of(&e) == Failure::Server(1094) => {}

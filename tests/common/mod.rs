@@ -5,6 +5,8 @@
 #[macro_use]
 pub mod servers;
 
+pub mod etcd;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ mod common;
 mod dialect;
 mod health;
 mod instances;
+mod lease;
 mod replication;
 mod seed;
 mod topology;

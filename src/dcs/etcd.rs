@@ -1,0 +1,291 @@
+//! The few etcd v3 calls a leader lease needs, through etcd's JSON
+//! gateway (`/v3/...`, etcd 3.4 and later): grant a lease, keep it alive,
+//! take a key only if nobody holds it (a transaction), read it, give it
+//! up. etcd does the consensus; this only asks. Each call tries the
+//! members in turn, the one that answered last first, until one answers
+//! or the deadline passes.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::config::peers::Peer;
+use crate::dcs::base64;
+use crate::dcs::http::{self, REQUEST_TIMEOUT};
+use crate::dcs::json::{self, Json};
+
+pub struct Etcd {
+    endpoints: Vec<Peer>,
+    /// The member that answered last, asked first next time.
+    last_good: Cell<usize>,
+}
+
+/// A key's holder as etcd has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub value: String,
+    /// The lease the key is bound to; 0 for none.
+    pub lease: i64,
+}
+
+/// What a take of the key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Take {
+    Taken,
+    HeldBy(Held),
+    /// Not taken: the condition failed on a key that does not exist.
+    Free,
+}
+
+impl Etcd {
+    pub fn new(endpoints: Vec<Peer>) -> Etcd {
+        Etcd {
+            endpoints,
+            last_good: Cell::new(0),
+        }
+    }
+
+    /// A new lease of `ttl`; its id.
+    pub fn grant(&self, ttl: Duration, deadline: Instant) -> Result<i64> {
+        let answer = self.call(
+            "/v3/lease/grant",
+            &format!("{{\"TTL\":{}}}", ttl.as_secs()),
+            deadline,
+        )?;
+        let id = answer
+            .get("ID")
+            .and_then(Json::as_i64)
+            .filter(|id| *id != 0);
+        id.ok_or_else(|| anyhow!("etcd granted no lease"))
+    }
+
+    /// Renews `lease`; the seconds it has left, or None when it has
+    /// expired (etcd then answers without a TTL).
+    pub fn keep_alive(&self, lease: i64, deadline: Instant) -> Result<Option<i64>> {
+        let answer = self.call(
+            "/v3/lease/keepalive",
+            &format!("{{\"ID\":\"{lease}\"}}"),
+            deadline,
+        )?;
+        let result = answer
+            .get("result")
+            .ok_or_else(|| anyhow!("etcd's keep-alive answer has no result"))?;
+        Ok(result
+            .get("TTL")
+            .and_then(Json::as_i64)
+            .filter(|ttl| *ttl > 0))
+    }
+
+    /// Puts `value` under `key`, bound to `lease`, if the key does not
+    /// exist; else says who holds it.
+    pub fn take(&self, key: &str, value: &str, lease: i64, deadline: Instant) -> Result<Take> {
+        let k = base64::encode(key.as_bytes());
+        let compare = format!("{{\"target\":\"CREATE\",\"key\":\"{k}\",\"createRevision\":\"0\"}}");
+        self.put_if(key, &compare, value, lease, deadline)
+    }
+
+    /// Puts `value` under `key`, bound to `lease`, if the key holds
+    /// `expected` now; else says who holds it.
+    pub fn swap(
+        &self,
+        key: &str,
+        expected: &str,
+        value: &str,
+        lease: i64,
+        deadline: Instant,
+    ) -> Result<Take> {
+        let compare = format!(
+            "{{\"target\":\"VALUE\",\"key\":\"{}\",\"value\":\"{}\"}}",
+            base64::encode(key.as_bytes()),
+            base64::encode(expected.as_bytes())
+        );
+        self.put_if(key, &compare, value, lease, deadline)
+    }
+
+    /// One transaction: the put if `compare` holds, else a read of the key.
+    fn put_if(
+        &self,
+        key: &str,
+        compare: &str,
+        value: &str,
+        lease: i64,
+        deadline: Instant,
+    ) -> Result<Take> {
+        let k = base64::encode(key.as_bytes());
+        let body = format!(
+            "{{\"compare\":[{compare}],\
+             \"success\":[{{\"requestPut\":{{\"key\":\"{k}\",\"value\":\"{}\",\"lease\":\"{lease}\"}}}}],\
+             \"failure\":[{{\"requestRange\":{{\"key\":\"{k}\"}}}}]}}",
+            base64::encode(value.as_bytes())
+        );
+        let answer = self.call("/v3/kv/txn", &body, deadline)?;
+        if answer.get("succeeded").and_then(Json::as_bool) == Some(true) {
+            return Ok(Take::Taken);
+        }
+        let range = answer
+            .get("responses")
+            .and_then(|r| r.as_array().first())
+            .and_then(|r| r.get("response_range"))
+            .ok_or_else(|| {
+                anyhow!("etcd's answer to a transaction holds neither success nor the key")
+            })?;
+        Ok(match held(range)? {
+            Some(h) => Take::HeldBy(h),
+            None => Take::Free,
+        })
+    }
+
+    /// Who holds `key`, if anyone.
+    pub fn get(&self, key: &str, deadline: Instant) -> Result<Option<Held>> {
+        let answer = self.call(
+            "/v3/kv/range",
+            &format!("{{\"key\":\"{}\"}}", base64::encode(key.as_bytes())),
+            deadline,
+        )?;
+        held(&answer)
+    }
+
+    /// POSTs to each member in turn until one answers 200 with JSON.
+    fn call(&self, path: &str, body: &str, deadline: Instant) -> Result<Json> {
+        let n = self.endpoints.len();
+        let mut errors = Vec::new();
+        for i in 0..n {
+            let at = (self.last_good.get() + i) % n;
+            let endpoint = &self.endpoints[at];
+            let each = deadline.min(Instant::now() + REQUEST_TIMEOUT);
+            if Instant::now() >= deadline {
+                break;
+            }
+            match ask(endpoint, path, body, each) {
+                Ok(answer) => {
+                    self.last_good.set(at);
+                    return Ok(answer);
+                }
+                Err(e) => errors.push(format!("{endpoint}: {e:#}")),
+            }
+        }
+        if errors.is_empty() {
+            bail!("etcd: no time left to ask");
+        }
+        bail!("no etcd member answered ({})", errors.join("; "))
+    }
+}
+
+fn ask(endpoint: &Peer, path: &str, body: &str, deadline: Instant) -> Result<Json> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ip = crate::db::resolve::lookup(&endpoint.host, left)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no address"))?;
+    let (status, text) = http::post(
+        SocketAddr::new(ip, endpoint.port),
+        &endpoint.host,
+        path,
+        body,
+        deadline,
+    )?;
+    answer(status, &text)
+}
+
+/// etcd's answer as JSON, or its error in one line (pure). What etcd says
+/// is a peer's text: shortened and quoted, never trusted.
+fn answer(status: u16, text: &str) -> Result<Json> {
+    let parsed = json::parse(text).context("etcd's answer is not JSON");
+    if status != 200 {
+        let message = parsed
+            .ok()
+            .and_then(|j| j.get("message").and_then(Json::as_str).map(str::to_string))
+            .unwrap_or_default();
+        bail!(
+            "HTTP {status}: {:?}",
+            message.chars().take(200).collect::<String>()
+        );
+    }
+    let json = parsed?;
+    if let Some(error) = json.get("error") {
+        let message = error
+            .as_str()
+            .or_else(|| error.get("message").and_then(Json::as_str));
+        bail!(
+            "etcd: {:?}",
+            message
+                .unwrap_or("an error")
+                .chars()
+                .take(200)
+                .collect::<String>()
+        );
+    }
+    Ok(json)
+}
+
+/// The first key of a range answer (pure).
+fn held(range: &Json) -> Result<Option<Held>> {
+    let Some(kv) = range.get("kvs").and_then(|k| k.as_array().first()) else {
+        return Ok(None);
+    };
+    let value = kv.get("value").and_then(Json::as_str).unwrap_or("");
+    let value =
+        String::from_utf8(base64::decode(value)?).context("a key's value that is not UTF-8")?;
+    Ok(Some(Held {
+        value,
+        lease: kv.get("lease").and_then(Json::as_i64).unwrap_or(0),
+    }))
+}
+
+/// Parses one gateway answer the way `call` does, for the fuzz target.
+#[cfg(feature = "fuzzing")]
+pub fn parse_answer(bytes: &[u8]) -> Result<Option<Held>> {
+    let Some((status, text)) = http::parse_response(bytes)? else {
+        return Ok(None);
+    };
+    let json = answer(status, &text)?;
+    held(&json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_of_etcd_3_4() {
+        let range = r#"{"header":{"revision":"2"},"kvs":[{"key":"L3I=","create_revision":"2","mod_revision":"2","version":"1","value":"bm9kZTE=","lease":"2324035750218588167"}],"count":"1"}"#;
+        let json = answer(200, range).unwrap();
+        assert_eq!(
+            held(&json).unwrap(),
+            Some(Held {
+                value: "node1".into(),
+                lease: 2324035750218588167
+            })
+        );
+        assert_eq!(
+            held(&answer(200, r#"{"header":{"revision":"3"}}"#).unwrap()).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn errors_are_one_quoted_shortened_line() {
+        let e = answer(400, r#"{"error":"x","message":"unexpected EOF","code":3}"#).unwrap_err();
+        assert_eq!(e.to_string(), "HTTP 400: \"unexpected EOF\"");
+        let long = format!(r#"{{"error":"{}\n"}}"#, "a".repeat(5000));
+        let e = format!("{:#}", answer(200, &long).unwrap_err());
+        assert!(e.len() < 300 && !e.contains('\n'), "{e}");
+        assert!(answer(200, "<html>").is_err());
+        assert!(answer(502, "<html>")
+            .unwrap_err()
+            .to_string()
+            .contains("HTTP 502"));
+    }
+
+    #[test]
+    fn a_value_that_is_not_base64_or_utf8_is_refused() {
+        for kv in [
+            r#"{"kvs":[{"value":"!!!!"}]}"#,
+            r#"{"kvs":[{"value":"/w=="}]}"#,
+        ] {
+            assert!(held(&json::parse(kv).unwrap()).is_err(), "{kv}");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The leader key in etcd (`/replikit/CLUSTER/leader`, holding
+//! `server_id=N` and bound to a lease), and PID 1's keeper of it.
+//!
+//! Only the node that holds the key takes writes. The keeper, on every
+//! node with REPLIKIT_DCS, looks every quarter of the lease's time-to-live
+//! at the key and at its own server, and acts as `lease::decide` says:
+//! the primary renews the lease, and fences itself before the lease
+//! could expire when it cannot. A switchover hands the key over in one
+//! transaction; a failover waits until the old primary's lease has
+//! expired before it takes the key for the new one, so that the old
+//! primary, were it only cut off, has fenced itself by then.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::config::dcs::DcsSettings;
+use crate::db::dialect::Dialect;
+use crate::db::local::LocalServer;
+use crate::db::wire::Conn;
+use crate::dcs::etcd::{Etcd, Held, Take};
+use crate::dcs::lease::{self, Act, KeyHolder, Look};
+use crate::pid1::stopping;
+
+pub struct Leader {
+    etcd: Etcd,
+    key: String,
+    ttl: Duration,
+}
+
+/// The key's value for the node `server_id`.
+pub fn value_for(server_id: u32) -> String {
+    format!("server_id={server_id}")
+}
+
+impl Leader {
+    pub fn new(dcs: &DcsSettings, cluster: &str) -> Leader {
+        Leader {
+            etcd: Etcd::new(dcs.endpoints.clone()),
+            key: format!("/replikit/{cluster}/leader"),
+            ttl: dcs.ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Who holds the key.
+    pub fn holder(&self, deadline: Instant) -> Result<Option<Held>> {
+        self.etcd.get(&self.key, deadline)
+    }
+
+    /// Takes the free key for `server_id` with a new lease, which that
+    /// node's keeper keeps alive from then on.
+    pub fn take_for(&self, server_id: u32, deadline: Instant) -> Result<Take> {
+        let lease = self.etcd.grant(self.ttl, deadline)?;
+        self.etcd
+            .take(&self.key, &value_for(server_id), lease, deadline)
+    }
+
+    /// Switchover: moves the key from `from` (fenced already) to `to` in
+    /// one transaction; takes it when nobody holds it.
+    pub fn hand_over(&self, from: u32, to: u32, deadline: Instant) -> Result<()> {
+        let lease = self.etcd.grant(self.ttl, deadline)?;
+        let taken =
+            match self
+                .etcd
+                .swap(&self.key, &value_for(from), &value_for(to), lease, deadline)?
+            {
+                Take::Free => self.etcd.take(&self.key, &value_for(to), lease, deadline)?,
+                other => other,
+            };
+        match taken {
+            Take::Taken => Ok(()),
+            Take::HeldBy(h) if h.value == value_for(to) => Ok(()),
+            Take::HeldBy(h) => bail!("the leader key is held by {}, not by the old primary; find out why before switching over", h.value),
+            Take::Free => bail!("the leader key went away during the hand-over; run the switchover again"),
+        }
+    }
+
+    /// Failover: waits (at most the lease's time-to-live and `wait`) until
+    /// nobody holds the key, the old primary's lease having expired, then
+    /// takes it for `to`.
+    pub fn take_when_free(&self, to: u32, wait: Duration) -> Result<()> {
+        let give_up = Instant::now() + self.ttl + wait;
+        let mut said = false;
+        loop {
+            let deadline = (Instant::now() + Duration::from_secs(3)).min(give_up);
+            match self.take_for(to, deadline) {
+                Ok(Take::Taken) => return Ok(()),
+                Ok(Take::HeldBy(h)) if h.value == value_for(to) => return Ok(()),
+                Ok(Take::HeldBy(h)) if !said => {
+                    log::info!("failover: the leader key is {}'s until its lease expires (at most {:?}); waiting", h.value, self.ttl);
+                    said = true;
+                }
+                Ok(_) => {}
+                Err(e) if Instant::now() >= give_up => {
+                    return Err(e.context("cannot take the leader key in etcd"))
+                }
+                Err(e) => log::warn!("failover: {e:#}"),
+            }
+            if Instant::now() >= give_up {
+                bail!("the leader key stayed held for longer than its time-to-live; is the old primary alive? use replikit switchover if so");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The keeper's memory between looks.
+pub struct Keeper {
+    leader: Leader,
+    /// When the node must be read-only by, from the last confirmed renewal.
+    fence_by: Option<Instant>,
+    /// The node is read-only by the keeper's doing (or since its start),
+    /// so the keeper may open it again once it holds the key.
+    fenced_by_keeper: bool,
+    /// The last renewal or take succeeded, and no look since saw the key
+    /// elsewhere or gone.
+    holds: bool,
+    /// Shared with the start path: `holds`, within the fence time.
+    holding: Arc<AtomicBool>,
+}
+
+impl Keeper {
+    pub fn new(leader: Leader, holding: Arc<AtomicBool>) -> Keeper {
+        Keeper {
+            leader,
+            fence_by: None,
+            fenced_by_keeper: true,
+            holds: false,
+            holding,
+        }
+    }
+
+    /// One look at etcd and at the local server, and its act.
+    pub fn step(&mut self, conn: &mut Conn) -> Result<()> {
+        let d = Dialect::of(&conn.server_version)?;
+        let mut writable = is_writable(conn)?;
+        // Past the time a confirmed renewal bought: fence before anything
+        // else, etcd's answer cannot come in time.
+        if writable && self.fence_by.is_some_and(|t| Instant::now() >= t) {
+            self.fence(conn, &d, "etcd did not confirm the lease in time", true)?;
+            writable = false;
+        }
+        let me = crate::replication::follow::server_id(conn)?;
+        let record = crate::replication::topology::read(conn)?;
+        let now = Instant::now();
+        let past_fence_time = self.fence_by.is_none_or(|t| now >= t);
+        // Every call to etcd ends by the fence time: the fence must not
+        // wait for an answer.
+        let deadline = match self.fence_by {
+            Some(t) if writable => t.min(now + lease::renew_every(self.leader.ttl)),
+            _ => now + lease::renew_every(self.leader.ttl),
+        };
+        let held = self.leader.holder(deadline);
+        let key = match &held {
+            Ok(Some(h)) if h.value == value_for(me) => KeyHolder::Me,
+            Ok(Some(_)) => KeyHolder::Other,
+            Ok(None) => KeyHolder::Nobody,
+            Err(_) => KeyHolder::Unknown,
+        };
+        let look = Look {
+            key,
+            recorded_primary: record.is_some_and(|r| r.server_id == me),
+            writable,
+            past_fence_time,
+            fenced_by_keeper: self.fenced_by_keeper,
+        };
+        if writable {
+            self.fenced_by_keeper = false;
+        }
+        let act = lease::decide(&look);
+        let outcome = match act {
+            Act::Renew { and_lift } => {
+                let lease_id = held
+                    .as_ref()
+                    .ok()
+                    .and_then(|h| h.as_ref())
+                    .map_or(0, |h| h.lease);
+                self.renew(conn, &d, lease_id, deadline, and_lift)
+            }
+            Act::Take => {
+                let sent = Instant::now();
+                match self.leader.take_for(me, deadline)? {
+                    Take::Taken => {
+                        log::info!("leader: this node holds the leader key now");
+                        self.holds = true;
+                        self.fence_by =
+                            Some(lease::fence_by(sent, self.leader.ttl, self.leader.ttl));
+                        if self.fenced_by_keeper && !writable {
+                            self.lift(conn, &d)?;
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Act::Fence => {
+                let why = match key {
+                    KeyHolder::Other => "another node holds the leader key",
+                    KeyHolder::Nobody => "the leader key has expired",
+                    _ => "etcd did not confirm the lease in time",
+                };
+                self.fence(conn, &d, why, key != KeyHolder::Other)
+            }
+            Act::Nothing => Ok(()),
+        };
+        match (key, &outcome) {
+            (KeyHolder::Me, Ok(())) => {}
+            (KeyHolder::Nobody, Ok(())) if act == Act::Take => {}
+            (KeyHolder::Unknown, _) => {}
+            _ => self.holds = false,
+        }
+        let holds = self.holds && self.fence_by.is_some_and(|t| Instant::now() < t);
+        self.holding.store(holds, Ordering::SeqCst);
+        outcome?;
+        held.map(drop)
+    }
+
+    fn renew(
+        &mut self,
+        conn: &mut Conn,
+        d: &Dialect,
+        lease_id: i64,
+        deadline: Instant,
+        and_lift: bool,
+    ) -> Result<()> {
+        let sent = Instant::now();
+        match self.leader.etcd.keep_alive(lease_id, deadline) {
+            Ok(Some(left)) => {
+                self.holds = true;
+                let left = Duration::from_secs(left.unsigned_abs());
+                self.fence_by = Some(lease::fence_by(sent, left, self.leader.ttl));
+                if and_lift {
+                    self.lift(conn, d)?;
+                }
+                Ok(())
+            }
+            Ok(None) => self.fence_if_writable(conn, d, "the leader lease expired"),
+            Err(e) => {
+                if self.fence_by.is_none_or(|t| Instant::now() >= t) {
+                    self.fence_if_writable(conn, d, "etcd did not confirm the lease in time")?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn fence_if_writable(&mut self, conn: &mut Conn, d: &Dialect, why: &str) -> Result<()> {
+        self.fence_by = None;
+        if is_writable(conn)? {
+            self.fence(conn, d, why, true)?;
+        }
+        Ok(())
+    }
+
+    fn fence(
+        &mut self,
+        conn: &mut Conn,
+        d: &Dialect,
+        why: &str,
+        may_lift_later: bool,
+    ) -> Result<()> {
+        log::error!("leader: {why}; this node stops taking writes");
+        self.fence_by = None;
+        self.holds = false;
+        self.fenced_by_keeper = may_lift_later;
+        crate::replication::takeover::fence_session(conn, d, "this node")
+    }
+
+    /// How long until the next look: a quarter of the time-to-live, or
+    /// less, so that the look after a failed renewal comes at the fence
+    /// time.
+    pub fn pause(&self) -> Duration {
+        let every = lease::renew_every(self.leader.ttl);
+        match self.fence_by {
+            Some(t) if self.holds && t > Instant::now() => every.min(t - Instant::now()),
+            _ => every,
+        }
+    }
+
+    fn lift(&mut self, conn: &mut Conn, d: &Dialect) -> Result<()> {
+        crate::replication::primary::take_writes(conn, d)?;
+        self.fenced_by_keeper = false;
+        Ok(())
+    }
+}
+
+fn is_writable(conn: &mut Conn) -> Result<bool> {
+    Ok(conn.query("SELECT @@GLOBAL.read_only AS ro")?.get(0, "ro") == Some("0"))
+}
+
+/// PID 1's keeper loop, for as long as PID 1 runs. `holding` tells the
+/// start path when the primary may open for writes.
+pub fn keep(local: &LocalServer, leader: Leader, holding: Arc<AtomicBool>) {
+    let every = lease::renew_every(leader.ttl());
+    let mut keeper = Keeper::new(leader, holding);
+    let mut conn: Option<Conn> = None;
+    let mut last_error = String::new();
+    loop {
+        let attempt = |conn: &mut Option<Conn>, keeper: &mut Keeper| -> Result<()> {
+            let conn = match conn {
+                Some(conn) => conn,
+                None => conn.insert(local.log_in(Duration::from_secs(2))?),
+            };
+            keeper.step(conn)
+        };
+        match attempt(&mut conn, &mut keeper) {
+            Ok(()) => {
+                if !last_error.is_empty() {
+                    log::info!("leader: etcd and the server answer again");
+                }
+                last_error.clear();
+            }
+            Err(e) => {
+                conn = None;
+                let text = format!("{e:#}");
+                if text != last_error {
+                    log::warn!("leader: {text}; looking again every {every:?}");
+                    last_error = text;
+                }
+            }
+        }
+        if !stopping::pause(keeper.pause()) {
+            return;
+        }
+    }
+}
+
+/// Blocks until `holding` is set (the keeper holds the key), saying once
+/// why it waits; false when PID 1 stops first.
+pub fn wait_until_held(holding: &AtomicBool) -> bool {
+    let mut said = false;
+    while !holding.load(Ordering::SeqCst) {
+        if !said {
+            log::info!("leader: waiting for the leader key in etcd before taking writes");
+            said = true;
+        }
+        if !stopping::pause(Duration::from_millis(200)) {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,230 @@
+//! The leader lease in a real three-member etcd (issue 18), on real
+//! servers: two nodes under replikit with REPLIKIT_PEERS and REPLIKIT_DCS
+//! (a short time-to-live, 6 s, so that the test is quick):
+//! - the first primary takes the leader key before it takes writes;
+//! - a switchover hands the key over, and back;
+//! - etcd loses its quorum (two members stopped): the primary makes itself
+//!   read-only before its lease could expire, the replica keeps
+//!   replicating; etcd back: the primary takes writes again;
+//! - the primary killed: `replikit failover` waits for its lease to
+//!   expire, then takes the key for the replica and promotes it;
+//! - another value put under the key: the writable node fences itself.
+
+use std::time::{Duration, Instant};
+
+use crate::common::etcd::Etcd;
+use crate::common::servers::{free_port, Flavor, Server};
+use crate::common::wait_for;
+
+const TTL: Duration = Duration::from_secs(6);
+const KEY: &str = "/replikit/lease-test/leader";
+
+struct Nodes {
+    flavor: Flavor,
+    ports: [u16; 2],
+    dcs: String,
+    nodes: Vec<Server>,
+}
+
+impl Nodes {
+    fn env(&self, i: usize) -> Vec<(&'static str, String)> {
+        let peers = format!("127.0.0.1:{},127.0.0.1:{}", self.ports[0], self.ports[1]);
+        let mut env = vec![
+            ("MYSQL_REPL_USER", "repl".to_string()),
+            ("MYSQL_REPL_PASSWORD", "repl-pw".to_string()),
+            ("REPLIKIT_ADMIN_PASSWORD", "Adm1n-pw!".to_string()),
+            ("REPLIKIT_PEERS", peers),
+            ("REPLIKIT_DCS", self.dcs.clone()),
+            ("REPLIKIT_DCS_TTL", TTL.as_secs().to_string()),
+            ("REPLIKIT_CLUSTER", "lease-test".to_string()),
+            ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
+            ("REPLIKIT_SERVER_ID_VIA", "arg".to_string()),
+            ("REPLIKIT_SERVER_ID", (11 + i).to_string()),
+            ("REPLIKIT_REPORT_HOST", "127.0.0.1".to_string()),
+        ];
+        if i == 0 {
+            env.push(("MYSQL_MASTER", "1".to_string()));
+        } else {
+            env.push(("MYSQL_MASTER_HOST", "127.0.0.1".to_string()));
+            env.push(("MYSQL_MASTER_PORT", self.ports[0].to_string()));
+        }
+        env
+    }
+
+    fn start(&mut self, i: usize) {
+        let extra = if self.flavor == Flavor::MySql97 {
+            ""
+        } else {
+            "--log-slave-updates --gtid-strict-mode"
+        };
+        let env = self.env(i);
+        self.nodes.push(Server::start_under_replikit_on(
+            self.flavor,
+            self.ports[i],
+            extra,
+            &env,
+        ));
+    }
+
+    fn writable(&self, i: usize) -> bool {
+        self.nodes[i].sql("SELECT @@GLOBAL.read_only") == "0"
+    }
+
+    fn replikit(&self, from: usize, args: &[&str]) -> String {
+        let out = self.nodes[from]
+            .replikit()
+            .envs(self.env(from))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "replikit {args:?}: {text}");
+        assert!(
+            !text.contains("Adm1n-pw!") && !text.contains("repl-pw"),
+            "{text}"
+        );
+        text
+    }
+
+    fn replicating(&self, i: usize) -> bool {
+        self.nodes[i].replica_status().is_some_and(|s| {
+            s.get("Replica_IO_Running").map(String::as_str) == Some("Yes")
+                && s.get("Replica_SQL_Running").map(String::as_str) == Some("Yes")
+        })
+    }
+}
+
+fn lease(flavor: Flavor) {
+    let etcd = Etcd::start(3);
+    let mut c = Nodes {
+        flavor,
+        ports: [free_port(), free_port()],
+        dcs: etcd.dcs(),
+        nodes: Vec::new(),
+    };
+    c.start(0);
+    wait_for(
+        Duration::from_secs(60),
+        "the first primary to take writes",
+        || c.writable(0),
+    );
+    assert_eq!(
+        etcd.get(KEY),
+        "server_id=11",
+        "{}",
+        c.nodes[0].replikit_log()
+    );
+    c.nodes[0].sql(
+        "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
+    );
+    c.start(1);
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
+    assert!(!c.writable(1));
+    wait_for(Duration::from_secs(60), "node 1 to replicate", || {
+        c.replicating(1)
+    });
+
+    // A switchover hands the key over with the writes, and back.
+    let out = c.replikit(
+        1,
+        &["switchover", "--to", &format!("127.0.0.1:{}", c.ports[1])],
+    );
+    assert!(out.contains("holds the leader key in etcd"), "{out}");
+    assert_eq!(etcd.get(KEY), "server_id=12");
+    assert!(c.writable(1) && !c.writable(0));
+    // Longer than the time-to-live: the new primary's keeper keeps the
+    // lease the switchover took for it alive, and the old one's fence stays.
+    std::thread::sleep(TTL * 2);
+    assert_eq!(
+        etcd.get(KEY),
+        "server_id=12",
+        "{}",
+        c.nodes[1].replikit_log()
+    );
+    assert!(
+        c.writable(1) && !c.writable(0),
+        "{}",
+        c.nodes[0].replikit_log()
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "node 0 to replicate from node 1",
+        || c.replicating(0),
+    );
+    c.replikit(
+        0,
+        &["switchover", "--to", &format!("127.0.0.1:{}", c.ports[0])],
+    );
+    assert_eq!(etcd.get(KEY), "server_id=11");
+    assert!(c.writable(0) && !c.writable(1));
+    wait_for(
+        Duration::from_secs(30),
+        "node 1 to replicate from node 0",
+        || c.replicating(1),
+    );
+
+    // etcd loses its quorum: the primary fences itself before its lease
+    // could expire, counted from before the cut (its last renewal was
+    // sent before it).
+    c.nodes[0].sql("INSERT INTO ha.t VALUES (2)");
+    let cut = Instant::now();
+    etcd.signal(1, "STOP");
+    etcd.signal(2, "STOP");
+    wait_for(TTL * 3, "the primary to fence itself", || !c.writable(0));
+    let fenced_after = cut.elapsed();
+    assert!(
+        fenced_after < TTL,
+        "read-only only {fenced_after:?} after etcd was cut off, with a lease of {TTL:?}:\n{}",
+        c.nodes[0].replikit_log()
+    );
+    eprintln!("{flavor:?}: read-only {fenced_after:?} after etcd lost its quorum (lease {TTL:?})");
+    let log = c.nodes[0].replikit_log();
+    assert!(log.contains("this node stops taking writes"), "{log}");
+    // The replica keeps replicating, and has what was written.
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "2");
+    assert!(c.replicating(1));
+    assert!(!c.writable(1));
+    // etcd back: the primary holds the key again and takes writes.
+    etcd.signal(1, "CONT");
+    etcd.signal(2, "CONT");
+    wait_for(
+        Duration::from_secs(60),
+        "the primary to take writes again",
+        || c.writable(0),
+    );
+    assert_eq!(etcd.get(KEY), "server_id=11");
+    c.nodes[0].sql("INSERT INTO ha.t VALUES (3)");
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "3");
+
+    // The primary dies: failover waits for its lease, then promotes node 1.
+    c.nodes[0].kill();
+    let out = c.replikit(1, &["failover"]);
+    assert!(
+        out.contains("failover done") && out.contains("holds the leader key in etcd"),
+        "{out}"
+    );
+    assert_eq!(etcd.get(KEY), "server_id=12");
+    assert!(c.writable(1));
+    std::thread::sleep(TTL);
+    assert!(c.writable(1), "{}", c.nodes[1].replikit_log());
+    assert_eq!(etcd.get(KEY), "server_id=12");
+
+    // Another value under the key: the writable node fences itself and
+    // stays read-only, though the key is free again after.
+    etcd.ctl(&["put", KEY, "server_id=99"]).unwrap();
+    wait_for(TTL * 2, "node 1 to fence itself", || !c.writable(1));
+    let log = c.nodes[1].replikit_log();
+    assert!(log.contains("another node holds the leader key"), "{log}");
+    etcd.ctl(&["del", KEY]).unwrap();
+    std::thread::sleep(TTL);
+    assert!(!c.writable(1), "{}", c.nodes[1].replikit_log());
+}
+
+mod leader_lease_in_etcd {
+    use super::*;
+    mariadb_and_mysql!(lease);
+}
