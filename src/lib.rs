@@ -96,6 +96,7 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         Some(Command::Switchover(o)) => commands::takeover::switchover(&settings(&raw, None)?, &o),
         Some(Command::Failover(o)) => commands::takeover::failover(&settings(&raw, None)?, &o),
         Some(Command::Rejoin(o)) => commands::takeover::rejoin(&settings(&raw, None)?, &o),
+        Some(Command::Maintenance(o)) => commands::maintenance::run(&settings(&raw, None)?, &o),
     }
 }
 

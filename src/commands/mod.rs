@@ -2,6 +2,7 @@
 //! own flags) and returns the exit code; `start` is the PID-1 entrypoint.
 
 pub mod health;
+pub mod maintenance;
 pub mod prepare;
 pub mod server_id;
 pub mod start;

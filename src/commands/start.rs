@@ -293,11 +293,14 @@ fn start_replication(
             let holding = Arc::new(AtomicBool::new(false));
             let (keeper_local, keeper_holding) = (local.clone(), holding.clone());
             let cluster = settings.replication.cluster.clone();
+            let keeper_settings = settings.clone();
             let started = background::spawn("leader", move || {
+                let for_failover = keeper_settings.clone();
                 leader::keep(
                     &keeper_local,
                     Leader::new(&dcs, &cluster),
                     keeper_holding.clone(),
+                    Arc::new(move || super::takeover::automatic_failover(&for_failover)),
                 )
             });
             if let Err(e) = started {

@@ -1,13 +1,14 @@
 //! `replikit status`: this node's role, server, read-only state and
 //! replication, for people; `--json` for scripts (docs/status.schema.json).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::accounts;
 use crate::config::cli::StatusOptions;
 use crate::config::role::{Role, RoleName};
 use crate::config::settings::Settings;
 use crate::db::dialect::Dialect;
+use crate::dcs::leader::{value_for, Leader};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::status::{errant, health, node};
 
@@ -28,13 +29,36 @@ pub fn run(settings: &Settings, o: &StatusOptions) -> Result<i32, Fatal> {
             &settings.replication.cluster,
         );
     }
-    println!(
-        "{}",
-        if o.json {
-            status.to_json()
-        } else {
-            status.to_text()
-        }
-    );
+    if o.json {
+        println!("{}", status.to_json());
+        return Ok(0);
+    }
+    println!("{}", status.to_text());
+    if let Some(dcs) = settings.ha.as_ref().and_then(|ha| ha.dcs.as_ref()) {
+        let leader = Leader::new(dcs, &settings.replication.cluster);
+        println!("{}", leader_lines(&leader, status.server_id));
+    }
     Ok(0)
+}
+
+/// The leader key and whether automatic failover is paused, as etcd has
+/// them (text only: the JSON layout is versioned, docs/status.schema.json).
+fn leader_lines(leader: &Leader, server_id: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let holder = match leader.holder(deadline) {
+        Ok(Some(h)) if u32::try_from(server_id).is_ok_and(|id| h.value == value_for(id)) => {
+            format!("{} (this node)", h.value)
+        }
+        Ok(Some(h)) => h.value,
+        Ok(None) => "nobody (no primary holds a lease)".into(),
+        Err(e) => return format!("leader key:   unknown: {e:#}"),
+    };
+    let failover = match leader.maintenance(deadline) {
+        Ok(None) => "automatic".to_string(),
+        Ok(Some(note)) => {
+            format!("paused for maintenance ({note:?}); replikit maintenance off resumes it")
+        }
+        Err(e) => format!("unknown: {e:#}"),
+    };
+    format!("leader key:   {holder}\nfailover:     {failover}")
 }

@@ -104,6 +104,32 @@ fn ha_settings(settings: &Settings) -> Result<&HaSettings, Fatal> {
 
 /// The replication account the repointed members log in with: this
 /// node's, which every node of the cluster shares.
+/// The failover a node's keeper starts when the leader's lease has
+/// expired (REPLIKIT_DCS): `replikit failover` with no option, the
+/// replicas given 30 s to apply what they received.
+pub fn automatic_failover(settings: &Settings) -> anyhow::Result<String> {
+    let ha = settings
+        .ha
+        .as_ref()
+        .ok_or_else(|| anyhow!("automatic failover needs REPLIKIT_PEERS"))?;
+    let role = settings.node.role()?;
+    let replication = role.replication_account().cloned().ok_or_else(|| {
+        anyhow!("automatic failover needs MYSQL_REPL_USER and MYSQL_REPL_PASSWORD")
+    })?;
+    Takeover {
+        ha,
+        tls: &settings.replication.tls,
+        source_key: settings.replication.source_key.as_deref(),
+        replication: &replication,
+        wait: std::time::Duration::from_secs(30),
+        leader: ha
+            .dcs
+            .as_ref()
+            .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
+    }
+    .failover(None, false)
+}
+
 fn replication_account(settings: &Settings) -> Result<Credentials, Fatal> {
     let role = settings.node.role().or_exit(exit_code::USAGE)?;
     role.replication_account()

@@ -63,6 +63,25 @@ pub enum Command {
     /// away and seed it again from the primary of the highest epoch.
     /// Needs REPLIKIT_PEERS.
     Rejoin(RejoinOptions),
+    /// Pause (on) or resume (off) automatic failover for the whole
+    /// cluster, for an upgrade: a primary still fences itself when it
+    /// loses its lease, but no replica takes over. Needs REPLIKIT_DCS.
+    Maintenance(MaintenanceOptions),
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct MaintenanceOptions {
+    #[arg(value_enum)]
+    pub state: OnOff,
+    /// Why, shown by `replikit status` on every node.
+    #[arg(long, default_value = "maintenance")]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args, PartialEq, Eq)]

@@ -147,6 +147,31 @@ impl Etcd {
         held(&answer)
     }
 
+    /// Puts `value` under `key`, with no lease: it stays until deleted.
+    pub fn put(&self, key: &str, value: &str, deadline: Instant) -> Result<()> {
+        let body = format!(
+            "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+            base64::encode(key.as_bytes()),
+            base64::encode(value.as_bytes())
+        );
+        self.call("/v3/kv/put", &body, deadline).map(drop)
+    }
+
+    pub fn delete(&self, key: &str, deadline: Instant) -> Result<()> {
+        let body = format!("{{\"key\":\"{}\"}}", base64::encode(key.as_bytes()));
+        self.call("/v3/kv/deleterange", &body, deadline).map(drop)
+    }
+
+    /// Ends `lease`, and with it every key bound to it.
+    pub fn revoke(&self, lease: i64, deadline: Instant) -> Result<()> {
+        self.call(
+            "/v3/lease/revoke",
+            &format!("{{\"ID\":\"{lease}\"}}"),
+            deadline,
+        )
+        .map(drop)
+    }
+
     /// POSTs to each member in turn until one answers 200 with JSON.
     fn call(&self, path: &str, body: &str, deadline: Instant) -> Result<Json> {
         let n = self.endpoints.len();
@@ -277,6 +302,95 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("HTTP 502"));
+    }
+
+    /// A fake etcd member on loopback that answers every connection with
+    /// `attack` (bytes, then a pause of `stall` between repeats, `repeats`
+    /// times); its port.
+    fn fake_member(attack: &'static [u8], repeats: usize, stall: Duration) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    for _ in 0..repeats {
+                        if stream.write_all(attack).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(stall);
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_hostile_member_costs_a_bounded_time_and_no_panic() {
+        let ms = Duration::from_millis;
+        let endless_chunks: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let attacks: &[(&str, &'static [u8], usize, Duration)] = &[
+            ("silent", b"", 1, Duration::from_secs(30)),
+            ("a byte at a time", b"H", 10_000, ms(50)),
+            ("an endless header", b"X-A: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 100_000, ms(0)),
+            ("endless chunks", endless_chunks, 1, ms(0)),
+            ("a huge length", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n{", 1, ms(0)),
+            ("not HTTP", b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 1, ms(0)),
+            ("an error", b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\n{}", 1, ms(0)),
+            ("deep JSON", b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 1, ms(0)),
+            ("a bad value", b"HTTP/1.1 200 OK\r\nContent-Length: 24\r\n\r\n{\"kvs\":[{\"value\":\"!\"}]}", 1, ms(0)),
+        ];
+        for (name, attack, repeats, stall) in attacks {
+            let port = fake_member(attack, *repeats, *stall);
+            let etcd = Etcd::new(vec![Peer {
+                host: "127.0.0.1".into(),
+                port,
+            }]);
+            let started = Instant::now();
+            let result = etcd.get("/replikit/c/leader", started + Duration::from_secs(2));
+            let took = started.elapsed();
+            let e = format!("{:#}", result.expect_err(name));
+            assert!(took < Duration::from_secs(4), "{name}: {took:?}");
+            assert!(!e.contains('\n') && e.len() < 1000, "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_member_that_does_not_answer_leaves_time_for_the_next() {
+        let silent = fake_member(b"", 1, Duration::from_secs(30));
+        let good = fake_member(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n{\"kvs\":[{\"value\":\"bm9kZTE=\",\"lease\":\"7\"}]}",
+            1,
+            Duration::ZERO,
+        );
+        let member = |port| Peer {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let etcd = Etcd::new(vec![member(silent), member(good)]);
+        let held = etcd
+            .get("k", Instant::now() + Duration::from_secs(3))
+            .unwrap();
+        assert_eq!(
+            held,
+            Some(Held {
+                value: "node1".into(),
+                lease: 7
+            })
+        );
+        // The member that answered is asked first next time.
+        let started = Instant::now();
+        etcd.get("k", Instant::now() + Duration::from_secs(3))
+            .unwrap();
+        assert!(
+            started.elapsed() < REQUEST_TIMEOUT,
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub fn post(
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                bail!("no answer from {addr} in time")
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read the answer of {addr}")),
         };
         if n == 0 {

@@ -26,8 +26,20 @@ use crate::pid1::stopping;
 
 pub struct Leader {
     etcd: Etcd,
+    /// `/replikit/CLUSTER/`: the leader key, the failover lock and the
+    /// maintenance flag are under it.
+    prefix: String,
     key: String,
     ttl: Duration,
+}
+
+/// How long a failover may hold its lock: a failover that dies half-way
+/// (its PID 1 killed) lets the next one in after this.
+const FAILOVER_LOCK_TTL: Duration = Duration::from_secs(120);
+
+/// A held failover lock; `Leader::unlock` gives it back.
+pub struct FailoverLock {
+    lease: i64,
 }
 
 /// The key's value for the node `server_id`.
@@ -37,10 +49,61 @@ pub fn value_for(server_id: u32) -> String {
 
 impl Leader {
     pub fn new(dcs: &DcsSettings, cluster: &str) -> Leader {
+        let prefix = format!("/replikit/{cluster}/");
         Leader {
             etcd: Etcd::new(dcs.endpoints.clone()),
-            key: format!("/replikit/{cluster}/leader"),
+            key: format!("{prefix}leader"),
+            prefix,
             ttl: dcs.ttl,
+        }
+    }
+
+    /// One failover at a time in the cluster, whether a command or a
+    /// keeper runs it: the lock, or who holds it.
+    pub fn lock_failover(
+        &self,
+        holder: &str,
+        deadline: Instant,
+    ) -> Result<Result<FailoverLock, String>> {
+        let lease = self.etcd.grant(FAILOVER_LOCK_TTL, deadline)?;
+        match self
+            .etcd
+            .take(&format!("{}failover", self.prefix), holder, lease, deadline)?
+        {
+            Take::Taken => Ok(Ok(FailoverLock { lease })),
+            Take::HeldBy(h) => {
+                let _ = self.etcd.revoke(lease, deadline);
+                Ok(Err(h.value))
+            }
+            Take::Free => Ok(Err("nobody (try again)".into())),
+        }
+    }
+
+    pub fn unlock(&self, lock: FailoverLock) {
+        if let Err(e) = self
+            .etcd
+            .revoke(lock.lease, Instant::now() + Duration::from_secs(5))
+        {
+            log::warn!(
+                "leader: the failover lock stays until it expires ({FAILOVER_LOCK_TTL:?}): {e:#}"
+            );
+        }
+    }
+
+    /// Whether automatic failover is paused, and since when/by whom.
+    pub fn maintenance(&self, deadline: Instant) -> Result<Option<String>> {
+        Ok(self
+            .etcd
+            .get(&format!("{}maintenance", self.prefix), deadline)?
+            .map(|h| h.value))
+    }
+
+    /// Pauses (Some(note)) or resumes (None) automatic failover.
+    pub fn set_maintenance(&self, note: Option<&str>, deadline: Instant) -> Result<()> {
+        let key = format!("{}maintenance", self.prefix);
+        match note {
+            Some(note) => self.etcd.put(&key, note, deadline),
+            None => self.etcd.delete(&key, deadline),
         }
     }
 
@@ -115,6 +178,8 @@ pub struct Keeper {
     leader: Leader,
     /// When the node must be read-only by, from the last confirmed renewal.
     fence_by: Option<Instant>,
+    /// When the last renewal etcd confirmed was sent (for the log).
+    confirmed: Option<Instant>,
     /// The node is read-only by the keeper's doing (or since its start),
     /// so the keeper may open it again once it holds the key.
     fenced_by_keeper: bool,
@@ -123,16 +188,36 @@ pub struct Keeper {
     holds: bool,
     /// Shared with the start path: `holds`, within the fence time.
     holding: Arc<AtomicBool>,
+    /// A node held the key since the keeper started.
+    leader_seen: bool,
+    /// Runs a failover (part 1's, choosing the most advanced member).
+    fail_over: FailOver,
+    /// Set while a failover this keeper started runs.
+    failing_over: Arc<AtomicBool>,
+    /// No new failover from this node before then.
+    next_failover: Instant,
 }
 
+/// The failover the keeper starts when the leader's lease expired.
+pub type FailOver = Arc<dyn Fn() -> Result<String> + Send + Sync>;
+
+/// How long a node waits after a failover it started, before it may start
+/// another: a failed one (no candidate answered) is not retried in a loop.
+const FAILOVER_RETRY: Duration = Duration::from_secs(30);
+
 impl Keeper {
-    pub fn new(leader: Leader, holding: Arc<AtomicBool>) -> Keeper {
+    pub fn new(leader: Leader, holding: Arc<AtomicBool>, fail_over: FailOver) -> Keeper {
         Keeper {
             leader,
             fence_by: None,
+            confirmed: None,
             fenced_by_keeper: true,
             holds: false,
             holding,
+            leader_seen: false,
+            fail_over,
+            failing_over: Arc::new(AtomicBool::new(false)),
+            next_failover: Instant::now(),
         }
     }
 
@@ -142,8 +227,9 @@ impl Keeper {
         let mut writable = is_writable(conn)?;
         // Past the time a confirmed renewal bought: fence before anything
         // else, etcd's answer cannot come in time.
-        if writable && self.fence_by.is_some_and(|t| Instant::now() >= t) {
-            self.fence(conn, &d, "etcd did not confirm the lease in time", true)?;
+        if writable && self.holds && self.fence_by.is_some_and(|t| Instant::now() >= t) {
+            let why = self.unconfirmed();
+            self.fence(conn, &d, &why, true)?;
             writable = false;
         }
         let me = crate::replication::follow::server_id(conn)?;
@@ -163,12 +249,24 @@ impl Keeper {
             Ok(None) => KeyHolder::Nobody,
             Err(_) => KeyHolder::Unknown,
         };
+        if matches!(key, KeyHolder::Me | KeyHolder::Other) {
+            self.leader_seen = true;
+        }
+        let recorded_primary = record.is_some_and(|r| r.server_id == me);
+        let paused = self.failing_over.load(Ordering::SeqCst)
+            || now < self.next_failover
+            || (key == KeyHolder::Nobody
+                && !recorded_primary
+                && self.leader_seen
+                && self.maintenance(deadline));
         let look = Look {
             key,
-            recorded_primary: record.is_some_and(|r| r.server_id == me),
+            recorded_primary,
             writable,
             past_fence_time,
             fenced_by_keeper: self.fenced_by_keeper,
+            leader_seen: self.leader_seen,
+            paused,
         };
         if writable {
             self.fenced_by_keeper = false;
@@ -189,6 +287,7 @@ impl Keeper {
                     Take::Taken => {
                         log::info!("leader: this node holds the leader key now");
                         self.holds = true;
+                        self.confirmed = Some(sent);
                         self.fence_by =
                             Some(lease::fence_by(sent, self.leader.ttl, self.leader.ttl));
                         if self.fenced_by_keeper && !writable {
@@ -201,19 +300,26 @@ impl Keeper {
             }
             Act::Fence => {
                 let why = match key {
-                    KeyHolder::Other => "another node holds the leader key",
-                    KeyHolder::Nobody => "the leader key has expired",
-                    _ => "etcd did not confirm the lease in time",
+                    KeyHolder::Other => "another node holds the leader key".to_string(),
+                    KeyHolder::Nobody => "the leader key has expired".to_string(),
+                    // The look began at the fence time.
+                    _ if self.holds => self.unconfirmed(),
+                    _ => "this node takes writes without holding the leader key".to_string(),
                 };
-                self.fence(conn, &d, why, key != KeyHolder::Other)
+                self.fence(conn, &d, &why, key != KeyHolder::Other)
+            }
+            Act::FailOver => {
+                self.start_failover();
+                Ok(())
             }
             Act::Nothing => Ok(()),
         };
+        // Holding ends when the key is seen elsewhere or gone; a renewal
+        // that fails, or etcd silent, leaves the fence time to decide.
         match (key, &outcome) {
-            (KeyHolder::Me, Ok(())) => {}
+            (KeyHolder::Me | KeyHolder::Unknown, _) => {}
             (KeyHolder::Nobody, Ok(())) if act == Act::Take => {}
-            (KeyHolder::Unknown, _) => {}
-            _ => self.holds = false,
+            _ => self.lose(),
         }
         let holds = self.holds && self.fence_by.is_some_and(|t| Instant::now() < t);
         self.holding.store(holds, Ordering::SeqCst);
@@ -233,6 +339,7 @@ impl Keeper {
         match self.leader.etcd.keep_alive(lease_id, deadline) {
             Ok(Some(left)) => {
                 self.holds = true;
+                self.confirmed = Some(sent);
                 let left = Duration::from_secs(left.unsigned_abs());
                 self.fence_by = Some(lease::fence_by(sent, left, self.leader.ttl));
                 if and_lift {
@@ -243,15 +350,34 @@ impl Keeper {
             Ok(None) => self.fence_if_writable(conn, d, "the leader lease expired"),
             Err(e) => {
                 if self.fence_by.is_none_or(|t| Instant::now() >= t) {
-                    self.fence_if_writable(conn, d, "etcd did not confirm the lease in time")?;
+                    let why = self.unconfirmed();
+                    self.fence_if_writable(conn, d, &why)?;
                 }
                 Err(e)
             }
         }
     }
 
-    fn fence_if_writable(&mut self, conn: &mut Conn, d: &Dialect, why: &str) -> Result<()> {
+    /// Not the holder any more: no fence time to keep.
+    fn lose(&mut self) {
+        self.holds = false;
         self.fence_by = None;
+    }
+
+    /// Why a holder that etcd stopped answering fences itself.
+    fn unconfirmed(&self) -> String {
+        match self.confirmed {
+            Some(sent) => format!(
+                "etcd did not confirm the lease in time (the last renewal it confirmed was sent {:.1?} ago, the lease lasts {:?})",
+                sent.elapsed(),
+                self.leader.ttl
+            ),
+            None => "etcd did not confirm the lease in time".into(),
+        }
+    }
+
+    fn fence_if_writable(&mut self, conn: &mut Conn, d: &Dialect, why: &str) -> Result<()> {
+        self.lose();
         if is_writable(conn)? {
             self.fence(conn, d, why, true)?;
         }
@@ -266,10 +392,46 @@ impl Keeper {
         may_lift_later: bool,
     ) -> Result<()> {
         log::error!("leader: {why}; this node stops taking writes");
-        self.fence_by = None;
-        self.holds = false;
+        self.lose();
         self.fenced_by_keeper = may_lift_later;
         crate::replication::takeover::fence_session(conn, d, "this node")
+    }
+
+    /// Whether maintenance pauses automatic failover; when etcd cannot
+    /// tell, it does.
+    fn maintenance(&self, deadline: Instant) -> bool {
+        match self.leader.maintenance(deadline) {
+            Ok(None) => false,
+            Ok(Some(note)) => {
+                log::info!("leader: the leader key is free, but automatic failover is paused ({note:?}): replikit maintenance off resumes it");
+                true
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// A failover in a thread of its own, so that looks (and, on the node
+    /// it promotes, renewals) go on meanwhile.
+    fn start_failover(&mut self) {
+        if self.failing_over.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.next_failover = Instant::now() + FAILOVER_RETRY;
+        log::warn!("leader: the leader key is gone (its lease expired): failing over");
+        let (fail_over, running) = (self.fail_over.clone(), self.failing_over.clone());
+        let started = std::thread::Builder::new()
+            .name("failover".into())
+            .spawn(move || {
+                match fail_over() {
+                    Ok(line) => log::info!("leader: {line}"),
+                    Err(e) => log::error!("leader: automatic failover: {e:#}"),
+                }
+                running.store(false, Ordering::SeqCst);
+            });
+        if let Err(e) = started {
+            log::error!("leader: cannot start a failover: {e}");
+            self.failing_over.store(false, Ordering::SeqCst);
+        }
     }
 
     /// How long until the next look: a quarter of the time-to-live, or
@@ -296,9 +458,9 @@ fn is_writable(conn: &mut Conn) -> Result<bool> {
 
 /// PID 1's keeper loop, for as long as PID 1 runs. `holding` tells the
 /// start path when the primary may open for writes.
-pub fn keep(local: &LocalServer, leader: Leader, holding: Arc<AtomicBool>) {
+pub fn keep(local: &LocalServer, leader: Leader, holding: Arc<AtomicBool>, fail_over: FailOver) {
     let every = lease::renew_every(leader.ttl());
-    let mut keeper = Keeper::new(leader, holding);
+    let mut keeper = Keeper::new(leader, holding, fail_over);
     let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     loop {

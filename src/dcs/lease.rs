@@ -55,6 +55,13 @@ pub struct Look {
     /// starting as the primary); a fence set by anyone else (a
     /// switchover, an operator) is never lifted here.
     pub fenced_by_keeper: bool,
+    /// The keeper has seen a node hold the key since it started: a key
+    /// that is gone after that was lost by a leader; one never seen may
+    /// be a cluster whose primary is still starting.
+    pub leader_seen: bool,
+    /// Automatic failover is paused (maintenance), or this node tried one
+    /// a moment ago.
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +75,9 @@ pub enum Act {
     Take,
     /// Make the node read-only and end its sessions, now.
     Fence,
+    /// The leader's lease expired: fail over (the most advanced member
+    /// that answers is promoted, whichever node runs it).
+    FailOver,
     Nothing,
 }
 
@@ -91,6 +101,11 @@ pub fn decide(look: &Look) -> Act {
         // anyone else's is left alone, and so is the key, for a failover.
         KeyHolder::Nobody if look.recorded_primary && (look.writable || look.fenced_by_keeper) => {
             Act::Take
+        }
+        // A replica that saw a leader and now sees none: it lost its
+        // lease, so it has fenced itself, or is gone.
+        KeyHolder::Nobody if !look.recorded_primary && look.leader_seen && !look.paused => {
+            Act::FailOver
         }
         KeyHolder::Nobody | KeyHolder::Unknown => Act::Nothing,
     }
@@ -124,7 +139,8 @@ mod tests {
 
     #[test]
     fn every_look_has_one_act() {
-        // (key, recorded primary, writable, past fence time, fenced by keeper) -> act
+        // (key, recorded primary, writable, past fence time, fenced by
+        // keeper) -> act, with a leader seen and nothing paused
         let lift = Act::Renew { and_lift: true };
         let renew = Act::Renew { and_lift: false };
         let cases = [
@@ -144,7 +160,8 @@ mod tests {
             ((Nobody, true, false, false, false), Act::Nothing), // fenced by a switchover or by another leader
             ((Nobody, true, true, true, false), Act::Fence),
             ((Nobody, true, true, false, false), Act::Take),
-            ((Nobody, false, false, false, false), Act::Nothing),
+            ((Nobody, false, false, false, false), Act::FailOver),
+            ((Nobody, false, false, false, true), Act::FailOver),
             // etcd silent: nothing new, but the fence time is kept.
             ((Unknown, true, true, false, false), Act::Nothing),
             ((Unknown, true, true, true, false), Act::Fence),
@@ -158,24 +175,62 @@ mod tests {
                 writable,
                 past_fence_time,
                 fenced_by_keeper,
+                leader_seen: true,
+                paused: false,
             };
             assert_eq!(decide(&look), want, "{look:?}");
         }
     }
 
     #[test]
-    fn no_look_lets_a_node_without_the_key_past_its_time_stay_writable() {
+    fn a_failover_needs_a_lost_leader_and_no_pause() {
+        let look = |key, recorded_primary, writable, leader_seen, paused| Look {
+            key,
+            recorded_primary,
+            writable,
+            past_fence_time: false,
+            fenced_by_keeper: false,
+            leader_seen,
+            paused,
+        };
+        // (key, recorded primary, writable, leader seen, paused) -> act
+        let cases = [
+            (look(Nobody, false, false, true, false), Act::FailOver),
+            // A cluster starting: no leader seen yet, the primary may be on its way.
+            (look(Nobody, false, false, false, false), Act::Nothing),
+            // Maintenance, or a failover tried a moment ago.
+            (look(Nobody, false, false, true, true), Act::Nothing),
+            // A leader holds the key, or etcd is silent: no failover.
+            (look(Other, false, false, true, false), Act::Nothing),
+            (look(Unknown, false, false, true, false), Act::Nothing),
+            // The recorded primary takes the key instead, when it may.
+            (look(Nobody, true, true, true, false), Act::Take),
+        ];
+        for (look, want) in cases {
+            assert_eq!(decide(&look), want, "{look:?}");
+        }
+    }
+
+    #[test]
+    fn no_look_lets_a_node_without_the_key_past_its_time_stay_writable_nor_fails_over_unasked() {
         // Exhaustive over every look.
         for key in [Me, Other, Nobody, Unknown] {
-            for bits in 0..16u8 {
+            for bits in 0..64u8 {
                 let look = Look {
                     key,
                     recorded_primary: bits & 1 != 0,
                     writable: bits & 2 != 0,
                     past_fence_time: bits & 4 != 0,
                     fenced_by_keeper: bits & 8 != 0,
+                    leader_seen: bits & 16 != 0,
+                    paused: bits & 32 != 0,
                 };
                 let act = decide(&look);
+                // Failover only where a leader was lost, and never paused.
+                if act == Act::FailOver {
+                    assert!(key == Nobody && look.leader_seen && !look.paused);
+                    assert!(!look.recorded_primary);
+                }
                 if look.writable && key != Me && (look.past_fence_time || key == Other) {
                     assert_eq!(act, Act::Fence, "{look:?}");
                 }

@@ -175,6 +175,23 @@ impl Takeover<'_> {
     /// The primary is gone: every replica applies what it received, the
     /// most advanced one is promoted and the others follow it.
     pub fn failover(&self, to: Option<&Peer>, allow_errant: bool) -> Result<String> {
+        let Some(leader) = &self.leader else {
+            return self.fail_over(to, allow_errant);
+        };
+        // One failover at a time: two at once would each stop the
+        // replicas' threads and promote a member of their own.
+        let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned());
+        let holder = format!("replikit failover on {}", host.unwrap_or_default());
+        let lock = leader
+            .lock_failover(&holder, Instant::now() + Duration::from_secs(5))
+            .context("cannot take the failover lock in etcd")?
+            .map_err(|by| anyhow!("another failover is running ({by}); wait for it, it holds etcd's lock for at most 2 minutes"))?;
+        let done = self.fail_over(to, allow_errant);
+        leader.unlock(lock);
+        done
+    }
+
+    fn fail_over(&self, to: Option<&Peer>, allow_errant: bool) -> Result<String> {
         let mut cluster = self.discover()?;
         if let Some(&live) = cluster.writable().first() {
             bail!(

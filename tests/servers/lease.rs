@@ -6,8 +6,11 @@
 //! - etcd loses its quorum (two members stopped): the primary makes itself
 //!   read-only before its lease could expire, the replica keeps
 //!   replicating; etcd back: the primary takes writes again;
-//! - the primary killed: `replikit failover` waits for its lease to
+//! - maintenance on (status says so on every node): the primary killed,
+//!   no automatic failover; `replikit failover` waits for its lease to
 //!   expire, then takes the key for the replica and promotes it;
+//! - maintenance off, the old primary back as a replica, the new primary
+//!   killed: the replica's keeper fails over by itself;
 //! - another value put under the key: the writable node fences itself.
 
 use std::time::{Duration, Instant};
@@ -66,8 +69,19 @@ impl Nodes {
         ));
     }
 
+    /// Whether node `i` takes writes; a session the fence ends under the
+    /// query is asked again.
     fn writable(&self, i: usize) -> bool {
-        self.nodes[i].sql("SELECT @@GLOBAL.read_only") == "0"
+        for _ in 0..5 {
+            if let Ok(ro) = self.nodes[i].sql_result("SELECT @@GLOBAL.read_only") {
+                return ro == "0";
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "node {i} does not answer:\n{}",
+            self.nodes[i].replikit_log()
+        );
     }
 
     fn replikit(&self, from: usize, args: &[&str]) -> String {
@@ -88,6 +102,26 @@ impl Nodes {
             "{text}"
         );
         text
+    }
+
+    /// Node `i` replicates, both threads running, within a minute; else
+    /// a failure with what its status and replikit say.
+    fn wait_replicating(&self, i: usize) {
+        let until = Instant::now() + Duration::from_secs(60);
+        while !self.replicating(i) {
+            assert!(
+                Instant::now() < until,
+                "node {i} does not replicate: {:?}\n{}",
+                self.nodes[i].replica_status(),
+                self.nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(n, node)| format!("node {n}'s log:\n{}", node.replikit_log()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn replicating(&self, i: usize) -> bool {
@@ -124,9 +158,7 @@ fn lease(flavor: Flavor) {
     c.start(1);
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
     assert!(!c.writable(1));
-    wait_for(Duration::from_secs(60), "node 1 to replicate", || {
-        c.replicating(1)
-    });
+    c.wait_replicating(1);
 
     // A switchover hands the key over with the writes, and back.
     let out = c.replikit(
@@ -150,11 +182,7 @@ fn lease(flavor: Flavor) {
         "{}",
         c.nodes[0].replikit_log()
     );
-    wait_for(
-        Duration::from_secs(60),
-        "node 0 to replicate from node 1",
-        || c.replicating(0),
-    );
+    c.wait_replicating(0);
     c.replikit(
         0,
         &["switchover", "--to", &format!("127.0.0.1:{}", c.ports[0])],
@@ -184,6 +212,9 @@ fn lease(flavor: Flavor) {
     eprintln!("{flavor:?}: read-only {fenced_after:?} after etcd lost its quorum (lease {TTL:?})");
     let log = c.nodes[0].replikit_log();
     assert!(log.contains("this node stops taking writes"), "{log}");
+    for line in log.lines().filter(|l| l.contains("leader:")) {
+        eprintln!("{flavor:?} node 0: {line}");
+    }
     // The replica keeps replicating, and has what was written.
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "2");
     assert!(c.replicating(1));
@@ -200,8 +231,24 @@ fn lease(flavor: Flavor) {
     c.nodes[0].sql("INSERT INTO ha.t VALUES (3)");
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "3");
 
-    // The primary dies: failover waits for its lease, then promotes node 1.
+    // Maintenance: automatic failover paused, every node's status says
+    // so; the primary dies and the command fails over by hand, once the
+    // old lease has expired.
+    let out = c.replikit(1, &["maintenance", "on", "--note", "upgrade to 11.8"]);
+    assert!(out.contains("paused"), "{out}");
+    let status = c.replikit(1, &["status"]);
+    assert!(
+        status.contains("failover:     paused for maintenance (\"upgrade to 11.8\")"),
+        "{status}"
+    );
+    assert!(status.contains("leader key:   server_id=11"), "{status}");
     c.nodes[0].kill();
+    std::thread::sleep(TTL * 2);
+    assert!(
+        !c.writable(1),
+        "maintenance: no automatic failover\n{}",
+        c.nodes[1].replikit_log()
+    );
     let out = c.replikit(1, &["failover"]);
     assert!(
         out.contains("failover done") && out.contains("holds the leader key in etcd"),
@@ -209,19 +256,51 @@ fn lease(flavor: Flavor) {
     );
     assert_eq!(etcd.get(KEY), "server_id=12");
     assert!(c.writable(1));
+    c.replikit(1, &["maintenance", "off"]);
     std::thread::sleep(TTL);
     assert!(c.writable(1), "{}", c.nodes[1].replikit_log());
     assert_eq!(etcd.get(KEY), "server_id=12");
+    let status = c.replikit(1, &["status"]);
+    assert!(
+        status.contains("leader key:   server_id=12 (this node)")
+            && status.contains("failover:     automatic"),
+        "{status}"
+    );
+
+    // The old primary comes back and rejoins; then the new primary dies,
+    // and with no command at all node 0's keeper fails over to itself once
+    // the lease has expired. What node 1 acknowledged is there.
+    c.nodes[0].start_again();
+    c.nodes[1].sql("INSERT INTO ha.t VALUES (4)");
+    c.nodes[0].wait_for_rows("SELECT COUNT(*) FROM ha.t", "4");
+    c.wait_replicating(0);
+    c.nodes[1].kill();
+    let killed = Instant::now();
+    wait_for(
+        TTL + Duration::from_secs(60),
+        "node 0 to take over by itself",
+        || c.writable(0),
+    );
+    eprintln!("{flavor:?}: automatic failover: node 0 took writes {:?} after the primary was killed (lease {TTL:?})", killed.elapsed());
+    assert_eq!(etcd.get(KEY), "server_id=11");
+    let log = c.nodes[0].replikit_log();
+    assert!(
+        log.contains("the leader key is gone (its lease expired): failing over"),
+        "{log}"
+    );
+    assert!(log.contains("failover done"), "{log}");
+    c.nodes[0].sql("INSERT INTO ha.t VALUES (5)");
+    assert_eq!(c.nodes[0].sql("SELECT COUNT(*) FROM ha.t"), "5");
 
     // Another value under the key: the writable node fences itself and
     // stays read-only, though the key is free again after.
     etcd.ctl(&["put", KEY, "server_id=99"]).unwrap();
-    wait_for(TTL * 2, "node 1 to fence itself", || !c.writable(1));
-    let log = c.nodes[1].replikit_log();
+    wait_for(TTL * 2, "node 0 to fence itself", || !c.writable(0));
+    let log = c.nodes[0].replikit_log();
     assert!(log.contains("another node holds the leader key"), "{log}");
     etcd.ctl(&["del", KEY]).unwrap();
     std::thread::sleep(TTL);
-    assert!(!c.writable(1), "{}", c.nodes[1].replikit_log());
+    assert!(!c.writable(0), "{}", c.nodes[0].replikit_log());
 }
 
 mod leader_lease_in_etcd {
