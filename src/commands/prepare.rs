@@ -23,6 +23,7 @@ pub fn run(settings: &Settings, o: &PrepareOptions) -> Result<i32, Fatal> {
         unverified_root_login: settings.replication.unverified_root_login,
         cluster: &settings.replication.cluster,
         seed: settings.replication.seed,
+        semi_sync: settings.replication.semi_sync,
         // Not our child: a clone could not start it again.
         restartable: false,
         deadline: Instant::now() + timeout,

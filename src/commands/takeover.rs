@@ -49,6 +49,7 @@ pub fn rejoin(settings: &Settings, o: &RejoinOptions) -> Result<i32, Fatal> {
         unverified_root_login: replication.unverified_root_login,
         cluster: &replication.cluster,
         seed: replication.seed,
+        semi_sync: replication.semi_sync,
         // Not our child: a clone could not start it again; a dump it is.
         restartable: false,
         deadline: std::time::Instant::now() + timeout,
@@ -80,8 +81,21 @@ fn takeover<'a>(
     replication: &'a Credentials,
     wait: std::time::Duration,
 ) -> Result<Takeover<'a>, Fatal> {
-    let ha = ha_settings(settings)?;
-    Ok(Takeover {
+    Ok(takeover_for(
+        ha_settings(settings)?,
+        settings,
+        replication,
+        wait,
+    ))
+}
+
+fn takeover_for<'a>(
+    ha: &'a HaSettings,
+    settings: &'a Settings,
+    replication: &'a Credentials,
+    wait: std::time::Duration,
+) -> Takeover<'a> {
+    Takeover {
         ha,
         tls: &settings.replication.tls,
         source_key: settings.replication.source_key.as_deref(),
@@ -91,7 +105,8 @@ fn takeover<'a>(
             .dcs
             .as_ref()
             .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
-    })
+        semi_sync: settings.replication.semi_sync,
+    }
 }
 
 fn ha_settings(settings: &Settings) -> Result<&HaSettings, Fatal> {
@@ -116,17 +131,12 @@ pub fn automatic_failover(settings: &Settings) -> anyhow::Result<String> {
     let replication = role.replication_account().cloned().ok_or_else(|| {
         anyhow!("automatic failover needs MYSQL_REPL_USER and MYSQL_REPL_PASSWORD")
     })?;
-    Takeover {
+    takeover_for(
         ha,
-        tls: &settings.replication.tls,
-        source_key: settings.replication.source_key.as_deref(),
-        replication: &replication,
-        wait: std::time::Duration::from_secs(30),
-        leader: ha
-            .dcs
-            .as_ref()
-            .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
-    }
+        settings,
+        &replication,
+        std::time::Duration::from_secs(30),
+    )
     .failover(None, false)
 }
 

@@ -190,6 +190,20 @@ pub const SEED: Def = def(
     Some("auto"),
     "On a new replica: auto (seed when the source holds data or has purged binary logs: clone where it works, else a dump), clone, dump (always seed that way), none (never).",
 );
+pub const SEMI_SYNC: Def = def(
+    "semi-sync",
+    "REPLIKIT_SEMI_SYNC",
+    "off|on",
+    Some("off"),
+    "Semi-synchronous replication: on, a primary acknowledges a commit only once a replica has it (for at most REPLIKIT_SEMI_SYNC_TIMEOUT), so a failover loses no acknowledged write; kept right on every node across changes of primary.",
+);
+pub const SEMI_SYNC_TIMEOUT: Def = def(
+    "semi-sync-timeout",
+    "REPLIKIT_SEMI_SYNC_TIMEOUT",
+    "DURATION",
+    Some("10s"),
+    "With REPLIKIT_SEMI_SYNC=on: how long a commit waits for a replica's acknowledgement before the primary goes on without (asynchronous until a replica catches up).",
+);
 pub const AGENT_PORT: Def = def(
     "agent-port",
     "REPLIKIT_AGENT_PORT",
@@ -242,7 +256,7 @@ pub const DCS_TTL: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 27] = [
+pub const ALL: [&Def; 29] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -270,6 +284,8 @@ pub const ALL: [&Def; 27] = [
     &PEERS,
     &DCS,
     &DCS_TTL,
+    &SEMI_SYNC,
+    &SEMI_SYNC_TIMEOUT,
 ];
 
 #[cfg(test)]

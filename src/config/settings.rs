@@ -75,6 +75,9 @@ pub struct ReplicationSettings {
     /// The salt of derived passwords (REPLIKIT_CLUSTER).
     pub cluster: String,
     pub seed: crate::seed::Method,
+    /// Semi-synchronous replication's timeout, when it is on
+    /// (REPLIKIT_SEMI_SYNC, REPLIKIT_SEMI_SYNC_TIMEOUT).
+    pub semi_sync: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +290,18 @@ fn replication(raw: &Raw) -> Result<ReplicationSettings> {
             other => bail!("unknown value {other:?}: use refuse or allow"),
         })?,
         seed: parse_or_default(raw, &defs::SEED, str::parse)?,
+        semi_sync: match parse_or_default(raw, &defs::SEMI_SYNC, |v| match v {
+            "off" => Ok(false),
+            "on" => Ok(true),
+            other => bail!("unknown value {other:?}: use off or on"),
+        })? {
+            false => None,
+            true => Some(parse_or_default(
+                raw,
+                &defs::SEMI_SYNC_TIMEOUT,
+                parse_duration,
+            )?),
+        },
     })
 }
 

@@ -272,6 +272,11 @@ impl Keeper {
             self.fenced_by_keeper = false;
         }
         let act = lease::decide(&look);
+        log::debug!(
+            "leader: {look:?} (holds {}, fence in {:?}) -> {act:?}",
+            self.holds,
+            self.fence_by.map(|t| t.saturating_duration_since(now))
+        );
         let outcome = match act {
             Act::Renew { and_lift } => {
                 let lease_id = held
@@ -302,7 +307,7 @@ impl Keeper {
                 let why = match key {
                     KeyHolder::Other => "another node holds the leader key".to_string(),
                     KeyHolder::Nobody => "the leader key has expired".to_string(),
-                    // The look began at the fence time.
+                    // A holder whose renewals etcd stopped confirming.
                     _ if self.holds => self.unconfirmed(),
                     _ => "this node takes writes without holding the leader key".to_string(),
                 };

@@ -284,7 +284,7 @@ fn rejoin(
         )));
     }
     let tls = job.tls.for_source(primary.offers_tls);
-    follow_new_primary(conn, d, record, creds, &tls, job.source_key)?;
+    follow_new_primary(conn, d, record, creds, &tls, job.source_key, job.semi_sync)?;
     log::info!(
         "topology: rejoined as a replica of {}:{}, continuing from this node's own GTIDs",
         record.host,

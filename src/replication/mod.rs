@@ -17,6 +17,7 @@ pub mod position;
 pub mod primary;
 pub mod replica;
 pub mod retry;
+pub mod semi_sync;
 pub mod source;
 pub mod takeover;
 pub mod topology;
@@ -52,6 +53,8 @@ pub struct Job<'a> {
     pub cluster: &'a str,
     /// Whether a new replica is seeded (REPLIKIT_SEED).
     pub seed: seed::Method,
+    /// Semi-synchronous replication's timeout, when it is on.
+    pub semi_sync: Option<std::time::Duration>,
     /// replikit supervises the local server and starts it again when it
     /// exits for a clone.
     pub restartable: bool,

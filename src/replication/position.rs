@@ -119,8 +119,12 @@ pub fn follow_new_primary(
     creds: &Credentials,
     tls: &crate::db::dialect::Tls,
     public_key: Option<&str>,
+    semi_sync: Option<std::time::Duration>,
 ) -> Result<()> {
     conn.query(d.set_read_only())?;
+    if let Some(timeout) = semi_sync {
+        crate::replication::semi_sync::take_side(conn, d, false, timeout)?;
+    }
     if crate::status::node::ReplicaState::from_rows(&conn.query(d.replica_status())?).is_some() {
         conn.query(d.stop_replica())?;
     }

@@ -17,6 +17,11 @@ use crate::seed::clone;
 
 pub fn set_up(p: &Primary, job: &Job) -> Result<String> {
     let (mut conn, d) = wait_for_local_server(job)?;
+    // The source side before the first write, so that none is
+    // acknowledged without a replica.
+    if let Some(timeout) = job.semi_sync {
+        crate::replication::semi_sync::take_side(&mut conn, &d, true, timeout)?;
+    }
     take_writes(&mut conn, &d)?;
     set_up_accounts(&mut conn, &d, p, job.local, job.repl_host, job.cluster)
 }

@@ -104,6 +104,9 @@ pub fn outcome(s: &ReplicaState) -> Result<&'static str, String> {
 /// and read-only, and a look at what the replica does then.
 pub fn set_up(r: &Replica, job: &Job) -> Result<String> {
     let (mut conn, mine) = wait_for_local_server(job)?;
+    if let Some(timeout) = job.semi_sync {
+        crate::replication::semi_sync::take_side(&mut conn, &mine, false, timeout)?;
+    }
     let source = source::wait_for(r, job)?;
     refuse_another_product(r, &source, &mine)?;
     // A set-up left by an interrupted seed points at a partial copy.

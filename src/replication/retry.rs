@@ -101,6 +101,7 @@ fn keep_trying_with_host<T>(
             unverified_root_login: settings.unverified_root_login,
             cluster: &settings.cluster,
             seed: settings.seed,
+            semi_sync: settings.semi_sync,
             restartable,
             deadline: Instant::now() + Duration::from_secs(3600),
         };

@@ -36,6 +36,9 @@ pub struct Takeover<'a> {
     pub wait: Duration,
     /// The leader key, with REPLIKIT_DCS: moved before the promotion.
     pub leader: Option<Leader>,
+    /// Semi-synchronous replication's timeout, when it is on: the new
+    /// primary's source side, the others' replica side.
+    pub semi_sync: Option<Duration>,
 }
 
 /// Accounts whose sessions a fence leaves alone: the server's threads,
@@ -134,9 +137,8 @@ impl Takeover<'_> {
             log::info!("switchover: {target_name} holds the leader key in etcd");
         }
         let record = cluster.members[target].as_primary(topology::next_epoch(&cluster.records()));
-        self.promote(&mut cluster.members[target], &record)
-            .map_err(|e| anyhow!("{e:#}; to finish, run replikit switchover --to {target_name} again (the old primary {old_name} stays read-only)"))?;
-        let repointed = self.repoint_all(&mut cluster, target, &record);
+        let repointed = self.promote(&mut cluster, target, &record)
+            .map_err(|e| anyhow!("{e:#}; to finish, run replikit failover --to {target_name} (the old primary {old_name} stays read-only)"))?;
         Ok(format!(
             "switchover done: {target_name} is the primary of epoch {}; {repointed}",
             record.epoch
@@ -224,11 +226,9 @@ impl Takeover<'_> {
         let winner = chosen?;
         let winner_name = cluster.members[winner].name();
         let record = cluster.members[winner].as_primary(topology::next_epoch(&cluster.records()));
-        self.promote(&mut cluster.members[winner], &record)
-            .map_err(|e| {
-                anyhow!("{e:#}; to finish, run replikit failover --to {winner_name} again")
-            })?;
-        let repointed = self.repoint_all(&mut cluster, winner, &record);
+        let repointed = self.promote(&mut cluster, winner, &record).map_err(|e| {
+            anyhow!("{e:#}; to finish, run replikit failover --to {winner_name} again")
+        })?;
         Ok(format!(
             "failover done: {winner_name} is the primary of epoch {}; {repointed}; \
              what the old primary acknowledged but no replica received is known only when it returns: \
@@ -344,17 +344,29 @@ impl Takeover<'_> {
         }
     }
 
-    /// Makes `m` the primary of `record`: no replication of its own,
-    /// writable, and the epoch recorded.
-    fn promote(&self, m: &mut Member, record: &Record) -> Result<()> {
+    /// Makes member `new` the primary of `record` (no replication of its
+    /// own, writable, the epoch recorded) and points every other member
+    /// at it; a line saying who followed. With semi-synchronous
+    /// replication the others follow first, so that the first writes,
+    /// the record's among them, have a replica to acknowledge them.
+    fn promote(&self, cluster: &mut Cluster, new: usize, record: &Record) -> Result<String> {
+        let m = &mut cluster.members[new];
         let name = m.name();
         let d = m.d;
         m.run(d.stop_replica())?;
         m.run(d.reset_replica_all())?;
-        take_writes(m)?;
-        topology::write(&mut m.conn, record)?;
-        log::info!("promoted {name}: it takes writes, {record}");
-        Ok(())
+        let Some(timeout) = self.semi_sync else {
+            open_for_writes(m, record)?;
+            return Ok(self.repoint_all(cluster, new, record));
+        };
+        crate::replication::semi_sync::take_side(&mut m.conn, &d, true, timeout)
+            .with_context(|| format!("on {name}"))?;
+        let repointed = self.repoint_all(cluster, new, record);
+        let m = &mut cluster.members[new];
+        // A commit waits up to the semi-sync timeout for a replica.
+        m.conn.set_timeout(timeout + Duration::from_secs(10))?;
+        open_for_writes(m, record)?;
+        Ok(repointed)
     }
 
     /// Points every member but the new primary at it; a line saying who
@@ -395,6 +407,7 @@ impl Takeover<'_> {
             self.replication,
             &tls,
             self.source_key,
+            self.semi_sync,
         )
         .with_context(|| format!("on {name}"))?;
         log::info!("{name} replicates from {}:{} now", to.host, to.port);
@@ -443,6 +456,14 @@ pub fn fence_session(conn: &mut Conn, d: &Dialect, name: &str) -> Result<()> {
         "fenced {name}: read-only, {} client session(s) ended{left}",
         ids.len() - kept
     );
+    Ok(())
+}
+
+/// The last step of a promotion: writable, and the epoch recorded.
+fn open_for_writes(m: &mut Member, record: &Record) -> Result<()> {
+    take_writes(m)?;
+    topology::write(&mut m.conn, record)?;
+    log::info!("promoted {}: it takes writes, {record}", m.name());
     Ok(())
 }
 

@@ -40,6 +40,7 @@ impl Nodes {
             ("REPLIKIT_DCS", self.dcs.clone()),
             ("REPLIKIT_DCS_TTL", TTL.as_secs().to_string()),
             ("REPLIKIT_CLUSTER", "lease-test".to_string()),
+            ("REPLIKIT_SEMI_SYNC", "on".to_string()),
             ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
             ("REPLIKIT_SERVER_ID_VIA", "arg".to_string()),
             ("REPLIKIT_SERVER_ID", (11 + i).to_string()),
@@ -113,14 +114,67 @@ impl Nodes {
                 Instant::now() < until,
                 "node {i} does not replicate: {:?}\n{}",
                 self.nodes[i].replica_status(),
-                self.nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(n, node)| format!("node {n}'s log:\n{}", node.replikit_log()))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until node `i` takes writes; else a failure with what every
+    /// node's replikit said.
+    fn wait_writable(&self, i: usize, limit: Duration, what: &str) {
+        let until = Instant::now() + limit;
+        while !self.writable(i) {
+            assert!(
+                Instant::now() < until,
+                "gave up after {limit:?} waiting for {what}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| format!("node {n}'s log:\n{}", node.replikit_log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Node `i` has semi-synchronous replication's source side on (it is
+    /// a primary) and its replica side off, or the other way round; with
+    /// `working`, that side works too (its status: the primary has a
+    /// semi-sync replica connected, the replica acknowledges), within 30 s.
+    fn assert_semi_sync(&self, i: usize, source: bool, working: bool) {
+        let side = |status: &[std::collections::BTreeMap<String, String>], which: &str| {
+            status.iter().any(|row| {
+                row.get("Variable_name").is_some_and(|n| n.contains(which))
+                    && row.get("Value").map(String::as_str) == Some("ON")
+            })
+        };
+        let query = if working {
+            "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%_status'"
+        } else {
+            "SHOW GLOBAL VARIABLES LIKE 'rpl_semi_sync_%_enabled'"
+        };
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.nodes[i].rows(query);
+            let (on_source, on_replica) = (
+                side(&status, "source") || side(&status, "master"),
+                side(&status, "replica") || side(&status, "slave"),
+            );
+            if (on_source, on_replica) == (source, !source) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "node {i}: semi-sync source side {on_source}, replica side {on_replica}: {status:?}\n{}",
+                self.nodes[i].replikit_log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -141,10 +195,10 @@ fn lease(flavor: Flavor) {
         nodes: Vec::new(),
     };
     c.start(0);
-    wait_for(
+    c.wait_writable(
+        0,
         Duration::from_secs(60),
         "the first primary to take writes",
-        || c.writable(0),
     );
     assert_eq!(
         etcd.get(KEY),
@@ -159,6 +213,8 @@ fn lease(flavor: Flavor) {
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
     assert!(!c.writable(1));
     c.wait_replicating(1);
+    c.assert_semi_sync(0, true, true);
+    c.assert_semi_sync(1, false, true);
 
     // A switchover hands the key over with the writes, and back.
     let out = c.replikit(
@@ -183,6 +239,9 @@ fn lease(flavor: Flavor) {
         c.nodes[0].replikit_log()
     );
     c.wait_replicating(0);
+    // Semi-sync turned round with the roles.
+    c.assert_semi_sync(1, true, true);
+    c.assert_semi_sync(0, false, true);
     c.replikit(
         0,
         &["switchover", "--to", &format!("127.0.0.1:{}", c.ports[0])],
@@ -222,10 +281,10 @@ fn lease(flavor: Flavor) {
     // etcd back: the primary holds the key again and takes writes.
     etcd.signal(1, "CONT");
     etcd.signal(2, "CONT");
-    wait_for(
+    c.wait_writable(
+        0,
         Duration::from_secs(60),
         "the primary to take writes again",
-        || c.writable(0),
     );
     assert_eq!(etcd.get(KEY), "server_id=11");
     c.nodes[0].sql("INSERT INTO ha.t VALUES (3)");
@@ -276,10 +335,10 @@ fn lease(flavor: Flavor) {
     c.wait_replicating(0);
     c.nodes[1].kill();
     let killed = Instant::now();
-    wait_for(
+    c.wait_writable(
+        0,
         TTL + Duration::from_secs(60),
         "node 0 to take over by itself",
-        || c.writable(0),
     );
     eprintln!("{flavor:?}: automatic failover: node 0 took writes {:?} after the primary was killed (lease {TTL:?})", killed.elapsed());
     assert_eq!(etcd.get(KEY), "server_id=11");
@@ -288,7 +347,12 @@ fn lease(flavor: Flavor) {
         log.contains("the leader key is gone (its lease expired): failing over"),
         "{log}"
     );
-    assert!(log.contains("failover done"), "{log}");
+    // Logged once the others are repointed, a moment after the promotion.
+    wait_for(Duration::from_secs(30), "the failover's last line", || {
+        c.nodes[0].replikit_log().contains("failover done")
+    });
+    // Alone now: the source side is on, with no replica to work with.
+    c.assert_semi_sync(0, true, false);
     c.nodes[0].sql("INSERT INTO ha.t VALUES (5)");
     assert_eq!(c.nodes[0].sql("SELECT COUNT(*) FROM ha.t"), "5");
 

@@ -216,6 +216,70 @@ impl Dialect {
         }
     }
 
+    /// The semi-synchronous replication plugins to load, as (name,
+    /// library): MySQL's are plugins (the source/replica names from
+    /// 8.0.26); MariaDB's is built in (10.3.3+), nothing to load.
+    pub fn semi_sync_plugins(&self) -> &'static [(&'static str, &'static str)] {
+        match self.version.product {
+            Product::MySql if self.version.at_least(8, 0, 26) => &[
+                ("rpl_semi_sync_source", "semisync_source.so"),
+                ("rpl_semi_sync_replica", "semisync_replica.so"),
+            ],
+            Product::MySql => &[
+                ("rpl_semi_sync_master", "semisync_master.so"),
+                ("rpl_semi_sync_slave", "semisync_slave.so"),
+            ],
+            Product::MariaDb => &[],
+        }
+    }
+
+    /// The semi-sync variables' prefixes for the source and the replica
+    /// side: `rpl_semi_sync_source`/`_replica` on MySQL 8.0.26+, else
+    /// `_master`/`_slave`.
+    fn semi_sync_prefixes(&self) -> (&'static str, &'static str) {
+        if self.mysql() && self.version.at_least(8, 0, 26) {
+            ("rpl_semi_sync_source", "rpl_semi_sync_replica")
+        } else {
+            ("rpl_semi_sync_master", "rpl_semi_sync_slave")
+        }
+    }
+
+    /// Makes this server semi-synchronous on one side and not the other:
+    /// the source side waits after the commit is synced to the binary log
+    /// and before it is acknowledged (AFTER_SYNC, lossless), for at most
+    /// `timeout`, then goes on without a replica's acknowledgement.
+    pub fn semi_sync(&self, source: bool, timeout: std::time::Duration) -> Vec<String> {
+        let (src, rep) = self.semi_sync_prefixes();
+        if source {
+            vec![
+                format!("SET GLOBAL {src}_timeout = {}", timeout.as_millis()),
+                format!("SET GLOBAL {src}_wait_point = AFTER_SYNC"),
+                format!("SET GLOBAL {src}_enabled = ON"),
+                format!("SET GLOBAL {rep}_enabled = OFF"),
+            ]
+        } else {
+            vec![
+                format!("SET GLOBAL {src}_enabled = OFF"),
+                format!("SET GLOBAL {rep}_enabled = ON"),
+            ]
+        }
+    }
+
+    /// Whether the replica side is on, in column `on` (1 or 0).
+    pub fn semi_sync_replica_enabled(&self) -> String {
+        format!(
+            "SELECT @@GLOBAL.{}_enabled AS `on`",
+            self.semi_sync_prefixes().1
+        )
+    }
+
+    /// The source side's and the replica side's status (Variable_name,
+    /// Value): ON where that side works now.
+    pub fn semi_sync_status(&self) -> &'static str {
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_source_status', \
+         'Rpl_semi_sync_master_status', 'Rpl_semi_sync_replica_status', 'Rpl_semi_sync_slave_status')"
+    }
+
     /// Forgets every replication set-up (and the position in it).
     pub fn reset_replica_all(&self) -> &'static str {
         self.replica_or_slave("RESET REPLICA ALL", "RESET SLAVE ALL")
@@ -339,7 +403,8 @@ impl Dialect {
     /// What the admin account (switchover, failover, rejoin) may do on
     /// every node, and nothing more: set read-only, end client sessions,
     /// see them, stop, reset and repoint replication, read its status,
-    /// the GTIDs and binary log state. MySQL 8 and MariaDB 10.5.2 split
+    /// the GTIDs and binary log state, set semi-sync's variables (a
+    /// promotion turns them round). MySQL 8 and MariaDB 10.5.2 split
     /// SUPER into these; before, SUPER it is.
     pub fn admin_grants(&self) -> &'static str {
         match self.version.product {
@@ -347,10 +412,10 @@ impl Dialect {
                 "SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN, REPLICATION CLIENT, PROCESS, RELOAD"
             }
             Product::MariaDb if self.version.at_least(10, 5, 9) => {
-                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICA MONITOR, BINLOG MONITOR, PROCESS, RELOAD"
+                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, REPLICA MONITOR, BINLOG MONITOR, PROCESS, RELOAD, REPLICATION MASTER ADMIN"
             }
             Product::MariaDb if self.version.at_least(10, 5, 2) => {
-                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR, PROCESS, RELOAD"
+                "READ_ONLY ADMIN, CONNECTION ADMIN, REPLICATION SLAVE ADMIN, BINLOG MONITOR, PROCESS, RELOAD, REPLICATION MASTER ADMIN"
             }
             _ => "SUPER, REPLICATION CLIENT, PROCESS, RELOAD",
         }
@@ -433,6 +498,10 @@ impl Dialect {
     /// received and nothing more arrives.
     pub fn stop_replica_io(&self) -> &'static str {
         self.replica_or_slave("STOP REPLICA IO_THREAD", "STOP SLAVE IO_THREAD")
+    }
+
+    pub fn start_replica_io(&self) -> &'static str {
+        self.replica_or_slave("START REPLICA IO_THREAD", "START SLAVE IO_THREAD")
     }
 
     fn change_words(&self) -> (&'static str, &'static str) {

@@ -490,3 +490,53 @@ fn high_availability_rules_per_flavor() {
         "SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-5', 30) AS w"
     );
 }
+
+#[test]
+fn semi_sync_per_product_and_version() {
+    let timeout = std::time::Duration::from_secs(10);
+    // (version, plugins, source side's first statement, replica side's last)
+    let cases = [
+        (
+            "9.7.4",
+            2,
+            "SET GLOBAL rpl_semi_sync_source_timeout = 10000",
+            "SET GLOBAL rpl_semi_sync_replica_enabled = ON",
+        ),
+        (
+            "8.0.25",
+            2,
+            "SET GLOBAL rpl_semi_sync_master_timeout = 10000",
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON",
+        ),
+        (
+            "10.11.18-MariaDB",
+            0,
+            "SET GLOBAL rpl_semi_sync_master_timeout = 10000",
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON",
+        ),
+    ];
+    for (version, plugins, source_first, replica_last) in cases {
+        let d = dialect(version);
+        assert_eq!(d.semi_sync_plugins().len(), plugins, "{version}");
+        let source = d.semi_sync(true, timeout);
+        assert_eq!(source[0], source_first, "{version}");
+        assert!(
+            source
+                .iter()
+                .any(|s| s.ends_with("_wait_point = AFTER_SYNC")),
+            "{version}"
+        );
+        // The source side on, the replica side off, and the other way round.
+        assert!(
+            source.last().unwrap().ends_with("_enabled = OFF"),
+            "{version}"
+        );
+        let replica = d.semi_sync(false, timeout);
+        assert_eq!(replica.last().unwrap(), replica_last, "{version}");
+        assert!(replica[0].ends_with("_enabled = OFF"), "{version}");
+    }
+    assert_eq!(
+        dialect("9.7.4").semi_sync_plugins()[0],
+        ("rpl_semi_sync_source", "semisync_source.so")
+    );
+}

@@ -1,0 +1,70 @@
+//! Semi-synchronous replication (REPLIKIT_SEMI_SYNC=on): a commit on the
+//! primary is acknowledged to its client only once a replica has it, so
+//! that a failover to the most advanced replica loses no acknowledged
+//! write. Every node gets both sides, one on and one off, by its role:
+//! the primary's source side, a replica's replica side; a change of
+//! primary turns them round (`takeover`, `position::follow_new_primary`).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::db::dialect::Dialect;
+use crate::db::wire::Conn;
+
+/// This node's semi-sync side: the source's (`source`) or the replica's.
+/// On MySQL the plugins are loaded first, once (they stay loaded across
+/// restarts, in mysql.plugin). A replica whose I/O thread runs is
+/// restarted on that thread when its side was off: the setting takes
+/// effect at the thread's next connection.
+pub fn take_side(conn: &mut Conn, d: &Dialect, source: bool, timeout: Duration) -> Result<()> {
+    load_plugins(conn, d)?;
+    let replica_was_on = conn
+        .query(&d.semi_sync_replica_enabled())?
+        .get(0, "on")
+        .is_some_and(|v| v == "1");
+    for sql in d.semi_sync(source, timeout) {
+        conn.query(&sql)
+            .with_context(|| format!("semi-synchronous replication: {sql}"))?;
+    }
+    if !source && !replica_was_on {
+        let io_running =
+            crate::status::node::ReplicaState::from_rows(&conn.query(d.replica_status())?)
+                .is_some_and(|r| r.io_running == "Yes" || r.io_running == "Connecting");
+        if io_running {
+            conn.query(d.stop_replica_io())?;
+            conn.query(d.start_replica_io())?;
+        }
+    }
+    Ok(())
+}
+
+/// MySQL's two plugins, where not loaded yet. INSTALL PLUGIN is refused
+/// under super_read_only, which a fenced node has: it is lifted for that
+/// statement alone, read_only staying on (only accounts with
+/// CONNECTION_ADMIN could write in that moment, as on any read-only
+/// replica), and set again.
+fn load_plugins(conn: &mut Conn, d: &Dialect) -> Result<()> {
+    for (name, library) in d.semi_sync_plugins() {
+        let loaded = conn.query(&format!(
+            "SELECT COUNT(*) AS n FROM information_schema.PLUGINS WHERE PLUGIN_NAME = '{name}'"
+        ))?;
+        if loaded.get(0, "n") == Some("1") {
+            continue;
+        }
+        let super_read_only = match d.super_read_only_query() {
+            Some(q) => conn.query(q)?.get(0, "super_read_only") == Some("1"),
+            None => false,
+        };
+        if super_read_only {
+            conn.query("SET GLOBAL super_read_only = OFF")?;
+        }
+        let installed = conn.query(&format!("INSTALL PLUGIN {name} SONAME '{library}'"));
+        if super_read_only {
+            conn.query("SET GLOBAL super_read_only = ON")?;
+        }
+        installed.with_context(|| format!("loading {library} for semi-synchronous replication"))?;
+        log::info!("semi-synchronous replication: loaded {name} ({library})");
+    }
+    Ok(())
+}
