@@ -159,6 +159,30 @@ if login_file.exists():
         for mode, (median, p90) in modes.items():
             print(f"| {flavor} | {mode} | {median} | {p90} | {median / off:.1f} |")
 
+ha_file = work / "ha.json"
+if ha_file.exists():
+    ha = json.loads(ha_file.read_text())
+    print("\n## Switchover and failover against the same steps by hand (issue 17; `bench/ha.py`, the Compose cluster)\n")
+    print("Two clusters per flavor from compose.yaml, one after the other: as shipped (`replikit switchover`,")
+    print("`replikit failover` with `docker exec`), and without replikit's high availability, HAProxy's write")
+    print("backend naming one node, the steps an operator types run as a script from the host (a lower bound of a")
+    print("person's time: fence and end sessions, wait for the target, reset its replication, lift read-only, edit")
+    print("and reload HAProxy, repoint the others). A writer inserts every ~5 ms through HAProxy's write port.")
+    print("**switchover**: from the last write acknowledged by the old primary to the first by the new one.")
+    print("**failover**: docker kill of the primary (writer paused over the kill), then from the start of the command,")
+    print("or of the first step by hand, to the first write acknowledged by the new primary. Goals: 2 s and 5 s.\n")
+    print("| server | measure | replikit s (runs) | by hand s (runs) | replikit / by hand | goal met |")
+    print("|---|---|---|---|---|---|")
+    for flavor, modes in ha.items():
+        for measure, goal in (("switchover", 2.0), ("failover", 5.0)):
+            ours, theirs = modes["replikit"][measure], modes["by-hand"][measure]
+            worst = max(ours)
+            print(f"| {flavor} | {measure} worst | {worst:.2f} ({len(ours)}) | {max(theirs):.2f} ({len(theirs)}) "
+                  f"| {worst / max(theirs):.2f} | {'yes' if worst <= goal else 'NO'} |")
+            if len(ours) > 1:
+                print(f"| {flavor} | {measure} median | {statistics.median(ours):.2f} | {statistics.median(theirs):.2f} "
+                      f"| {statistics.median(ours) / statistics.median(theirs):.2f} | |")
+
 print("""
 ## Reading these numbers
 
@@ -177,3 +201,10 @@ print("""
   Rust's std; clap adds about 0.11 MiB (`cargo bloat --crates` on an unstripped
   build, by hand). An empty `fn main() {}` built the same way is 1.1 MB.
 """)
+
+# Sections measured by hand (each names its own command) stay below this
+# line across regenerations.
+KEPT = "<!-- Measured by hand, not by bench/run: kept as written when bench/run regenerates the above. -->"
+doc = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+if doc.exists() and KEPT in doc.read_text():
+    print("\n" + KEPT + doc.read_text().split(KEPT, 1)[1].rstrip("\n"))
