@@ -4,26 +4,54 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{anyhow, bail, Result};
+use rustls::ClientConfig;
 
 use crate::config::peers::{self, Peer};
 
 /// Where the store is and how long a leader's lease lasts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DcsSettings {
     pub endpoints: Vec<Peer>,
     pub ttl: Duration,
+    /// etcds://: TLS to every member, checked against REPLIKIT_DCS_CA.
+    pub tls: Option<Arc<ClientConfig>>,
 }
 
-/// `etcd://HOST[:PORT],HOST[:PORT],...` (port 2379 unless given).
-pub fn parse_endpoints(text: &str) -> Result<Vec<Peer>> {
-    let Some(list) = text.strip_prefix("etcd://") else {
-        if text.starts_with("etcds://") || text.starts_with("https://") {
-            bail!("{text:?}: TLS to etcd is not supported yet; give etcd://HOST:PORT,... on a private network");
-        }
-        bail!("{text:?} is not an etcd address list; give etcd://HOST:PORT,HOST:PORT,...");
+/// Settings compare by what was set; two TLS configurations from the
+/// same file are the same.
+impl PartialEq for DcsSettings {
+    fn eq(&self, other: &DcsSettings) -> bool {
+        self.endpoints == other.endpoints
+            && self.ttl == other.ttl
+            && self.tls.is_some() == other.tls.is_some()
+    }
+}
+
+impl Eq for DcsSettings {}
+
+/// `etcd://HOST[:PORT],HOST[:PORT],...` (port 2379 unless given), or
+/// `etcds://...` for TLS (true).
+pub fn parse_endpoints(text: &str) -> Result<(Vec<Peer>, bool)> {
+    let (list, tls) = match (text.strip_prefix("etcd://"), text.strip_prefix("etcds://")) {
+        (Some(list), _) => (list, false),
+        (_, Some(list)) => (list, true),
+        _ => bail!("{text:?} is not an etcd address list; give etcd://HOST:PORT,HOST:PORT,... (etcds:// for TLS)"),
     };
-    peers::parse_list(list.trim_end_matches('/'), 2379)
+    Ok((peers::parse_list(list.trim_end_matches('/'), 2379)?, tls))
+}
+
+/// The TLS configuration for etcds://, from REPLIKIT_DCS_CA (`ca`): an
+/// error naming what is missing or wrong.
+pub fn tls(tls: bool, ca: Option<&str>) -> Result<Option<Arc<ClientConfig>>> {
+    match (tls, ca) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => bail!("REPLIKIT_DCS_CA is set but REPLIKIT_DCS is etcd://, without TLS; write etcds:// to use it"),
+        (true, None) => bail!("REPLIKIT_DCS is etcds:// but REPLIKIT_DCS_CA is not set; point it at the PEM file of the CA that signed etcd's certificates"),
+        (true, Some(ca)) => Ok(Some(crate::db::wire::tls::verifying_config(ca, "REPLIKIT_DCS_CA")?)),
+    }
 }
 
 /// Whole seconds, from 3 (a renewal every second) up to an hour.
@@ -62,8 +90,30 @@ mod tests {
             ("etcd://[fd00::5]:2380/", vec![endpoint("fd00::5", 2380)]),
         ];
         for (text, want) in cases {
-            assert_eq!(&parse_endpoints(text).unwrap(), want, "{text}");
+            assert_eq!(
+                &parse_endpoints(text).unwrap(),
+                &(want.clone(), false),
+                "{text}"
+            );
         }
+        assert_eq!(
+            parse_endpoints("etcds://etcd1,etcd2:2381").unwrap(),
+            (vec![endpoint("etcd1", 2379), endpoint("etcd2", 2381)], true)
+        );
+    }
+
+    #[test]
+    fn tls_needs_its_ca_and_the_ca_needs_tls() {
+        assert!(tls(false, None).unwrap().is_none());
+        let e = tls(true, None).unwrap_err().to_string();
+        assert!(e.contains("REPLIKIT_DCS_CA is not set"), "{e}");
+        let e = tls(false, Some("/ca.pem")).unwrap_err().to_string();
+        assert!(e.contains("etcds://"), "{e}");
+        let e = format!("{:#}", tls(true, Some("/nonexistent/ca.pem")).unwrap_err());
+        assert!(
+            e.starts_with("REPLIKIT_DCS_CA: cannot read /nonexistent/ca.pem"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -78,8 +128,8 @@ mod tests {
             let e = format!("{:#}", parse_endpoints(bad).unwrap_err());
             assert!(!e.contains('\n'), "{bad}: {e}");
         }
-        let e = parse_endpoints("etcds://etcd1").unwrap_err().to_string();
-        assert!(e.contains("not supported"), "{e}");
+        let e = parse_endpoints("https://etcd1").unwrap_err().to_string();
+        assert!(e.contains("etcds:// for TLS"), "{e}");
     }
 
     #[test]

@@ -247,6 +247,13 @@ pub const DCS: Def = def(
     None,
     "etcd v3 members (port 2379 unless given) that decide which node takes writes: only the holder of the leader key does, and a primary that cannot renew its lease becomes read-only before it expires. Needs REPLIKIT_PEERS.",
 );
+pub const DCS_CA: Def = def(
+    "dcs-ca",
+    "REPLIKIT_DCS_CA",
+    "PATH",
+    None,
+    "With REPLIKIT_DCS=etcds://...: the PEM file of the CA that signed etcd's certificates; each member's must be signed by it and name the host replikit reaches it by.",
+);
 pub const DCS_TTL: Def = def(
     "dcs-ttl",
     "REPLIKIT_DCS_TTL",
@@ -256,7 +263,7 @@ pub const DCS_TTL: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 29] = [
+pub const ALL: [&Def; 30] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -283,6 +290,7 @@ pub const ALL: [&Def; 29] = [
     &AGENT_WRITE_PORT,
     &PEERS,
     &DCS,
+    &DCS_CA,
     &DCS_TTL,
     &SEMI_SYNC,
     &SEMI_SYNC_TIMEOUT,

@@ -254,7 +254,11 @@ fn ha_settings(raw: &Raw, inputs: &Inputs) -> Result<Option<HaSettings>> {
         parse(raw, &defs::PEERS, peers::parse)?,
         role::admin_password(inputs)?,
     )?;
-    let Some(endpoints) = parse(raw, &defs::DCS, dcs::parse_endpoints)? else {
+    let ca = raw.text(&defs::DCS_CA).map_err(|e| anyhow!(e))?;
+    let Some((endpoints, with_tls)) = parse(raw, &defs::DCS, dcs::parse_endpoints)? else {
+        if ca.is_some() {
+            bail!("REPLIKIT_DCS_CA is set but REPLIKIT_DCS is not; give REPLIKIT_DCS=etcds://HOST:PORT,... or unset it");
+        }
         return Ok(ha);
     };
     let Some(mut ha) = ha else {
@@ -263,6 +267,7 @@ fn ha_settings(raw: &Raw, inputs: &Inputs) -> Result<Option<HaSettings>> {
     ha.dcs = Some(DcsSettings {
         endpoints,
         ttl: parse_or_default(raw, &defs::DCS_TTL, dcs::parse_ttl)?,
+        tls: dcs::tls(with_tls, ca.as_deref())?,
     });
     Ok(Some(ha))
 }

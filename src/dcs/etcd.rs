@@ -7,9 +7,11 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use rustls::ClientConfig;
 
 use crate::config::peers::Peer;
 use crate::dcs::base64;
@@ -18,6 +20,8 @@ use crate::dcs::json::{self, Json};
 
 pub struct Etcd {
     endpoints: Vec<Peer>,
+    /// TLS to every member (etcds://), its certificate checked.
+    tls: Option<Arc<ClientConfig>>,
     /// The member that answered last, asked first next time.
     last_good: Cell<usize>,
 }
@@ -40,9 +44,10 @@ pub enum Take {
 }
 
 impl Etcd {
-    pub fn new(endpoints: Vec<Peer>) -> Etcd {
+    pub fn new(endpoints: Vec<Peer>, tls: Option<Arc<ClientConfig>>) -> Etcd {
         Etcd {
             endpoints,
+            tls,
             last_good: Cell::new(0),
         }
     }
@@ -183,7 +188,7 @@ impl Etcd {
             if Instant::now() >= deadline {
                 break;
             }
-            match ask(endpoint, path, body, each) {
+            match ask(endpoint, path, body, each, self.tls.as_ref()) {
                 Ok(answer) => {
                     self.last_good.set(at);
                     return Ok(answer);
@@ -198,7 +203,13 @@ impl Etcd {
     }
 }
 
-fn ask(endpoint: &Peer, path: &str, body: &str, deadline: Instant) -> Result<Json> {
+fn ask(
+    endpoint: &Peer,
+    path: &str,
+    body: &str,
+    deadline: Instant,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<Json> {
     let left = deadline.saturating_duration_since(Instant::now());
     let ip = crate::db::resolve::lookup(&endpoint.host, left)?
         .into_iter()
@@ -210,6 +221,7 @@ fn ask(endpoint: &Peer, path: &str, body: &str, deadline: Instant) -> Result<Jso
         path,
         body,
         deadline,
+        tls,
     )?;
     answer(status, &text)
 }
@@ -346,10 +358,13 @@ mod tests {
         ];
         for (name, attack, repeats, stall) in attacks {
             let port = fake_member(attack, *repeats, *stall);
-            let etcd = Etcd::new(vec![Peer {
-                host: "127.0.0.1".into(),
-                port,
-            }]);
+            let etcd = Etcd::new(
+                vec![Peer {
+                    host: "127.0.0.1".into(),
+                    port,
+                }],
+                None,
+            );
             let started = Instant::now();
             let result = etcd.get("/replikit/c/leader", started + Duration::from_secs(2));
             let took = started.elapsed();
@@ -371,7 +386,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
         };
-        let etcd = Etcd::new(vec![member(silent), member(good)]);
+        let etcd = Etcd::new(vec![member(silent), member(good)], None);
         let held = etcd
             .get("k", Instant::now() + Duration::from_secs(3))
             .unwrap();

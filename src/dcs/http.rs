@@ -5,21 +5,25 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use rustls::ClientConfig;
 
 /// No etcd answer replikit asks for comes near this.
 pub const MAX_ANSWER: usize = 1 << 20;
 
 /// POSTs `body` to `path` on `addr` and returns the status and the body
-/// of the answer, all before `deadline`.
+/// of the answer, all before `deadline`; over TLS with `tls`, the
+/// certificate checked against its CA and `host`.
 pub fn post(
     addr: SocketAddr,
     host: &str,
     path: &str,
     body: &str,
     deadline: Instant,
+    tls: Option<&Arc<ClientConfig>>,
 ) -> Result<(u16, String)> {
     let left = || {
         deadline
@@ -27,48 +31,95 @@ pub fn post(
             .filter(|d| !d.is_zero())
             .ok_or_else(|| anyhow!("no answer from {addr} in time"))
     };
-    let mut stream = TcpStream::connect_timeout(&addr, left()?)
+    let stream = TcpStream::connect_timeout(&addr, left()?)
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(left()?))?;
-    let request = format!(
+    // The socket's timeouts, set before each read, bound the TLS
+    // handshake too.
+    let socket = stream.try_clone()?;
+    let request = Request {
+        addr,
+        host,
+        path,
+        body,
+    };
+    match tls {
+        None => request.exchange(stream, &socket, &left),
+        Some(config) => {
+            let name = crate::db::wire::tls::server_name(host)?;
+            let session =
+                rustls::ClientConnection::new(config.clone(), name).context("cannot start TLS")?;
+            let stream = rustls::StreamOwned::new(session, stream);
+            request
+                .exchange(stream, &socket, &left)
+                .with_context(|| format!("TLS to {host}"))
+        }
+    }
+}
+
+struct Request<'a> {
+    addr: SocketAddr,
+    host: &'a str,
+    path: &'a str,
+    body: &'a str,
+}
+
+impl Request<'_> {
+    fn exchange(
+        &self,
+        mut stream: impl Read + Write,
+        socket: &TcpStream,
+        left: &dyn Fn() -> Result<Duration>,
+    ) -> Result<(u16, String)> {
+        let Request {
+            addr,
+            host,
+            path,
+            body,
+        } = *self;
+        socket.set_write_timeout(Some(left()?))?;
+        socket.set_read_timeout(Some(left()?))?;
+        let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream
-        .write_all(request.as_bytes())
-        .with_context(|| format!("cannot send to {addr}"))?;
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        stream.set_read_timeout(Some(left()?))?;
-        let n = match stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                bail!("no answer from {addr} in time")
+        stream
+            .write_all(request.as_bytes())
+            .with_context(|| format!("cannot send to {addr}"))?;
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            socket.set_read_timeout(Some(left()?))?;
+            let n = match stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    bail!("no answer from {addr} in time")
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read the answer of {addr}"))
+                }
+            };
+            if n == 0 {
+                break;
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read the answer of {addr}")),
-        };
-        if n == 0 {
-            break;
+            if answer.len() + n > MAX_ANSWER {
+                bail!("{addr} answered more than {MAX_ANSWER} bytes");
+            }
+            answer.extend_from_slice(&buf[..n]);
+            // Done as soon as the answer is whole: a peer that keeps the
+            // connection open after it costs nothing.
+            if let Ok(Some(whole)) = parse_response(&answer) {
+                return Ok(whole);
+            }
         }
-        if answer.len() + n > MAX_ANSWER {
-            bail!("{addr} answered more than {MAX_ANSWER} bytes");
-        }
-        answer.extend_from_slice(&buf[..n]);
-        // Done as soon as the answer is whole: a peer that keeps the
-        // connection open after it costs nothing.
-        if let Ok(Some(whole)) = parse_response(&answer) {
-            return Ok(whole);
-        }
+        parse_response(&answer)?.ok_or_else(|| anyhow!("{addr} closed the connection mid-answer"))
     }
-    parse_response(&answer)?.ok_or_else(|| anyhow!("{addr} closed the connection mid-answer"))
 }
 
 /// Status and body of a whole HTTP/1.1 answer; None while more bytes are

@@ -51,7 +51,7 @@ impl Leader {
     pub fn new(dcs: &DcsSettings, cluster: &str) -> Leader {
         let prefix = format!("/replikit/{cluster}/");
         Leader {
-            etcd: Etcd::new(dcs.endpoints.clone()),
+            etcd: Etcd::new(dcs.endpoints.clone(), dcs.tls.clone()),
             key: format!("{prefix}leader"),
             prefix,
             ttl: dcs.ttl,

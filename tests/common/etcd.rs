@@ -11,12 +11,22 @@ use super::{require_tool, wait_for, Scratch};
 
 pub struct Etcd {
     pub client_ports: Vec<u16>,
+    /// The folder of ca.pem, server-cert.pem and server-key.pem, when
+    /// the members serve clients over TLS.
+    tls: Option<std::path::PathBuf>,
     members: Vec<Child>,
     _dir: Scratch,
 }
 
 impl Etcd {
     pub fn start(n: usize) -> Etcd {
+        Etcd::start_with(n, None)
+    }
+
+    /// `start`, clients served over TLS with the certificates in `certs`
+    /// (server-cert.pem and server-key.pem, for 127.0.0.1, and ca.pem).
+    pub fn start_with(n: usize, certs: Option<&std::path::Path>) -> Etcd {
+        let scheme = if certs.is_some() { "https" } else { "http" };
         require_tool("etcd");
         require_tool("etcdctl");
         let dir = Scratch::new("etcd");
@@ -29,17 +39,23 @@ impl Etcd {
         let members = (0..n)
             .map(|i| {
                 let log = std::fs::File::create(dir.path(&format!("m{i}.log"))).unwrap();
-                Command::new("etcd")
-                    .args(["--name", &format!("m{i}")])
+                let mut etcd = Command::new("etcd");
+                if let Some(certs) = certs {
+                    etcd.arg("--cert-file")
+                        .arg(certs.join("server-cert.pem"))
+                        .arg("--key-file")
+                        .arg(certs.join("server-key.pem"));
+                }
+                etcd.args(["--name", &format!("m{i}")])
                     .arg("--data-dir")
                     .arg(dir.path(&format!("m{i}")))
                     .args([
                         "--listen-client-urls",
-                        &format!("http://127.0.0.1:{}", client_ports[i]),
+                        &format!("{scheme}://127.0.0.1:{}", client_ports[i]),
                     ])
                     .args([
                         "--advertise-client-urls",
-                        &format!("http://127.0.0.1:{}", client_ports[i]),
+                        &format!("{scheme}://127.0.0.1:{}", client_ports[i]),
                     ])
                     .args([
                         "--listen-peer-urls",
@@ -69,6 +85,7 @@ impl Etcd {
             .collect();
         let etcd = Etcd {
             client_ports,
+            tls: certs.map(std::path::Path::to_path_buf),
             members,
             _dir: dir,
         };
@@ -90,12 +107,17 @@ impl Etcd {
 
     /// etcdctl against every member; its output, or its error.
     pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         let endpoints: Vec<String> = self
             .client_ports
             .iter()
-            .map(|p| format!("http://127.0.0.1:{p}"))
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
             .collect();
-        let out = Command::new("etcdctl")
+        let mut ctl = Command::new("etcdctl");
+        if let Some(certs) = &self.tls {
+            ctl.arg("--cacert").arg(certs.join("ca.pem"));
+        }
+        let out = ctl
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &endpoints.join(","), "--command-timeout=2s"])
             .args(args)

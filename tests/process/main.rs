@@ -9,6 +9,7 @@
 mod common;
 
 mod bad_input;
+mod etcd_tls;
 mod hostile_peer;
 mod identity;
 mod k8s;

@@ -3,12 +3,13 @@
 //! (a short time-to-live, 6 s, so that the test is quick):
 //! - the first primary takes the leader key before it takes writes;
 //! - a switchover hands the key over, and back;
-//! - etcd loses its quorum (two members stopped): the primary makes itself
-//!   read-only before its lease could expire, the replica keeps
-//!   replicating; etcd back: the primary takes writes again;
-//! - maintenance on (status says so on every node): the primary killed,
-//!   no automatic failover; `replikit failover` waits for its lease to
-//!   expire, then takes the key for the replica and promotes it;
+//! - maintenance on (status says so on every node); etcd loses its quorum
+//!   (two members stopped): the primary makes itself read-only before its
+//!   lease could expire, the replica keeps replicating; etcd back: the
+//!   primary takes writes again;
+//! - still paused, the primary killed: no automatic failover; `replikit
+//!   failover` waits for its lease to expire, then takes the key for the
+//!   replica and promotes it;
 //! - maintenance off, the old primary back as a replica, the new primary
 //!   killed: the replica's keeper fails over by itself;
 //! - another value put under the key: the writable node fences itself.
@@ -254,9 +255,22 @@ fn lease(flavor: Flavor) {
         || c.replicating(1),
     );
 
-    // etcd loses its quorum: the primary fences itself before its lease
-    // could expire, counted from before the cut (its last renewal was
-    // sent before it).
+    // Maintenance on (automatic failover paused), every node's status
+    // says so. Then etcd loses its quorum: the primary fences itself
+    // before its lease could expire, counted from before the cut (its
+    // last renewal was sent before it). Paused, the replica does not take
+    // over when the lease has expired and etcd is back (it would: a lost
+    // lease is a lost leader), so the primary takes writes again.
+    let out = c.replikit(1, &["maintenance", "on", "--note", "upgrade to 11.8"]);
+    assert!(out.contains("paused"), "{out}");
+    for i in [0, 1] {
+        let status = c.replikit(i, &["status"]);
+        assert!(
+            status.contains("failover:     paused for maintenance (\"upgrade to 11.8\")"),
+            "{status}"
+        );
+        assert!(status.contains("leader key:   server_id=11"), "{status}");
+    }
     c.nodes[0].sql("INSERT INTO ha.t VALUES (2)");
     let cut = Instant::now();
     etcd.signal(1, "STOP");
@@ -290,17 +304,8 @@ fn lease(flavor: Flavor) {
     c.nodes[0].sql("INSERT INTO ha.t VALUES (3)");
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "3");
 
-    // Maintenance: automatic failover paused, every node's status says
-    // so; the primary dies and the command fails over by hand, once the
-    // old lease has expired.
-    let out = c.replikit(1, &["maintenance", "on", "--note", "upgrade to 11.8"]);
-    assert!(out.contains("paused"), "{out}");
-    let status = c.replikit(1, &["status"]);
-    assert!(
-        status.contains("failover:     paused for maintenance (\"upgrade to 11.8\")"),
-        "{status}"
-    );
-    assert!(status.contains("leader key:   server_id=11"), "{status}");
+    // Still paused: the primary dies, no automatic failover; the command
+    // fails over by hand, once the old lease has expired.
     c.nodes[0].kill();
     std::thread::sleep(TTL * 2);
     assert!(

@@ -25,8 +25,10 @@ pub fn client_config(tls: &Tls) -> Result<Option<Arc<ClientConfig>>> {
     let verifier: Arc<dyn ServerCertVerifier> = match tls {
         Tls::Off => return Ok(None),
         Tls::Preferred | Tls::Required => Arc::new(AnyCertificate(provider.clone())),
-        Tls::VerifyCa { ca } => Arc::new(CaOnly(webpki_verifier(ca, &provider)?)),
-        Tls::VerifyIdentity { ca } => webpki_verifier(ca, &provider)?,
+        Tls::VerifyCa { ca } => {
+            Arc::new(CaOnly(webpki_verifier(ca, "REPLIKIT_SSL_CA", &provider)?))
+        }
+        Tls::VerifyIdentity { ca } => webpki_verifier(ca, "REPLIKIT_SSL_CA", &provider)?,
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -37,6 +39,21 @@ pub fn client_config(tls: &Tls) -> Result<Option<Arc<ClientConfig>>> {
     Ok(Some(Arc::new(config)))
 }
 
+/// A client configuration that trusts the CAs of the PEM file `ca` alone
+/// and checks the peer's name (etcd's, REPLIKIT_DCS_CA): no weaker mode
+/// for the store that decides which node takes writes.
+pub fn verifying_config(ca: &str, variable: &str) -> Result<Arc<ClientConfig>> {
+    let provider = Arc::new(ring::default_provider());
+    let verifier = webpki_verifier(ca, variable, &provider)?;
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("no TLS version in common with the crypto provider")?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// The name the certificate must carry: a DNS name or an address.
 pub fn server_name(host: &str) -> Result<ServerName<'static>> {
     ServerName::try_from(host.to_string())
@@ -44,24 +61,27 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>> {
 }
 
 /// The CA file's certificates as a verifier of chain and name.
-fn webpki_verifier(ca: &str, provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>> {
+fn webpki_verifier(
+    ca: &str,
+    variable: &str,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>> {
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca).with_context(|| {
-        format!("REPLIKIT_SSL_CA: cannot read {ca}; point it at the CA's PEM file")
-    })?;
+    let certs = CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("{variable}: cannot read {ca}; point it at the CA's PEM file"))?;
     for cert in certs {
         let cert =
-            cert.with_context(|| format!("REPLIKIT_SSL_CA: {ca} is not a PEM certificate file"))?;
+            cert.with_context(|| format!("{variable}: {ca} is not a PEM certificate file"))?;
         roots
             .add(cert)
-            .with_context(|| format!("REPLIKIT_SSL_CA: {ca} holds a certificate that is no CA"))?;
+            .with_context(|| format!("{variable}: {ca} holds a certificate that is no CA"))?;
     }
     if roots.is_empty() {
-        bail!("REPLIKIT_SSL_CA: {ca} holds no certificate; point it at the CA's PEM file");
+        bail!("{variable}: {ca} holds no certificate; point it at the CA's PEM file");
     }
     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .context("REPLIKIT_SSL_CA: cannot use these certificates")
+        .with_context(|| format!("{variable}: cannot use these certificates"))
 }
 
 /// required, preferred: encryption with whatever certificate the server
