@@ -47,8 +47,28 @@ pub fn run(settings: &Settings, o: &HealthOptions) -> Result<i32, Fatal> {
     ) {
         Ok(()) => Ok(0),
         Err(reason) => {
-            let _ = writeln!(std::io::stderr(), "replikit: unhealthy: {reason}");
+            let why = match settings.ha.as_ref().and_then(|ha| ha.dcs.as_ref()) {
+                Some(dcs) if reason.starts_with("--writable") => {
+                    format!(
+                        "{reason}; {}",
+                        leader_key(dcs, &settings.replication.cluster)
+                    )
+                }
+                _ => reason,
+            };
+            let _ = writeln!(std::io::stderr(), "replikit: unhealthy: {why}");
             Ok(1)
         }
+    }
+}
+
+/// Who holds the leader key, for a node that should take writes and does
+/// not: with REPLIKIT_DCS, its keeper fenced it or waits for the key.
+fn leader_key(dcs: &crate::config::dcs::DcsSettings, cluster: &str) -> String {
+    let leader = crate::dcs::leader::Leader::new(dcs, cluster);
+    match leader.holder(std::time::Instant::now() + Duration::from_secs(2)) {
+        Ok(Some(h)) => format!("the leader key in etcd is held by {}", h.value),
+        Ok(None) => "the leader key in etcd is free (no primary holds a lease)".into(),
+        Err(e) => format!("etcd does not answer, so this node may not take writes ({e:#})"),
     }
 }

@@ -285,6 +285,19 @@ fn lease(flavor: Flavor) {
     eprintln!("{flavor:?}: read-only {fenced_after:?} after etcd lost its quorum (lease {TTL:?})");
     let log = c.nodes[0].replikit_log();
     assert!(log.contains("this node stops taking writes"), "{log}");
+    // health says why: etcd does not answer.
+    let out = c.nodes[0]
+        .replikit()
+        .envs(c.env(0))
+        .args(["health"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("--writable") && said.contains("etcd does not answer"),
+        "{said}"
+    );
     for line in log.lines().filter(|l| l.contains("leader:")) {
         eprintln!("{flavor:?} node 0: {line}");
     }
