@@ -30,13 +30,22 @@ pub fn client_config(tls: &Tls) -> Result<Option<Arc<ClientConfig>>> {
         }
         Tls::VerifyIdentity { ca } => webpki_verifier(ca, "REPLIKIT_SSL_CA", &provider)?,
     };
+    Ok(Some(config_with(provider, verifier)?))
+}
+
+/// A client configuration over `provider` that checks peers with
+/// `verifier` and shows no certificate of its own.
+fn config_with(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<Arc<ClientConfig>> {
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("no TLS version in common with the crypto provider")?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    Ok(Some(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// A client configuration that trusts the CAs of the PEM file `ca` alone
@@ -45,13 +54,7 @@ pub fn client_config(tls: &Tls) -> Result<Option<Arc<ClientConfig>>> {
 pub fn verifying_config(ca: &str, variable: &str) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(ring::default_provider());
     let verifier = webpki_verifier(ca, variable, &provider)?;
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("no TLS version in common with the crypto provider")?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    config_with(provider, verifier)
 }
 
 /// The name the certificate must carry: a DNS name or an address.
