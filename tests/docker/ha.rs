@@ -447,11 +447,17 @@ fn ha(flavor: Flavor) {
         "{base}: from docker kill of the primary to the first write on replica1: {:?} (replikit failover included)",
         first - killed
     );
-    wait_for(
-        Duration::from_secs(30),
-        "replica2 to follow replica1",
-        || c.follows("replica2", 1),
-    );
+    let until = Instant::now() + Duration::from_secs(30);
+    while !c.follows("replica2", 1) {
+        assert!(
+            Instant::now() < until,
+            "{base}: replica2 does not follow replica1 within 30 s: {}\nthe failover said: {out}\nreplica2's log:\n{}\nreplica1's log:\n{}",
+            c.cluster.sql_with("replica2", "SHOW REPLICA STATUS", "-E"),
+            c.cluster.logs("replica2"),
+            c.cluster.logs("replica1")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // The old primary comes back with MYSQL_MASTER=1: read-only, and a
     // replica of replica1 by itself.
