@@ -2,7 +2,7 @@
 """Switchover and failover in the Compose cluster: replikit's commands side
 by side with the same steps done by hand (run by bench/run).
 
-  bench/ha.py OUT_JSON [SWITCHOVERS]
+  bench/ha.py OUT_JSON [SWITCHOVERS]      (REPLIKIT_HA_ONLY=BASE: one flavor)
 
 For each flavor (MariaDB 10.11, MySQL 9.7), two clusters from the shipped
 compose.yaml, one after the other:
@@ -396,7 +396,11 @@ def main():
     switchovers = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     results = {}
     with tempfile.TemporaryDirectory() as work:
+        # REPLIKIT_HA_ONLY=sid-mysql (or bookworm-mariadb): one flavor.
+        only = os.environ.get("REPLIKIT_HA_ONLY")
         for n, (flavor, base) in enumerate(FLAVORS.items()):
+            if only and base != only:
+                continue
             results[flavor] = {}
             for m, mode in enumerate(["replikit", "by-hand"]):
                 cluster = Cluster(base, mode, f"10.254.{40 + 2 * n + m}", work)
