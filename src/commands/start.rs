@@ -294,6 +294,7 @@ fn start_replication(
             let (keeper_local, keeper_holding) = (local.clone(), holding.clone());
             let cluster = settings.replication.cluster.clone();
             let keeper_settings = settings.clone();
+            let primary = matches!(role, Role::Primary(_));
             let started = background::spawn("leader", move || {
                 let for_failover = keeper_settings.clone();
                 leader::keep(
@@ -301,12 +302,13 @@ fn start_replication(
                     Leader::new(&dcs, &cluster),
                     keeper_holding.clone(),
                     Arc::new(move || super::takeover::automatic_failover(&for_failover)),
+                    primary,
                 )
             });
             if let Err(e) = started {
                 return log::error!("leader: {e:#}");
             }
-            if matches!(role, Role::Primary(_)) && !leader::wait_until_held(&holding) {
+            if primary && !leader::wait_until_held(&holding) {
                 return;
             }
         }

@@ -180,8 +180,9 @@ pub struct Keeper {
     fence_by: Option<Instant>,
     /// When the last renewal etcd confirmed was sent (for the log).
     confirmed: Option<Instant>,
-    /// The node is read-only by the keeper's doing (or since its start),
-    /// so the keeper may open it again once it holds the key.
+    /// The node is read-only by the keeper's doing (or since the start of
+    /// a node decided to be the primary), so the keeper may open it again
+    /// once it holds the key.
     fenced_by_keeper: bool,
     /// The last renewal or take succeeded, and no look since saw the key
     /// elsewhere or gone.
@@ -206,12 +207,22 @@ pub type FailOver = Arc<dyn Fn() -> Result<String> + Send + Sync>;
 const FAILOVER_RETRY: Duration = Duration::from_secs(30);
 
 impl Keeper {
-    pub fn new(leader: Leader, holding: Arc<AtomicBool>, fail_over: FailOver) -> Keeper {
+    /// `primary`: the start decided this node is the primary, so the
+    /// fence it started behind is the keeper's to lift once it holds the
+    /// key. Any other node's start fence is not: a former primary told to
+    /// rejoin still finds its own old record naming itself until
+    /// replication brings the new one, and must not take a free key on it.
+    pub fn new(
+        leader: Leader,
+        holding: Arc<AtomicBool>,
+        fail_over: FailOver,
+        primary: bool,
+    ) -> Keeper {
         Keeper {
             leader,
             fence_by: None,
             confirmed: None,
-            fenced_by_keeper: true,
+            fenced_by_keeper: primary,
             holds: false,
             holding,
             leader_seen: false,
@@ -463,9 +474,15 @@ fn is_writable(conn: &mut Conn) -> Result<bool> {
 
 /// PID 1's keeper loop, for as long as PID 1 runs. `holding` tells the
 /// start path when the primary may open for writes.
-pub fn keep(local: &LocalServer, leader: Leader, holding: Arc<AtomicBool>, fail_over: FailOver) {
+pub fn keep(
+    local: &LocalServer,
+    leader: Leader,
+    holding: Arc<AtomicBool>,
+    fail_over: FailOver,
+    primary: bool,
+) {
     let every = lease::renew_every(leader.ttl());
-    let mut keeper = Keeper::new(leader, holding, fail_over);
+    let mut keeper = Keeper::new(leader, holding, fail_over, primary);
     let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     loop {
