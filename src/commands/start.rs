@@ -7,10 +7,13 @@ use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use crate::accounts;
 use crate::accounts::local_access::{self, Files};
 use crate::config::role::Role;
 use crate::config::settings::{ServerIdVia, Settings};
+use crate::db::local::LocalServer;
 use crate::dcs::leader::{self, Leader};
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
@@ -241,6 +244,32 @@ fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
     .or_exit(exit_code::OS_ERROR)
 }
 
+/// The keeper's rejoin: the role at start decided again, which repoints a
+/// former primary at the primary of the highest epoch.
+fn rejoin(
+    settings: &Settings,
+    env_role: &Role,
+    local: &LocalServer,
+    hosts: &str,
+    address: Option<IpAddr>,
+) -> anyhow::Result<String> {
+    let ha = settings
+        .ha
+        .as_ref()
+        .context("rejoin needs REPLIKIT_PEERS")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let role = replication::retry::once(&settings.replication, local, deadline, |job| {
+        replication::follow::role_at_start(env_role, ha, job, hosts, address)
+    })?;
+    Ok(match role {
+        Role::Replica(r) => format!(
+            "rejoin done: a replica of {}:{}",
+            r.source_host, r.source_port
+        ),
+        _ => "rejoin: the highest epoch still names this node; nothing done".into(),
+    })
+}
+
 /// Replication set-up in the background: the server this command starts
 /// must come up first, and signals and reaping must not wait for it.
 fn start_replication(
@@ -293,15 +322,24 @@ fn start_replication(
             let holding = Arc::new(AtomicBool::new(false));
             let (keeper_local, keeper_holding) = (local.clone(), holding.clone());
             let cluster = settings.replication.cluster.clone();
-            let keeper_settings = settings.clone();
             let primary = matches!(role, Role::Primary(_));
+            let remedies = leader::Remedies {
+                fail_over: {
+                    let settings = settings.clone();
+                    Arc::new(move || super::takeover::automatic_failover(&settings))
+                },
+                rejoin: {
+                    let (settings, env_role, local, hosts) =
+                        (settings.clone(), role.clone(), local.clone(), hosts.clone());
+                    Arc::new(move || rejoin(&settings, &env_role, &local, &hosts, address))
+                },
+            };
             let started = background::spawn("leader", move || {
-                let for_failover = keeper_settings.clone();
                 leader::keep(
                     &keeper_local,
                     Leader::new(&dcs, &cluster),
                     keeper_holding.clone(),
-                    Arc::new(move || super::takeover::automatic_failover(&for_failover)),
+                    remedies.clone(),
                     primary,
                 )
             });

@@ -191,20 +191,39 @@ pub struct Keeper {
     holding: Arc<AtomicBool>,
     /// A node held the key since the keeper started.
     leader_seen: bool,
-    /// Runs a failover (part 1's, choosing the most advanced member).
-    fail_over: FailOver,
-    /// Set while a failover this keeper started runs.
-    failing_over: Arc<AtomicBool>,
+    /// What the keeper runs in the background: a failover, a rejoin.
+    remedies: Remedies,
+    /// Set while a remedy this keeper started runs.
+    busy: Arc<AtomicBool>,
     /// No new failover from this node before then.
     next_failover: Instant,
+    /// No new rejoin before then.
+    next_rejoin: Instant,
+    /// Since when this node has been a deposed primary: its record names
+    /// it, it is read-only, and another node holds the key.
+    deposed_since: Option<Instant>,
 }
 
-/// The failover the keeper starts when the leader's lease expired.
-pub type FailOver = Arc<dyn Fn() -> Result<String> + Send + Sync>;
+/// A background task of the keeper's, with a line saying what it did.
+pub type Remedy = Arc<dyn Fn() -> Result<String> + Send + Sync>;
 
-/// How long a node waits after a failover it started, before it may start
-/// another: a failed one (no candidate answered) is not retried in a loop.
-const FAILOVER_RETRY: Duration = Duration::from_secs(30);
+/// The keeper's remedies.
+#[derive(Clone)]
+pub struct Remedies {
+    /// Part 1's failover, choosing the most advanced member, when the
+    /// leader's lease expired.
+    pub fail_over: Remedy,
+    /// The start path's choice of role again, which repoints a former
+    /// primary at the primary of the highest epoch: for a primary that
+    /// lost the key without restarting (cut off from etcd and its peers,
+    /// then back), which no failover could reach to repoint.
+    pub rejoin: Remedy,
+}
+
+/// How long a node waits after a failover or rejoin it started, before it
+/// may start another: a failed one (no candidate answered) is not retried
+/// in a loop.
+const REMEDY_RETRY: Duration = Duration::from_secs(30);
 
 impl Keeper {
     /// `primary`: the start decided this node is the primary, so the
@@ -215,7 +234,7 @@ impl Keeper {
     pub fn new(
         leader: Leader,
         holding: Arc<AtomicBool>,
-        fail_over: FailOver,
+        remedies: Remedies,
         primary: bool,
     ) -> Keeper {
         Keeper {
@@ -226,16 +245,24 @@ impl Keeper {
             holds: false,
             holding,
             leader_seen: false,
-            fail_over,
-            failing_over: Arc::new(AtomicBool::new(false)),
+            remedies,
+            busy: Arc::new(AtomicBool::new(false)),
             next_failover: Instant::now(),
+            next_rejoin: Instant::now(),
+            deposed_since: None,
         }
     }
 
     /// One look at etcd and at the local server, and its act.
     pub fn step(&mut self, conn: &mut Conn) -> Result<()> {
         let d = Dialect::of(&conn.server_version)?;
-        let mut writable = is_writable(conn)?;
+        let mut writable = match is_writable(conn) {
+            Ok(writable) => writable,
+            Err(e) => {
+                self.server_silent();
+                return Err(e);
+            }
+        };
         // Past the time a confirmed renewal bought: fence before anything
         // else, etcd's answer cannot come in time.
         if writable && self.holds && self.fence_by.is_some_and(|t| Instant::now() >= t) {
@@ -264,7 +291,7 @@ impl Keeper {
             self.leader_seen = true;
         }
         let recorded_primary = record.is_some_and(|r| r.server_id == me);
-        let paused = self.failing_over.load(Ordering::SeqCst)
+        let paused = self.busy.load(Ordering::SeqCst)
             || now < self.next_failover
             || (key == KeyHolder::Nobody
                 && !recorded_primary
@@ -325,11 +352,30 @@ impl Keeper {
                 self.fence(conn, &d, &why, key != KeyHolder::Other)
             }
             Act::FailOver => {
-                self.start_failover();
+                if now >= self.next_failover {
+                    self.next_failover = now + REMEDY_RETRY;
+                    log::warn!("leader: the leader key is gone (its lease expired): failing over");
+                    self.start("failover", self.remedies.fail_over.clone());
+                }
                 Ok(())
             }
             Act::Nothing => Ok(()),
         };
+        // A deposed primary is left a time-to-live to be repointed by the
+        // failover or switchover that deposed it; then it rejoins itself.
+        self.deposed_since = match (key, recorded_primary && !writable) {
+            (KeyHolder::Other, true) => Some(self.deposed_since.unwrap_or(now)),
+            _ => None,
+        };
+        if self
+            .deposed_since
+            .is_some_and(|t| now.duration_since(t) >= self.leader.ttl && now >= self.next_rejoin)
+        {
+            self.next_rejoin = now + REMEDY_RETRY;
+            log::warn!("leader: another node holds the leader key and this former primary follows nobody: rejoining the cluster as a replica");
+            self.fenced_by_keeper = false;
+            self.start("rejoin", self.remedies.rejoin.clone());
+        }
         // Holding ends when the key is seen elsewhere or gone; a renewal
         // that fails, or etcd silent, leaves the fence time to decide.
         match (key, &outcome) {
@@ -374,6 +420,32 @@ impl Keeper {
         }
     }
 
+    /// The local server did not answer. A holder past its fence time
+    /// cannot make it read-only, and the lease will soon let another node
+    /// take writes.
+    fn server_silent(&mut self) {
+        if self.holds && self.fence_by.is_some_and(|t| Instant::now() >= t) {
+            self.kill_server("the server does not answer, so it cannot be made read-only");
+        }
+    }
+
+    /// A primary that cannot be fenced before its lease can expire is
+    /// killed, so that it cannot wake (a frozen or SIGSTOPped mysqld) or
+    /// go on (a fence that failed) as a second primary. This is Patroni's
+    /// watchdog; PID 1 then exits with the server, and the container's
+    /// restart brings the node back as a replica.
+    fn kill_server(&mut self, why: &str) {
+        log::error!("leader: {why} before the lease can expire; killing it so that it cannot take writes beside the next primary");
+        match crate::pid1::proc_tree::signal_descendants(libc::SIGKILL) {
+            Some(n) => log::warn!("leader: sent SIGKILL to {n} processes"),
+            None => log::error!(
+                "leader: /proc is not this PID namespace's; cannot find the server to kill"
+            ),
+        }
+        self.lose();
+        self.holding.store(false, Ordering::SeqCst);
+    }
+
     /// Not the holder any more: no fence time to keep.
     fn lose(&mut self) {
         self.holds = false;
@@ -408,9 +480,14 @@ impl Keeper {
         may_lift_later: bool,
     ) -> Result<()> {
         log::error!("leader: {why}; this node stops taking writes");
+        let was_holder = self.holds;
         self.lose();
         self.fenced_by_keeper = may_lift_later;
-        crate::replication::takeover::fence_session(conn, d, "this node")
+        let fenced = crate::replication::takeover::fence_session(conn, d, "this node");
+        if let (Err(e), true) = (&fenced, was_holder) {
+            self.kill_server(&format!("the fence failed ({e:#})"));
+        }
+        fenced
     }
 
     /// Whether maintenance pauses automatic failover; when etcd cannot
@@ -426,27 +503,26 @@ impl Keeper {
         }
     }
 
-    /// A failover in a thread of its own, so that looks (and, on the node
-    /// it promotes, renewals) go on meanwhile.
-    fn start_failover(&mut self) {
-        if self.failing_over.swap(true, Ordering::SeqCst) {
+    /// A remedy in a thread of its own, so that looks (and, on a node a
+    /// failover promotes, renewals) go on meanwhile; one at a time.
+    fn start(&mut self, name: &str, remedy: Remedy) {
+        if self.busy.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.next_failover = Instant::now() + FAILOVER_RETRY;
-        log::warn!("leader: the leader key is gone (its lease expired): failing over");
-        let (fail_over, running) = (self.fail_over.clone(), self.failing_over.clone());
+        let running = self.busy.clone();
+        let label = name.to_string();
         let started = std::thread::Builder::new()
-            .name("failover".into())
+            .name(name.into())
             .spawn(move || {
-                match fail_over() {
+                match remedy() {
                     Ok(line) => log::info!("leader: {line}"),
-                    Err(e) => log::error!("leader: automatic failover: {e:#}"),
+                    Err(e) => log::error!("leader: automatic {label}: {e:#}"),
                 }
                 running.store(false, Ordering::SeqCst);
             });
         if let Err(e) = started {
-            log::error!("leader: cannot start a failover: {e}");
-            self.failing_over.store(false, Ordering::SeqCst);
+            log::error!("leader: cannot start the {name}: {e}");
+            self.busy.store(false, Ordering::SeqCst);
         }
     }
 
@@ -478,18 +554,24 @@ pub fn keep(
     local: &LocalServer,
     leader: Leader,
     holding: Arc<AtomicBool>,
-    fail_over: FailOver,
+    remedies: Remedies,
     primary: bool,
 ) {
     let every = lease::renew_every(leader.ttl());
-    let mut keeper = Keeper::new(leader, holding, fail_over, primary);
+    let mut keeper = Keeper::new(leader, holding, remedies, primary);
     let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     loop {
         let attempt = |conn: &mut Option<Conn>, keeper: &mut Keeper| -> Result<()> {
             let conn = match conn {
                 Some(conn) => conn,
-                None => conn.insert(local.log_in(Duration::from_secs(2))?),
+                None => match local.log_in(lease::server_timeout(keeper.leader.ttl)) {
+                    Ok(c) => conn.insert(c),
+                    Err(e) => {
+                        keeper.server_silent();
+                        return Err(e);
+                    }
+                },
             };
             keeper.step(conn)
         };

@@ -25,6 +25,14 @@ pub fn margin(ttl: Duration) -> Duration {
     ttl * 3 / 10
 }
 
+/// How long the keeper waits for its own server to answer: a tenth of
+/// the time-to-live, between 0.3 and 2 s (1 s of the default 10 s). A
+/// look at the fence time must end well inside the margin, so that a
+/// server that does not answer is stopped before the lease can expire.
+pub fn server_timeout(ttl: Duration) -> Duration {
+    (ttl / 10).clamp(Duration::from_millis(300), Duration::from_secs(2))
+}
+
 /// The moment a primary must be read-only by, after etcd confirmed a
 /// renewal sent at `sent` that left the lease `left` to live.
 pub fn fence_by(sent: Instant, left: Duration, ttl: Duration) -> Instant {
@@ -135,6 +143,21 @@ mod tests {
             assert!(renew_every(ttl) * 2 < ttl - margin(ttl));
         }
         assert_eq!(margin(Duration::from_secs(10)), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_silent_server_is_given_up_on_inside_the_margin() {
+        // The look at the fence time waits for the server at most this
+        // long, then the keeper stops it: twice over, it fits the margin,
+        // so the server is stopped before the lease can expire.
+        for ttl_s in 3u64..=3600 {
+            let ttl = Duration::from_secs(ttl_s);
+            assert!(server_timeout(ttl) * 2 <= margin(ttl), "{ttl_s}");
+        }
+        assert_eq!(
+            server_timeout(Duration::from_secs(10)),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -60,6 +60,17 @@ pub fn snapshot() -> Option<Vec<(i32, i32)>> {
     Some(list)
 }
 
+/// Sends `sig` to every descendant of this process (the server and any
+/// process it started); how many, or None when /proc is not ours.
+pub fn signal_descendants(sig: i32) -> Option<usize> {
+    let pids = descendants(&snapshot()?, std::process::id() as i32);
+    for &pid in &pids {
+        // SAFETY: plain syscall.
+        unsafe { libc::kill(pid, sig) };
+    }
+    Some(pids.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,28 @@ fn keep_trying_with_host<T>(
     }
 }
 
+/// One attempt of `step`, with the job PID 1's set-up would give it,
+/// ending by `deadline` (a keeper's remedy: the keeper tries again later).
+pub fn once<T>(
+    settings: &ReplicationSettings,
+    local: &LocalServer,
+    deadline: Instant,
+    step: impl FnOnce(&Job) -> Result<T>,
+) -> Result<T> {
+    step(&Job {
+        local,
+        repl_host: "",
+        tls: &settings.tls,
+        source_key: settings.source_key.as_deref(),
+        unverified_root_login: settings.unverified_root_login,
+        cluster: &settings.cluster,
+        seed: settings.seed,
+        semi_sync: settings.semi_sync,
+        restartable: true,
+        deadline,
+    })
+}
+
 /// Tries `attempt` until it succeeds or `deadline` passes, waiting
 /// FIRST_WAIT doubling up to MAX_WAIT in between, and logging the last
 /// error every PROGRESS_EVERY.

@@ -151,6 +151,35 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The database server (mysqld or mariadbd) among the descendants of
+/// `root`, by its command name, when exactly one runs.
+pub fn server_under(root: u32) -> Option<u32> {
+    let mut family = vec![root];
+    let mut servers = Vec::new();
+    while let Some(parent) = family.pop() {
+        for child in children_of(parent) {
+            family.push(child);
+            let comm = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if matches!(comm.trim_end(), "mysqld" | "mariadbd") {
+                servers.push(child);
+            }
+        }
+    }
+    match servers[..] {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// `kill -SIGNAL pid`; whether it was delivered.
+pub fn send_signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 pub fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; only a reaped process is gone.
     Path::new(&format!("/proc/{pid}")).exists()

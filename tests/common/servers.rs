@@ -204,6 +204,24 @@ impl Server {
         }
     }
 
+    /// Sends `signal` (as `kill -SIGNAL`) to the server process only, not
+    /// to replikit above it: a frozen server (STOP) under a live keeper.
+    pub fn signal_server(&self, signal: &str) {
+        let root = self.unshare.as_ref().expect("the server runs").id();
+        let server = super::server_under(root).expect("one server process");
+        assert!(
+            super::send_signal(server, signal),
+            "kill -{signal} {server}"
+        );
+    }
+
+    /// Whether replikit (the server's PID namespace) has exited by itself.
+    pub fn exited(&mut self) -> bool {
+        self.unshare
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_some())
+    }
+
     /// Starts a killed server again on its data, port and environment.
     pub fn start_again(&mut self) {
         assert!(self.unshare.is_none(), "the server still runs");

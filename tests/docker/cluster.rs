@@ -14,6 +14,8 @@ pub struct Cluster {
     /// The first three octets of the cluster's /24.
     pub net: String,
     pub image: String,
+    /// With compose.etcd.yaml: a three-member etcd and the leader lease.
+    pub etcd: bool,
 }
 
 /// A shell command for a server container that runs `query` as `user`,
@@ -56,6 +58,11 @@ fn next_cluster() -> u32 {
 
 impl Cluster {
     pub fn up(base: &'static str) -> Cluster {
+        Cluster::up_with(base, false)
+    }
+
+    /// `up`, with compose.etcd.yaml when `etcd`.
+    pub fn up_with(base: &'static str, etcd: bool) -> Cluster {
         require_root();
         require_tool("docker-compose");
         let _bin = static_bin();
@@ -69,6 +76,7 @@ impl Cluster {
             project: format!("replikit-e2e-{base}-{id}"),
             net: subnet(base, nth),
             image: format!("replikit-e2e-{base}:{id}"),
+            etcd,
         };
         let up = {
             let _building = crate::images::building();
@@ -85,6 +93,9 @@ impl Cluster {
             .env("REPLIKIT_PROJECT", &self.project)
             .env("REPLIKIT_NET", &self.net)
             .env("REPLIKIT_IMAGE", &self.image);
+        if self.etcd {
+            command.env("REPLIKIT_ETCD", "1");
+        }
     }
 
     /// `scripts/cluster VERB`, the README's commands.
@@ -97,7 +108,11 @@ impl Cluster {
 
     pub fn compose(&self, args: &[&str]) -> Output {
         let mut command = Command::new("docker-compose");
-        command.args(["-f", "compose.yaml", "-p", &self.project]);
+        command.args(["-f", "compose.yaml"]);
+        if self.etcd {
+            command.args(["-f", "compose.etcd.yaml"]);
+        }
+        command.args(["-p", &self.project]);
         command.args(args);
         self.env(&mut command);
         let out = command.bounded_for(Duration::from_secs(600));

@@ -32,17 +32,17 @@ use crate::common::servers::Flavor;
 use crate::common::*;
 use replikit::db::wire::{Conn, Remote};
 
-const NODES: [&str; 3] = ["primary", "replica1", "replica2"];
+pub const NODES: [&str; 3] = ["primary", "replica1", "replica2"];
 const APP_PASSWORD: &str = "App-pw-1";
 
 /// One look of the watcher: when, which node, whether it took writes
 /// (None: it did not answer).
-type Sample = (Duration, usize, Option<bool>);
+pub type Sample = (Duration, usize, Option<bool>);
 
 /// Two nodes writable at once, as far as samples every 100 ms can tell
 /// (pure): node B seen writable between two consecutive looks that both
 /// saw node A writable. A description of the first such moment.
-fn two_writable_at_once(samples: &[Sample]) -> Option<String> {
+pub fn two_writable_at_once(samples: &[Sample]) -> Option<String> {
     let mut by_node: BTreeMap<usize, Vec<(Duration, Option<bool>)>> = BTreeMap::new();
     for &(at, node, writable) in samples {
         by_node.entry(node).or_default().push((at, writable));
@@ -99,32 +99,71 @@ fn overlapping_writable_looks_are_caught_and_a_handover_is_not() {
 }
 
 /// What the writer was told was committed: id → (server-id, when).
-type Acked = BTreeMap<u64, (String, Duration)>;
+pub type Acked = BTreeMap<u64, (String, Duration)>;
 
-struct Ha {
-    cluster: Cluster,
-    password: String,
-    started: Instant,
-    stop: Arc<AtomicBool>,
+/// A cluster under the writer and the watcher (the partition soak's too).
+pub struct Ha {
+    pub cluster: Cluster,
+    pub password: String,
+    pub started: Instant,
+    pub stop: Arc<AtomicBool>,
     /// The writer idles while set.
-    paused: Arc<AtomicBool>,
-    samples: Arc<Mutex<Vec<Sample>>>,
-    acked: Arc<Mutex<Acked>>,
+    pub paused: Arc<AtomicBool>,
+    pub samples: Arc<Mutex<Vec<Sample>>>,
+    pub acked: Arc<Mutex<Acked>>,
 }
 
 impl Ha {
-    fn addr(&self, last_octet: u8) -> SocketAddr {
+    /// Once every node is healthy: the writer's table and its account
+    /// (SELECT and INSERT only), on every node.
+    pub fn new(cluster: Cluster) -> Ha {
+        let base = cluster.base;
+        for service in NODES {
+            cluster.healthy(service);
+        }
+        let password = std::fs::read_to_string("deploy/secrets/mysql-root-password")
+            .expect("the cluster's root password (scripts/cluster up writes it)")
+            .trim_end()
+            .to_string();
+        cluster.write(&format!(
+            "CREATE DATABASE ha; CREATE TABLE ha.w (id BIGINT PRIMARY KEY, sid BIGINT NOT NULL); \
+             CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT SELECT, INSERT ON ha.* TO 'app'@'%'"
+        ));
+        for service in ["replica1", "replica2"] {
+            wait_for(
+                Duration::from_secs(60),
+                &format!("{base}: the app account on {service}"),
+                || {
+                    cluster.sql(
+                        service,
+                        "SELECT COUNT(*) FROM mysql.user WHERE user = 'app'",
+                    ) == "1"
+                },
+            );
+        }
+        Ha {
+            cluster,
+            password,
+            started: Instant::now(),
+            stop: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(false)),
+            samples: Arc::new(Mutex::new(Vec::new())),
+            acked: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    pub fn addr(&self, last_octet: u8) -> SocketAddr {
         format!("{}.{last_octet}:3306", self.cluster.net)
             .parse()
             .unwrap()
     }
 
     /// Node `i`'s address: primary .10, replica1 .11, replica2 .12.
-    fn node(&self, i: usize) -> SocketAddr {
+    pub fn node(&self, i: usize) -> SocketAddr {
         self.addr(10 + i as u8)
     }
 
-    fn connect(addr: SocketAddr, user: &str, password: &str) -> Option<Conn> {
+    pub fn connect(addr: SocketAddr, user: &str, password: &str) -> Option<Conn> {
         Conn::connect_tcp(
             addr,
             &Remote::plain("127.0.0.1"),
@@ -135,7 +174,7 @@ impl Ha {
         .ok()
     }
 
-    fn watch(&self) -> std::thread::JoinHandle<()> {
+    pub fn watch(&self) -> std::thread::JoinHandle<()> {
         let nodes: Vec<SocketAddr> = (0..NODES.len()).map(|i| self.node(i)).collect();
         let (password, stop, samples, started) = (
             self.password.clone(),
@@ -168,7 +207,7 @@ impl Ha {
         })
     }
 
-    fn write(&self) -> std::thread::JoinHandle<()> {
+    pub fn write(&self) -> std::thread::JoinHandle<()> {
         let addr = self.addr(20);
         let (stop, paused, acked, started) = (
             self.stop.clone(),
@@ -209,11 +248,11 @@ impl Ha {
         })
     }
 
-    fn server_id(&self, service: &str) -> String {
+    pub fn server_id(&self, service: &str) -> String {
         self.cluster.sql(service, "SELECT @@server_id")
     }
 
-    fn replikit(&self, service: &str, args: &str) -> String {
+    pub fn replikit(&self, service: &str, args: &str) -> String {
         let out = self.cluster.exec(service, &format!("replikit {args}"));
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
         assert!(
@@ -226,7 +265,7 @@ impl Ha {
 
     /// Every node holds every acknowledged write, once, with the server-id
     /// that acknowledged it.
-    fn every_acked_write_everywhere(&self) {
+    pub fn every_acked_write_everywhere(&self) {
         let acked = self.acked.lock().unwrap().clone();
         assert!(
             !acked.is_empty(),
@@ -245,16 +284,7 @@ impl Ha {
                     ) == "1"
                 },
             );
-            let mut conn = Ha::connect(self.node(i), "root", &self.password).expect("a log-in");
-            let rows = conn.query("SELECT id, sid FROM ha.w").unwrap();
-            let held: BTreeMap<u64, String> = (0..rows.rows.len())
-                .map(|r| {
-                    (
-                        rows.get(r, "id").unwrap().parse().unwrap(),
-                        rows.get(r, "sid").unwrap().to_string(),
-                    )
-                })
-                .collect();
+            let held = self.held(i);
             for (id, (sid, _)) in &acked {
                 assert_eq!(
                     held.get(id),
@@ -264,6 +294,20 @@ impl Ha {
                 );
             }
         }
+    }
+
+    /// The writes node `i` holds: id → the server-id that wrote it.
+    pub fn held(&self, i: usize) -> BTreeMap<u64, String> {
+        let mut conn = Ha::connect(self.node(i), "root", &self.password).expect("a log-in");
+        let rows = conn.query("SELECT id, sid FROM ha.w").unwrap();
+        (0..rows.rows.len())
+            .map(|r| {
+                (
+                    rows.get(r, "id").unwrap().parse().unwrap(),
+                    rows.get(r, "sid").unwrap().to_string(),
+                )
+            })
+            .collect()
     }
 
     /// The longest time between two acknowledged writes in `window`.
@@ -310,13 +354,13 @@ impl Ha {
         );
     }
 
-    fn writable(&self, service: &str) -> bool {
+    pub fn writable(&self, service: &str) -> bool {
         self.cluster.sql(service, "SELECT @@GLOBAL.read_only") == "0"
     }
 
     /// Whether `service` replicates from node `primary`, both threads
     /// running (the status read with replikit's client, by column).
-    fn follows(&self, service: &str, primary: usize) -> bool {
+    pub fn follows(&self, service: &str, primary: usize) -> bool {
         let i = NODES.iter().position(|n| *n == service).unwrap();
         let Some(mut conn) = Ha::connect(self.node(i), "root", &self.password) else {
             return false;
@@ -338,39 +382,7 @@ mod switchover_failover_and_rejoin_in_compose {
 
 fn ha(flavor: Flavor) {
     let base = flavor.rootfs_name();
-    let cluster = Cluster::up(base);
-    for service in NODES {
-        cluster.healthy(service);
-    }
-    let password = std::fs::read_to_string("deploy/secrets/mysql-root-password")
-        .expect("the cluster's root password (scripts/cluster up writes it)")
-        .trim_end()
-        .to_string();
-    cluster.write(&format!(
-        "CREATE DATABASE ha; CREATE TABLE ha.w (id BIGINT PRIMARY KEY, sid BIGINT NOT NULL); \
-         CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT SELECT, INSERT ON ha.* TO 'app'@'%'"
-    ));
-    let c = Ha {
-        cluster,
-        password,
-        started: Instant::now(),
-        stop: Arc::new(AtomicBool::new(false)),
-        paused: Arc::new(AtomicBool::new(false)),
-        samples: Arc::new(Mutex::new(Vec::new())),
-        acked: Arc::new(Mutex::new(BTreeMap::new())),
-    };
-    for service in ["replica1", "replica2"] {
-        wait_for(
-            Duration::from_secs(60),
-            &format!("{base}: the app account on {service}"),
-            || {
-                c.cluster.sql(
-                    service,
-                    "SELECT COUNT(*) FROM mysql.user WHERE user = 'app'",
-                ) == "1"
-            },
-        );
-    }
+    let c = Ha::new(Cluster::up(base));
     let watcher = c.watch();
     let writer = c.write();
     std::thread::sleep(Duration::from_secs(3));

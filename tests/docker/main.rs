@@ -17,4 +17,5 @@ mod ha;
 mod image;
 mod images;
 mod official_images;
+mod partition;
 mod swarm;

@@ -10,8 +10,9 @@
 //! - still paused, the primary killed: no automatic failover; `replikit
 //!   failover` waits for its lease to expire, then takes the key for the
 //!   replica and promotes it;
-//! - maintenance off, the old primary back as a replica, the new primary
-//!   killed: the replica's keeper fails over by itself;
+//! - maintenance off, the old primary back as a replica, the new primary's
+//!   server frozen (SIGSTOP): its keeper kills it before the lease can
+//!   expire, and the replica's keeper fails over by itself;
 //! - another value put under the key: the writable node fences itself.
 
 use std::time::{Duration, Instant};
@@ -351,14 +352,27 @@ fn lease(flavor: Flavor) {
     c.nodes[1].sql("INSERT INTO ha.t VALUES (4)");
     c.nodes[0].wait_for_rows("SELECT COUNT(*) FROM ha.t", "4");
     c.wait_replicating(0);
-    c.nodes[1].kill();
+    // Frozen, not killed: the server stops (SIGSTOP) under a live keeper,
+    // which can then neither renew nor fence; it kills the server before
+    // the lease can expire, so that the server cannot wake into a second
+    // primary, and replikit exits with it.
+    c.nodes[1].signal_server("STOP");
     let killed = Instant::now();
+    wait_for(TTL, "node 1's keeper to kill its frozen server", || {
+        c.nodes[1].exited()
+    });
+    let log = c.nodes[1].replikit_log();
+    assert!(
+        log.contains("the server does not answer, so it cannot be made read-only before the lease can expire; killing it"),
+        "{log}"
+    );
+    c.nodes[1].kill();
     c.wait_writable(
         0,
         TTL + Duration::from_secs(60),
         "node 0 to take over by itself",
     );
-    eprintln!("{flavor:?}: automatic failover: node 0 took writes {:?} after the primary was killed (lease {TTL:?})", killed.elapsed());
+    eprintln!("{flavor:?}: automatic failover: node 0 took writes {:?} after the primary's server froze (lease {TTL:?})", killed.elapsed());
     assert_eq!(etcd.get(KEY), "server_id=11");
     let log = c.nodes[0].replikit_log();
     assert!(
