@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -244,6 +244,51 @@ fn start_agent(settings: &Settings, role: &Role) -> Result<(), Fatal> {
     .or_exit(exit_code::OS_ERROR)
 }
 
+/// What the start path shares with the keeper.
+struct KeeperHandle {
+    /// Set by the keeper while it holds the leader key.
+    holding: Arc<AtomicBool>,
+    /// Set by the start path when it decided this node is the primary.
+    decided_primary: Arc<AtomicBool>,
+}
+
+/// Starts the keeper of the leader key (`leader::keep`) in the background.
+fn spawn_keeper(
+    settings: &Settings,
+    dcs: crate::config::dcs::DcsSettings,
+    env_role: &Role,
+    local: &LocalServer,
+    hosts: String,
+    address: Option<IpAddr>,
+) -> anyhow::Result<KeeperHandle> {
+    let handle = KeeperHandle {
+        holding: Arc::new(AtomicBool::new(false)),
+        decided_primary: Arc::new(AtomicBool::new(false)),
+    };
+    let remedies = leader::Remedies {
+        fail_over: {
+            let settings = settings.clone();
+            Arc::new(move || super::takeover::automatic_failover(&settings))
+        },
+        rejoin: {
+            let (settings, env_role, local) = (settings.clone(), env_role.clone(), local.clone());
+            Arc::new(move || rejoin(&settings, &env_role, &local, &hosts, address))
+        },
+    };
+    let (local, cluster) = (local.clone(), settings.replication.cluster.clone());
+    let (holding, decided_primary) = (handle.holding.clone(), handle.decided_primary.clone());
+    background::spawn("leader", move || {
+        leader::keep(
+            &local,
+            Leader::new(&dcs, &cluster),
+            holding.clone(),
+            remedies.clone(),
+            decided_primary.clone(),
+        )
+    })?;
+    Ok(handle)
+}
+
 /// The keeper's rejoin: the role at start decided again, which repoints a
 /// former primary at the primary of the highest epoch.
 fn rejoin(
@@ -295,6 +340,25 @@ fn start_replication(
         background::failpoint("replication");
         // With peers the recorded topology decides the role, and every
         // node may become the primary: each knows the accounts' hosts.
+        // With etcd, the keeper holds the leader key for the primary and
+        // fences it when the lease is lost; the primary opens for writes
+        // only once the key is its own. It runs from before the role is
+        // decided, and whether or not that succeeds: a failover may make
+        // this node the primary at any time, and only its keeper renews
+        // the lease and fences it.
+        let keeper = match settings.ha.as_ref().and_then(|ha| ha.dcs.clone()) {
+            Some(dcs) => {
+                let hosts = match accounts::host_pattern(&settings, address) {
+                    Ok(hosts) => hosts,
+                    Err(e) => return log::error!("replication: {e}"),
+                };
+                match spawn_keeper(&settings, dcs, &role, &local, hosts, address) {
+                    Ok(keeper) => Some(keeper),
+                    Err(e) => return log::error!("leader: {e:#}"),
+                }
+            }
+            None => None,
+        };
         let (role, hosts) = match &settings.ha {
             None => match accounts::replica_host_pattern(&role, &settings, address) {
                 Ok(hosts) => (role.clone(), hosts),
@@ -315,38 +379,9 @@ fn start_replication(
                 }
             }
         };
-        // With etcd, the keeper holds the leader key for the primary and
-        // fences it when the lease is lost; the primary opens for writes
-        // only once the key is its own.
-        if let Some(dcs) = settings.ha.as_ref().and_then(|ha| ha.dcs.clone()) {
-            let holding = Arc::new(AtomicBool::new(false));
-            let (keeper_local, keeper_holding) = (local.clone(), holding.clone());
-            let cluster = settings.replication.cluster.clone();
-            let primary = matches!(role, Role::Primary(_));
-            let remedies = leader::Remedies {
-                fail_over: {
-                    let settings = settings.clone();
-                    Arc::new(move || super::takeover::automatic_failover(&settings))
-                },
-                rejoin: {
-                    let (settings, env_role, local, hosts) =
-                        (settings.clone(), role.clone(), local.clone(), hosts.clone());
-                    Arc::new(move || rejoin(&settings, &env_role, &local, &hosts, address))
-                },
-            };
-            let started = background::spawn("leader", move || {
-                leader::keep(
-                    &keeper_local,
-                    Leader::new(&dcs, &cluster),
-                    keeper_holding.clone(),
-                    remedies.clone(),
-                    primary,
-                )
-            });
-            if let Err(e) = started {
-                return log::error!("leader: {e:#}");
-            }
-            if primary && !leader::wait_until_held(&holding) {
+        if let (Some(keeper), Role::Primary(_)) = (&keeper, &role) {
+            keeper.decided_primary.store(true, Ordering::SeqCst);
+            if !leader::wait_until_held(&keeper.holding) {
                 return;
             }
         }

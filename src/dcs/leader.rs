@@ -189,6 +189,13 @@ pub struct Keeper {
     holds: bool,
     /// Shared with the start path: `holds`, within the fence time.
     holding: Arc<AtomicBool>,
+    /// Set by the start path once it decided this node is the primary:
+    /// the fence it started behind is then the keeper's to lift once it
+    /// holds the key. Any other node's start fence is not: a former
+    /// primary told to rejoin still finds its own old record naming
+    /// itself until replication brings the new one, and must not take a
+    /// free key on it.
+    decided_primary: Arc<AtomicBool>,
     /// A node held the key since the keeper started.
     leader_seen: bool,
     /// What the keeper runs in the background: a failover, a rejoin.
@@ -199,9 +206,10 @@ pub struct Keeper {
     next_failover: Instant,
     /// No new rejoin before then.
     next_rejoin: Instant,
-    /// Since when this node has been a deposed primary: its record names
-    /// it, it is read-only, and another node holds the key.
-    deposed_since: Option<Instant>,
+    /// Since when this node has been astray: read-only while another
+    /// node holds the key, and either a former primary (its record names
+    /// it) or a replica of some node other than the key's holder.
+    astray_since: Option<Instant>,
 }
 
 /// A background task of the keeper's, with a line saying what it did.
@@ -220,28 +228,27 @@ pub struct Remedies {
     pub rejoin: Remedy,
 }
 
+/// How often a node that does not hold the key looks at it.
+const NON_HOLDER_LOOKS_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a node waits after a failover or rejoin it started, before it
 /// may start another: a failed one (no candidate answered) is not retried
 /// in a loop.
 const REMEDY_RETRY: Duration = Duration::from_secs(30);
 
 impl Keeper {
-    /// `primary`: the start decided this node is the primary, so the
-    /// fence it started behind is the keeper's to lift once it holds the
-    /// key. Any other node's start fence is not: a former primary told to
-    /// rejoin still finds its own old record naming itself until
-    /// replication brings the new one, and must not take a free key on it.
     pub fn new(
         leader: Leader,
         holding: Arc<AtomicBool>,
         remedies: Remedies,
-        primary: bool,
+        decided_primary: Arc<AtomicBool>,
     ) -> Keeper {
         Keeper {
             leader,
             fence_by: None,
             confirmed: None,
-            fenced_by_keeper: primary,
+            fenced_by_keeper: false,
+            decided_primary,
             holds: false,
             holding,
             leader_seen: false,
@@ -249,12 +256,15 @@ impl Keeper {
             busy: Arc::new(AtomicBool::new(false)),
             next_failover: Instant::now(),
             next_rejoin: Instant::now(),
-            deposed_since: None,
+            astray_since: None,
         }
     }
 
     /// One look at etcd and at the local server, and its act.
     pub fn step(&mut self, conn: &mut Conn) -> Result<()> {
+        if self.decided_primary.swap(false, Ordering::SeqCst) {
+            self.fenced_by_keeper = true;
+        }
         let d = Dialect::of(&conn.server_version)?;
         let mut writable = match is_writable(conn) {
             Ok(writable) => writable,
@@ -361,18 +371,24 @@ impl Keeper {
             }
             Act::Nothing => Ok(()),
         };
-        // A deposed primary is left a time-to-live to be repointed by the
-        // failover or switchover that deposed it; then it rejoins itself.
-        self.deposed_since = match (key, recorded_primary && !writable) {
-            (KeyHolder::Other, true) => Some(self.deposed_since.unwrap_or(now)),
-            _ => None,
+        // A node astray is left a time-to-live to be repointed by the
+        // failover or switchover that made another node the leader (it may
+        // have been out of its reach); then it rejoins by itself.
+        let astray = match (&held, key) {
+            (Ok(Some(h)), KeyHolder::Other) if !writable => {
+                // A failed look at the replica status is taken up again at
+                // the next look; it must not keep this one from its end.
+                recorded_primary || self.follows_other_than(conn, &d, &h.value).unwrap_or(false)
+            }
+            _ => false,
         };
+        self.astray_since = astray.then(|| self.astray_since.unwrap_or(now));
         if self
-            .deposed_since
+            .astray_since
             .is_some_and(|t| now.duration_since(t) >= self.leader.ttl && now >= self.next_rejoin)
         {
             self.next_rejoin = now + REMEDY_RETRY;
-            log::warn!("leader: another node holds the leader key and this former primary follows nobody: rejoining the cluster as a replica");
+            log::warn!("leader: another node holds the leader key, and this node does not follow it: rejoining the cluster as its replica");
             self.fenced_by_keeper = false;
             self.start("rejoin", self.remedies.rejoin.clone());
         }
@@ -444,6 +460,15 @@ impl Keeper {
         }
         self.lose();
         self.holding.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether this node replicates from a node other than the one whose
+    /// `value` is under the leader key (as far as its replica status knows
+    /// its source: a replica never connected is left alone).
+    fn follows_other_than(&self, conn: &mut Conn, d: &Dialect, value: &str) -> Result<bool> {
+        let rows = conn.query(d.replica_status())?;
+        Ok(crate::status::node::source_server_id(&rows)
+            .is_some_and(|source| value_for(source) != value))
     }
 
     /// Not the holder any more: no fence time to keep.
@@ -526,14 +551,17 @@ impl Keeper {
         }
     }
 
-    /// How long until the next look: a quarter of the time-to-live, or
-    /// less, so that the look after a failed renewal comes at the fence
-    /// time.
+    /// How long until the next look: for the holder a quarter of the
+    /// time-to-live, or less, so that the look after a failed renewal
+    /// comes at the fence time; for the others at most a second, so that
+    /// a lease that expired is seen within a second (a look is one read
+    /// of etcd and one query).
     pub fn pause(&self) -> Duration {
         let every = lease::renew_every(self.leader.ttl);
         match self.fence_by {
             Some(t) if self.holds && t > Instant::now() => every.min(t - Instant::now()),
-            _ => every,
+            _ if self.holds => every,
+            _ => every.min(NON_HOLDER_LOOKS_EVERY),
         }
     }
 
@@ -555,10 +583,10 @@ pub fn keep(
     leader: Leader,
     holding: Arc<AtomicBool>,
     remedies: Remedies,
-    primary: bool,
+    decided_primary: Arc<AtomicBool>,
 ) {
     let every = lease::renew_every(leader.ttl());
-    let mut keeper = Keeper::new(leader, holding, remedies, primary);
+    let mut keeper = Keeper::new(leader, holding, remedies, decided_primary);
     let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     loop {
@@ -591,7 +619,16 @@ pub fn keep(
                 }
             }
         }
-        if !stopping::pause(keeper.pause()) {
+        // The start path's decision that this node is the primary cuts
+        // the pause short: its set-up waits for the key.
+        let until = Instant::now() + keeper.pause();
+        while Instant::now() < until && !keeper.decided_primary.load(Ordering::SeqCst) {
+            let slice = until.saturating_duration_since(Instant::now());
+            if !stopping::pause(slice.min(Duration::from_millis(100))) {
+                return;
+            }
+        }
+        if stopping::requested() {
             return;
         }
     }

@@ -127,6 +127,16 @@ impl ReplicaState {
     }
 }
 
+/// The server-id of the source this replica last connected to, from SHOW
+/// REPLICA STATUS (pure); None when it is no replica or never connected.
+pub fn source_server_id(rows: &Rows) -> Option<u32> {
+    normalized(rows)?
+        .get("Source_Server_Id")?
+        .parse()
+        .ok()
+        .filter(|id| *id != 0)
+}
+
 /// The server's own state in one query.
 pub fn read(conn: &mut Conn, role: RoleName, with_replica: bool) -> Result<NodeStatus> {
     let version = ServerVersion::parse(&conn.server_version)?;
@@ -332,6 +342,24 @@ mod tests {
                 .map(|(_, v)| (!v.is_empty()).then(|| v.to_string()))
                 .collect()],
         }
+    }
+
+    #[test]
+    fn the_source_server_id_under_either_name() {
+        assert_eq!(
+            source_server_id(&rows(&[("Source_Host", "a"), ("Source_Server_Id", "7")])),
+            Some(7)
+        );
+        assert_eq!(
+            source_server_id(&rows(&[("Master_Host", "a"), ("Master_Server_Id", "8")])),
+            Some(8)
+        );
+        // Configured, never connected: MariaDB and MySQL say 0.
+        assert_eq!(
+            source_server_id(&rows(&[("Master_Host", "a"), ("Master_Server_Id", "0")])),
+            None
+        );
+        assert_eq!(source_server_id(&Rows::default()), None);
     }
 
     #[test]

@@ -125,6 +125,15 @@ impl Ha {
             .expect("the cluster's root password (scripts/cluster up writes it)")
             .trim_end()
             .to_string();
+        // The primary takes writes once replikit decided its role.
+        wait_for(
+            Duration::from_secs(60),
+            &format!("{base}: writes through the write port"),
+            || {
+                cluster.sql_with("primary", "SELECT @@GLOBAL.read_only", "-h haproxy -P 3306")
+                    == "0"
+            },
+        );
         cluster.write(&format!(
             "CREATE DATABASE ha; CREATE TABLE ha.w (id BIGINT PRIMARY KEY, sid BIGINT NOT NULL); \
              CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT SELECT, INSERT ON ha.* TO 'app'@'%'"
@@ -369,7 +378,10 @@ impl Ha {
             return false;
         };
         let column = |names: [&str; 2]| names.iter().find_map(|n| rows.get(0, n)).unwrap_or("");
-        column(["Source_Host", "Master_Host"]) == self.node(primary).ip().to_string()
+        // By address after a takeover; by service name as compose.yaml
+        // set it up.
+        let source = column(["Source_Host", "Master_Host"]);
+        (source == self.node(primary).ip().to_string() || source == NODES[primary])
             && column(["Replica_IO_Running", "Slave_IO_Running"]) == "Yes"
             && column(["Replica_SQL_Running", "Slave_SQL_Running"]) == "Yes"
     }

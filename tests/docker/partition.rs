@@ -144,18 +144,43 @@ impl Soak {
         self.c.cluster.base
     }
 
-    /// The node that takes writes, once exactly one does.
+    /// The node that takes writes, once exactly one does; else a failure
+    /// with what each node answered and logged last.
     fn primary(&self) -> usize {
-        wait_for_value(
-            TTL * 6,
-            &format!("{}: exactly one writable node", self.base()),
-            || {
-                let writable: Vec<usize> = (0..NODES.len())
-                    .filter(|&i| self.answers_writable(i) == Some(true))
+        let until = Instant::now() + TTL * 6;
+        loop {
+            let answers: Vec<Option<bool>> =
+                (0..NODES.len()).map(|i| self.answers_writable(i)).collect();
+            let writable: Vec<usize> = (0..NODES.len())
+                .filter(|&i| answers[i] == Some(true))
+                .collect();
+            if writable.len() == 1 {
+                return writable[0];
+            }
+            if Instant::now() > until {
+                for n in NODES {
+                    let path = format!("/tmp/partition-{}-{n}.log", self.base());
+                    let _ = std::fs::write(&path, self.c.cluster.logs(n));
+                    eprintln!("{n}'s whole log: {path}");
+                }
+                let logs: Vec<String> = NODES
+                    .iter()
+                    .map(|n| {
+                        let log = self.c.cluster.logs(n);
+                        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+                        let tail: Vec<&str> = tail.into_iter().rev().collect();
+                        format!("{n}'s last lines:\n{}", tail.join("\n"))
+                    })
                     .collect();
-                (writable.len() == 1).then(|| writable[0])
-            },
-        )
+                panic!(
+                    "{}: not exactly one writable node within {:?}: {answers:?}\n{}",
+                    self.base(),
+                    TTL * 6,
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn answers_writable(&self, i: usize) -> Option<bool> {
@@ -188,12 +213,14 @@ impl Soak {
         );
     }
 
+    /// `docker network VERB`; connecting again takes the address and the
+    /// service's name back, as Compose gave them.
     fn network(&self, verb: &str, service: &str, ip: Option<String>) {
         let id = self.c.cluster.container(service);
         let mut cmd = Command::new("docker");
         cmd.args(["network", verb]);
         if let Some(ip) = ip {
-            cmd.args(["--ip", &ip]);
+            cmd.args(["--ip", &ip, "--alias", service]);
         }
         let out = cmd.args([&self.network, &id]).bounded();
         assert!(
@@ -232,7 +259,14 @@ impl Soak {
         match fault {
             Fault::KillServer => {
                 let server = server_under(self.pid1(service)).expect("the primary's server");
+                let restarts = self.c.cluster.inspect(service, "{{.RestartCount}}");
                 assert!(send_signal(server, "KILL"), "{}", self.base());
+                // Docker's restart policy starts the container again.
+                wait_for(
+                    Duration::from_secs(30),
+                    &format!("{}: {service} restarted", self.base()),
+                    || self.c.cluster.inspect(service, "{{.RestartCount}}") != restarts,
+                );
             }
             Fault::DockerKill => {
                 self.c.cluster.docker("kill", service, &[]);
@@ -307,10 +341,12 @@ impl Soak {
                 }
                 assert!(
                     Instant::now() < until,
-                    "{}: {service} does not follow {} within 240 s; its log since the fault:\n{}",
+                    "{}: {service} does not follow {} within 240 s; its log since the fault:\n{}\n{}'s:\n{}",
                     self.base(),
                     NODES[primary],
-                    logs
+                    logs,
+                    NODES[primary],
+                    self.logs_since(NODES[primary], &since_arg)
                 );
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -370,6 +406,18 @@ fn soak(flavor: Flavor) {
     let mut order = FAULTS.to_vec();
     for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    // REPLIKIT_PARTITION_FAULTS=DockerKill,FrozenServer: these, in turn.
+    if let Ok(list) = std::env::var("REPLIKIT_PARTITION_FAULTS") {
+        order = list
+            .split(',')
+            .map(|name| {
+                *FAULTS
+                    .iter()
+                    .find(|f| format!("{f:?}") == name)
+                    .unwrap_or_else(|| panic!("REPLIKIT_PARTITION_FAULTS: no fault {name}"))
+            })
+            .collect();
     }
     let soak_started = Instant::now();
     let mut outcomes: Vec<Outcome> = Vec::new();
