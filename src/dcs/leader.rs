@@ -266,13 +266,19 @@ impl Keeper {
             self.fenced_by_keeper = true;
         }
         let d = Dialect::of(&conn.server_version)?;
-        let mut writable = match is_writable(conn) {
-            Ok(writable) => writable,
+        let rows = match conn.query("SELECT @@GLOBAL.read_only AS ro, @@skip_networking AS sn") {
+            Ok(rows) => rows,
             Err(e) => {
                 self.server_silent();
                 return Err(e);
             }
         };
+        // The image's temporary server of first start-up (no network) is
+        // the entrypoint's, initialising: the keeper leaves it alone.
+        if rows.get(0, "sn") != Some("0") {
+            return Ok(());
+        }
+        let mut writable = rows.get(0, "ro") == Some("0");
         // Past the time a confirmed renewal bought: fence before anything
         // else, etcd's answer cannot come in time.
         if writable && self.holds && self.fence_by.is_some_and(|t| Instant::now() >= t) {

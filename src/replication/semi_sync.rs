@@ -19,13 +19,28 @@ use crate::db::wire::Conn;
 /// effect at the thread's next connection.
 pub fn take_side(conn: &mut Conn, d: &Dialect, source: bool, timeout: Duration) -> Result<()> {
     load_plugins(conn, d)?;
-    let replica_was_on = conn
-        .query(&d.semi_sync_replica_enabled())?
-        .get(0, "on")
-        .is_some_and(|v| v == "1");
+    let is_on = |conn: &mut Conn, query: String| -> Result<bool> {
+        Ok(conn.query(&query)?.get(0, "on").is_some_and(|v| v == "1"))
+    };
+    let replica_was_on = is_on(conn, d.semi_sync_replica_enabled())?;
+    let source_was_on = is_on(conn, d.semi_sync_source_enabled())?;
     for sql in d.semi_sync(source, timeout) {
         conn.query(&sql)
             .with_context(|| format!("semi-synchronous replication: {sql}"))?;
+    }
+    // Replicas that connected while the source side was off (a primary
+    // restarting starts with it off) would stay asynchronous, and every
+    // commit would wait out the timeout: their binary log sessions are
+    // ended, and they connect again within a second, acknowledging.
+    if source && !source_was_on && d.semi_sync_settled_at_connect() {
+        let dumps = conn.query(
+            "SELECT ID AS id FROM information_schema.PROCESSLIST \
+             WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID')",
+        )?;
+        for id in dumps.column("id").filter_map(|v| v.parse::<u64>().ok()) {
+            // Gone already is as good.
+            let _ = conn.query(&format!("KILL CONNECTION {id}"));
+        }
     }
     if !source && !replica_was_on {
         let io_running =

@@ -442,7 +442,24 @@ fn soak(flavor: Flavor) {
         );
         soak.inject(fault, primary, &mut rng);
         soak.settle(at);
-        let now = soak.c.started.elapsed();
+        // The window ends with the first write acknowledged after the
+        // cluster settled: writes may resume a moment later (HAProxy's
+        // agent check), and the outage must be measured to its end.
+        let settled = soak.c.started.elapsed();
+        let now = wait_for_value(
+            Duration::from_secs(60),
+            &format!("{base}: a write acknowledged after {fault:?}"),
+            || {
+                soak.c
+                    .acked
+                    .lock()
+                    .unwrap()
+                    .values()
+                    .map(|(_, t)| *t)
+                    .filter(|t| *t > settled)
+                    .min()
+            },
+        );
         let after = soak.c.server_id(NODES[soak.primary()]);
         let acked = soak.c.acked.lock().unwrap().clone();
         let to_new_primary = acked

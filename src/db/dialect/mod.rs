@@ -273,6 +273,22 @@ impl Dialect {
         )
     }
 
+    /// Whether the source side is on, in column `on` (1 or 0).
+    pub fn semi_sync_source_enabled(&self) -> String {
+        format!(
+            "SELECT @@GLOBAL.{}_enabled AS `on`",
+            self.semi_sync_prefixes().0
+        )
+    }
+
+    /// Whether a replica connected before the source side was turned on
+    /// stays asynchronous until it connects again: MySQL's replica settles
+    /// semi-sync when its I/O thread connects; MariaDB's starts it when
+    /// the source turns it on.
+    pub fn semi_sync_settled_at_connect(&self) -> bool {
+        self.mysql()
+    }
+
     /// The source side's and the replica side's status (Variable_name,
     /// Value): ON where that side works now.
     pub fn semi_sync_status(&self) -> &'static str {
