@@ -98,7 +98,7 @@ def throughput(cluster, threads):
         cur = conn.cursor()
         n = 0
         while time.monotonic() < stop:
-            cur.execute(f"INSERT INTO ha.w VALUES ({(i + 1) * 10**9 + n}, @@server_id)")
+            cur.execute(f"INSERT INTO ha.w VALUES ({(threads * 100 + i + 1) * 10**9 + n}, @@server_id)")
             n += 1
         counts[i] = n
         conn.close()

@@ -18,6 +18,40 @@ pub struct DcsSettings {
     pub ttl: Duration,
     /// etcds://: TLS to every member, checked against REPLIKIT_DCS_CA.
     pub tls: Option<Arc<ClientConfig>>,
+    /// REPLIKIT_DCS_USER and its password, where etcd has accounts.
+    pub login: Option<EtcdLogin>,
+}
+
+/// An etcd user and its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EtcdLogin {
+    pub user: String,
+    pub password: String,
+}
+
+/// Never the password.
+impl std::fmt::Debug for EtcdLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "EtcdLogin {{ user: {:?}, password: <hidden> }}",
+            self.user
+        )
+    }
+}
+
+/// The etcd log-in from REPLIKIT_DCS_USER and REPLIKIT_DCS_PASSWORD: both
+/// or neither; an error naming the one missing.
+pub fn login(user: Option<String>, password: Option<String>) -> Result<Option<EtcdLogin>> {
+    match (user, password) {
+        (None, None) => Ok(None),
+        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+            Ok(Some(EtcdLogin { user, password }))
+        }
+        (Some(user), _) if user.is_empty() => bail!("REPLIKIT_DCS_USER is empty; give the etcd user's name, or unset it"),
+        (Some(_), _) => bail!("REPLIKIT_DCS_USER is set but REPLIKIT_DCS_PASSWORD is not (or is empty); give the etcd user's password in REPLIKIT_DCS_PASSWORD_FILE"),
+        (None, Some(_)) => bail!("REPLIKIT_DCS_PASSWORD is set but REPLIKIT_DCS_USER is not; give the etcd user's name"),
+    }
 }
 
 /// Settings compare by what was set; two TLS configurations from the
@@ -27,6 +61,7 @@ impl PartialEq for DcsSettings {
         self.endpoints == other.endpoints
             && self.ttl == other.ttl
             && self.tls.is_some() == other.tls.is_some()
+            && self.login == other.login
     }
 }
 
@@ -72,6 +107,24 @@ mod tests {
         Peer {
             host: host.into(),
             port,
+        }
+    }
+
+    #[test]
+    fn the_etcd_login_needs_both_halves_and_hides_the_password() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(login(None, None).unwrap(), None);
+        let both = login(s("replikit"), s("Etcd-pw!")).unwrap().unwrap();
+        assert_eq!(both.user, "replikit");
+        assert!(!format!("{both:?}").contains("Etcd-pw!"));
+        for (user, password, names) in [
+            (s("replikit"), None, "REPLIKIT_DCS_PASSWORD"),
+            (s("replikit"), s(""), "REPLIKIT_DCS_PASSWORD"),
+            (None, s("Etcd-pw!"), "REPLIKIT_DCS_USER"),
+            (s(""), s("Etcd-pw!"), "REPLIKIT_DCS_USER is empty"),
+        ] {
+            let e = login(user, password).unwrap_err().to_string();
+            assert!(e.contains(names) && !e.contains("Etcd-pw!"), "{e}");
         }
     }
 

@@ -254,6 +254,13 @@ pub const DCS_CA: Def = def(
     None,
     "With REPLIKIT_DCS=etcds://...: the PEM file of the CA that signed etcd's certificates; each member's must be signed by it and name the host replikit reaches it by.",
 );
+pub const DCS_USER: Def = def(
+    "dcs-user",
+    "REPLIKIT_DCS_USER",
+    "NAME",
+    None,
+    "An etcd user to log in as, where etcd has authentication on; its password comes from REPLIKIT_DCS_PASSWORD (or REPLIKIT_DCS_PASSWORD_FILE). It needs read and write on /replikit/CLUSTER/.",
+);
 pub const DCS_TTL: Def = def(
     "dcs-ttl",
     "REPLIKIT_DCS_TTL",
@@ -263,7 +270,7 @@ pub const DCS_TTL: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 30] = [
+pub const ALL: [&Def; 31] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -291,6 +298,7 @@ pub const ALL: [&Def; 30] = [
     &PEERS,
     &DCS,
     &DCS_CA,
+    &DCS_USER,
     &DCS_TTL,
     &SEMI_SYNC,
     &SEMI_SYNC_TIMEOUT,

@@ -259,6 +259,11 @@ fn ha_settings(raw: &Raw, inputs: &Inputs) -> Result<Option<HaSettings>> {
         if ca.is_some() {
             bail!("REPLIKIT_DCS_CA is set but REPLIKIT_DCS is not; give REPLIKIT_DCS=etcds://HOST:PORT,... or unset it");
         }
+        if raw.text(&defs::DCS_USER).map_err(|e| anyhow!(e))?.is_some()
+            || role::dcs_password(inputs)?.is_some()
+        {
+            bail!("REPLIKIT_DCS_USER or REPLIKIT_DCS_PASSWORD is set but REPLIKIT_DCS is not; give REPLIKIT_DCS=etcd://HOST:PORT,... or unset them");
+        }
         return Ok(ha);
     };
     let Some(mut ha) = ha else {
@@ -268,6 +273,10 @@ fn ha_settings(raw: &Raw, inputs: &Inputs) -> Result<Option<HaSettings>> {
         endpoints,
         ttl: parse_or_default(raw, &defs::DCS_TTL, dcs::parse_ttl)?,
         tls: dcs::tls(with_tls, ca.as_deref())?,
+        login: dcs::login(
+            raw.text(&defs::DCS_USER).map_err(|e| anyhow!(e))?,
+            role::dcs_password(inputs)?,
+        )?,
     });
     Ok(Some(ha))
 }

@@ -5,7 +5,7 @@
 //! members in turn, the one that answered last first, until one answers
 //! or the deadline passes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use rustls::ClientConfig;
 
+use crate::config::dcs::EtcdLogin;
 use crate::config::peers::Peer;
 use crate::dcs::base64;
 use crate::dcs::http::{self, REQUEST_TIMEOUT};
@@ -24,6 +25,10 @@ pub struct Etcd {
     tls: Option<Arc<ClientConfig>>,
     /// The member that answered last, asked first next time.
     last_good: Cell<usize>,
+    /// etcd's user and password, where it has accounts.
+    login: Option<EtcdLogin>,
+    /// The token etcd gave for them; asked for again when it expires.
+    token: RefCell<Option<String>>,
 }
 
 /// A key's holder as etcd has it.
@@ -44,11 +49,17 @@ pub enum Take {
 }
 
 impl Etcd {
-    pub fn new(endpoints: Vec<Peer>, tls: Option<Arc<ClientConfig>>) -> Etcd {
+    pub fn new(
+        endpoints: Vec<Peer>,
+        tls: Option<Arc<ClientConfig>>,
+        login: Option<EtcdLogin>,
+    ) -> Etcd {
         Etcd {
             endpoints,
             tls,
             last_good: Cell::new(0),
+            login,
+            token: RefCell::new(None),
         }
     }
 
@@ -152,6 +163,16 @@ impl Etcd {
         held(&answer)
     }
 
+    /// Puts `value` under `key`, bound to `lease`: it goes with the lease.
+    pub fn put_bound(&self, key: &str, value: &str, lease: i64, deadline: Instant) -> Result<()> {
+        let body = format!(
+            "{{\"key\":\"{}\",\"value\":\"{}\",\"lease\":\"{lease}\"}}",
+            base64::encode(key.as_bytes()),
+            base64::encode(value.as_bytes())
+        );
+        self.call("/v3/kv/put", &body, deadline).map(drop)
+    }
+
     /// Puts `value` under `key`, with no lease: it stays until deleted.
     pub fn put(&self, key: &str, value: &str, deadline: Instant) -> Result<()> {
         let body = format!(
@@ -177,8 +198,59 @@ impl Etcd {
         .map(drop)
     }
 
-    /// POSTs to each member in turn until one answers 200 with JSON.
+    /// `send`, logged in where etcd has accounts: a token is asked for
+    /// first, and again once, when etcd says it is no longer valid (a
+    /// token expires; etcd restarts).
     fn call(&self, path: &str, body: &str, deadline: Instant) -> Result<Json> {
+        let Some(login) = &self.login else {
+            return self.send(path, body, deadline, None);
+        };
+        for attempt in 0..2 {
+            let current = self.token.borrow().clone();
+            let token = match current {
+                Some(token) => token,
+                None => {
+                    let token = self.authenticate(login, deadline)?;
+                    *self.token.borrow_mut() = Some(token.clone());
+                    token
+                }
+            };
+            match self.send(path, body, deadline, Some(&token)) {
+                Err(e) if attempt == 0 && token_refused(&e) => {
+                    *self.token.borrow_mut() = None;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    /// A token for `login`; etcd's refusal in one line, without the
+    /// password.
+    fn authenticate(&self, login: &EtcdLogin, deadline: Instant) -> Result<String> {
+        let body = format!(
+            "{{\"name\":{},\"password\":{}}}",
+            json::quote(&login.user),
+            json::quote(&login.password)
+        );
+        let answer = self
+            .send("/v3/auth/authenticate", &body, deadline, None)
+            .with_context(|| {
+                format!(
+                    "logging in to etcd as {:?} (REPLIKIT_DCS_USER, REPLIKIT_DCS_PASSWORD)",
+                    login.user
+                )
+            })?;
+        answer
+            .get("token")
+            .and_then(Json::as_str)
+            .filter(|t| valid_token(t))
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("etcd's answer to a log-in holds no usable token"))
+    }
+
+    /// POSTs to each member in turn until one answers 200 with JSON.
+    fn send(&self, path: &str, body: &str, deadline: Instant, token: Option<&str>) -> Result<Json> {
         let n = self.endpoints.len();
         let mut errors = Vec::new();
         for i in 0..n {
@@ -188,7 +260,7 @@ impl Etcd {
             if Instant::now() >= deadline {
                 break;
             }
-            match ask(endpoint, path, body, each, self.tls.as_ref()) {
+            match ask(endpoint, path, body, each, self.tls.as_ref(), token) {
                 Ok(answer) => {
                     self.last_good.set(at);
                     return Ok(answer);
@@ -203,12 +275,29 @@ impl Etcd {
     }
 }
 
+/// A token etcd may have given (pure): it goes into a header line, so a
+/// peer's text that could end that line or run long is refused.
+fn valid_token(token: &str) -> bool {
+    (1..=4096).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+/=".contains(&b))
+}
+
+/// Whether etcd refused the token itself (expired, or from before a
+/// restart), rather than what was asked.
+fn token_refused(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("invalid auth token") || text.contains("user name is empty")
+}
+
 fn ask(
     endpoint: &Peer,
     path: &str,
     body: &str,
     deadline: Instant,
     tls: Option<&Arc<ClientConfig>>,
+    token: Option<&str>,
 ) -> Result<Json> {
     let left = deadline.saturating_duration_since(Instant::now());
     let ip = crate::db::resolve::lookup(&endpoint.host, left)?
@@ -222,6 +311,7 @@ fn ask(
         body,
         deadline,
         tls,
+        token,
     )?;
     answer(status, &text)
 }
@@ -364,6 +454,7 @@ mod tests {
                     port,
                 }],
                 None,
+                None,
             );
             let started = Instant::now();
             let result = etcd.get("/replikit/c/leader", started + Duration::from_secs(2));
@@ -371,6 +462,17 @@ mod tests {
             let e = format!("{:#}", result.expect_err(name));
             assert!(took < Duration::from_secs(4), "{name}: {took:?}");
             assert!(!e.contains('\n') && e.len() < 1000, "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn only_a_token_that_fits_a_header_line_is_used() {
+        assert!(valid_token("ZmQbhbPLtDJjyUvp.12"));
+        assert!(valid_token(
+            "eyJhbGciOiJSUzI1NiJ9.eyJ1c2VybmFtZSI6InIifQ.c2ln-_=+/"
+        ));
+        for bad in ["", "a\r\nX-Evil: 1", "a b", "tok\u{0}en", &"a".repeat(4097)] {
+            assert!(!valid_token(bad), "{bad:?}");
         }
     }
 
@@ -386,7 +488,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
         };
-        let etcd = Etcd::new(vec![member(silent), member(good)], None);
+        let etcd = Etcd::new(vec![member(silent), member(good)], None, None);
         let held = etcd
             .get("k", Instant::now() + Duration::from_secs(3))
             .unwrap();

@@ -16,7 +16,8 @@ pub const MAX_ANSWER: usize = 1 << 20;
 
 /// POSTs `body` to `path` on `addr` and returns the status and the body
 /// of the answer, all before `deadline`; over TLS with `tls`, the
-/// certificate checked against its CA and `host`.
+/// certificate checked against its CA and `host`; with `token`, etcd's
+/// authentication token in the Authorization header.
 pub fn post(
     addr: SocketAddr,
     host: &str,
@@ -24,6 +25,7 @@ pub fn post(
     body: &str,
     deadline: Instant,
     tls: Option<&Arc<ClientConfig>>,
+    token: Option<&str>,
 ) -> Result<(u16, String)> {
     let left = || {
         deadline
@@ -42,6 +44,7 @@ pub fn post(
         host,
         path,
         body,
+        token,
     };
     match tls {
         None => request.exchange(stream, &socket, &left),
@@ -62,6 +65,7 @@ struct Request<'a> {
     host: &'a str,
     path: &'a str,
     body: &'a str,
+    token: Option<&'a str>,
 }
 
 impl Request<'_> {
@@ -76,11 +80,15 @@ impl Request<'_> {
             host,
             path,
             body,
+            token,
         } = *self;
         socket.set_write_timeout(Some(left()?))?;
         socket.set_read_timeout(Some(left()?))?;
+        let authorization = token
+            .map(|t| format!("Authorization: {t}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
         stream

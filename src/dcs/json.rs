@@ -39,6 +39,23 @@ pub fn parse(text: &str) -> Result<Json> {
     Ok(value)
 }
 
+/// `text` as a JSON string literal, quotes included (pure): what replikit
+/// sends that is not base64 (an etcd user's name and password).
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 impl Json {
     /// `obj.get("a")`; None on a missing field or on a non-object.
     pub fn get(&self, field: &str) -> Option<&Json> {
@@ -266,6 +283,22 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_text_reads_back_as_itself() {
+        for text in [
+            "",
+            "pw",
+            "a\"b",
+            "back\\slash",
+            "line\nfeed\r\t\u{1}",
+            "ünï ✓ 🦀",
+        ] {
+            let quoted = quote(text);
+            assert_eq!(parse(&quoted).unwrap().as_str(), Some(text), "{quoted}");
+        }
+        assert_eq!(quote("a\"b"), r#""a\"b""#);
+    }
 
     #[test]
     fn reads_what_etcd_answers() {

@@ -47,11 +47,37 @@ pub fn value_for(server_id: u32) -> String {
     format!("server_id={server_id}")
 }
 
+/// A member's entry under `/replikit/CLUSTER/members/SERVER_ID` (pure):
+/// whether it takes writes, how far it got (its GTIDs), and as a replica
+/// its source, threads and lag. JSON, for people and tools reading etcd.
+pub fn member_value(
+    server_id: u32,
+    writable: bool,
+    gtid: &str,
+    replica: Option<&crate::status::node::ReplicaState>,
+) -> String {
+    use crate::dcs::json::quote;
+    let replica = match replica {
+        None => "null".to_string(),
+        Some(r) => format!(
+            "{{\"source\":{},\"io\":{},\"sql\":{},\"lag\":{}}}",
+            quote(&format!("{}:{}", r.source_host, r.source_port)),
+            quote(&r.io_running),
+            quote(&r.sql_running),
+            r.lag_seconds.map_or("null".into(), |s| s.to_string())
+        ),
+    };
+    format!(
+        "{{\"server_id\":{server_id},\"writable\":{writable},\"gtid\":{},\"replica\":{replica}}}",
+        quote(gtid)
+    )
+}
+
 impl Leader {
     pub fn new(dcs: &DcsSettings, cluster: &str) -> Leader {
         let prefix = format!("/replikit/{cluster}/");
         Leader {
-            etcd: Etcd::new(dcs.endpoints.clone(), dcs.tls.clone()),
+            etcd: Etcd::new(dcs.endpoints.clone(), dcs.tls.clone(), dcs.login.clone()),
             key: format!("{prefix}leader"),
             prefix,
             ttl: dcs.ttl,
@@ -109,6 +135,28 @@ impl Leader {
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// Publishes this member's entry (`member_value`) under its own lease
+    /// `lease` (a new one when None or expired); the lease it is under.
+    pub fn publish_member(
+        &self,
+        server_id: u32,
+        value: &str,
+        lease: Option<i64>,
+        deadline: Instant,
+    ) -> Result<i64> {
+        let alive = match lease {
+            Some(id) => self.etcd.keep_alive(id, deadline)?.map(|_| id),
+            None => None,
+        };
+        let lease = match alive {
+            Some(id) => id,
+            None => self.etcd.grant(self.ttl, deadline)?,
+        };
+        let key = format!("{}members/{server_id}", self.prefix);
+        self.etcd.put_bound(&key, value, lease, deadline)?;
+        Ok(lease)
     }
 
     /// Who holds the key.
@@ -206,6 +254,8 @@ pub struct Keeper {
     next_failover: Instant,
     /// No new rejoin before then.
     next_rejoin: Instant,
+    /// The lease this member's entry is bound to.
+    member_lease: Option<i64>,
     /// Since when this node has been astray: read-only while another
     /// node holds the key, and either a former primary (its record names
     /// it) or a replica of some node other than the key's holder.
@@ -227,6 +277,9 @@ pub struct Remedies {
     /// then back), which no failover could reach to repoint.
     pub rejoin: Remedy,
 }
+
+/// How long a look may spend publishing the member's entry.
+const PUBLISH_WITHIN: Duration = Duration::from_millis(500);
 
 /// How often a node that does not hold the key looks at it.
 const NON_HOLDER_LOOKS_EVERY: Duration = Duration::from_secs(1);
@@ -257,6 +310,7 @@ impl Keeper {
             next_failover: Instant::now(),
             next_rejoin: Instant::now(),
             astray_since: None,
+            member_lease: None,
         }
     }
 
@@ -407,8 +461,37 @@ impl Keeper {
         }
         let holds = self.holds && self.fence_by.is_some_and(|t| Instant::now() < t);
         self.holding.store(holds, Ordering::SeqCst);
+        // Last, and briefly: the entry is for people and tools, and must
+        // not delay the next look.
+        self.publish(conn, &d, me);
         outcome?;
         held.map(drop)
+    }
+
+    /// This member's entry in etcd (`member_value`), under a lease of its
+    /// own, so that a member gone is gone from the list within a
+    /// time-to-live. A failure is left to the next look.
+    fn publish(&mut self, conn: &mut Conn, d: &Dialect, me: u32) {
+        let mut deadline = Instant::now() + PUBLISH_WITHIN;
+        if let Some(t) = self.fence_by.filter(|_| self.holds) {
+            deadline = deadline.min(t);
+        }
+        let entry = (|| -> Result<String> {
+            let writable = is_writable(conn)?;
+            let rows = conn.query(d.gtid_progress_query())?;
+            let gtid = rows.get(0, "g").unwrap_or("").to_string();
+            let replica =
+                crate::status::node::ReplicaState::from_rows(&conn.query(d.replica_status())?);
+            Ok(member_value(me, writable, &gtid, replica.as_ref()))
+        })();
+        let published = entry.and_then(|value| {
+            self.leader
+                .publish_member(me, &value, self.member_lease, deadline)
+        });
+        match published {
+            Ok(lease) => self.member_lease = Some(lease),
+            Err(e) => log::debug!("leader: this member's entry in etcd: {e:#}"),
+        }
     }
 
     fn renew(
@@ -654,4 +737,39 @@ pub fn wait_until_held(holding: &AtomicBool) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcs::json::{self, Json};
+    use crate::status::node::ReplicaState;
+
+    #[test]
+    fn a_members_entry_is_json_that_reads_back() {
+        let primary = json::parse(&member_value(11, true, "u:1-5,\nv:1-2", None)).unwrap();
+        assert_eq!(primary.get("server_id").and_then(Json::as_i64), Some(11));
+        assert_eq!(primary.get("writable").and_then(Json::as_bool), Some(true));
+        assert_eq!(
+            primary.get("gtid").and_then(Json::as_str),
+            Some("u:1-5,\nv:1-2")
+        );
+        let state = ReplicaState {
+            source_host: "db\"1".into(),
+            source_port: 3306,
+            io_running: "Yes".into(),
+            sql_running: "No".into(),
+            lag_seconds: None,
+            source_log_file: String::new(),
+            source_log_pos: 0,
+            gtid: String::new(),
+            io_error: None,
+            sql_error: None,
+        };
+        let replica = json::parse(&member_value(12, false, "0-11-7", Some(&state))).unwrap();
+        let r = replica.get("replica").unwrap();
+        assert_eq!(r.get("source").and_then(Json::as_str), Some("db\"1:3306"));
+        assert_eq!(r.get("sql").and_then(Json::as_str), Some("No"));
+        assert_eq!(replica.get("writable").and_then(Json::as_bool), Some(false));
+    }
 }

@@ -9,6 +9,7 @@
 mod common;
 
 mod bad_input;
+mod etcd_auth;
 mod etcd_tls;
 mod hostile_peer;
 mod identity;

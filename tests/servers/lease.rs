@@ -2,6 +2,7 @@
 //! servers: two nodes under replikit with REPLIKIT_PEERS and REPLIKIT_DCS
 //! (a short time-to-live, 6 s, so that the test is quick):
 //! - the first primary takes the leader key before it takes writes;
+//! - each member publishes its entry (writable, GTIDs, replica threads);
 //! - a switchover hands the key over, and back;
 //! - maintenance on (status says so on every node); etcd loses its quorum
 //!   (two members stopped): the primary makes itself read-only before its
@@ -217,6 +218,19 @@ fn lease(flavor: Flavor) {
     c.wait_replicating(1);
     c.assert_semi_sync(0, true, true);
     c.assert_semi_sync(1, false, true);
+    // Each member publishes its entry: writable or not, its GTIDs, and as
+    // a replica its threads.
+    wait_for(TTL, "both members' entries in etcd", || {
+        let (primary, replica) = (
+            etcd.get("/replikit/lease-test/members/11"),
+            etcd.get("/replikit/lease-test/members/12"),
+        );
+        primary.contains(r#""writable":true"#)
+            && primary.contains(r#""replica":null"#)
+            && replica.contains(r#""writable":false"#)
+            && replica.contains(r#""io":"Yes","sql":"Yes""#)
+            && replica.contains(r#""gtid":""#)
+    });
 
     // A switchover hands the key over with the writes, and back.
     let out = c.replikit(

@@ -229,6 +229,12 @@ const ADMIN_PASSWORD: Setting = Setting {
     secret: true,
 };
 
+/// The password of the etcd user REPLIKIT_DCS_USER (etcd's own accounts).
+const DCS_PASSWORD: Setting = Setting {
+    names: &["REPLIKIT_DCS_PASSWORD"],
+    secret: true,
+};
+
 /// Every variable of the role contract, secrets' `_FILE` forms included;
 /// the fuzz targets set them.
 #[cfg(feature = "fuzzing")]
@@ -247,6 +253,7 @@ pub fn variables() -> Vec<String> {
         &SOURCE_DELAY,
         &REPL_PASSWORD_HASH,
         &ADMIN_PASSWORD,
+        &DCS_PASSWORD,
     ]
     .iter()
     .flat_map(|s| {
@@ -373,6 +380,11 @@ pub fn root_password(inputs: &Inputs) -> Result<Option<String>> {
 /// The admin account's password (REPLIKIT_ADMIN_PASSWORD or its file).
 pub fn admin_password(inputs: &Inputs) -> Result<Option<String>> {
     inputs.get(&ADMIN_PASSWORD)
+}
+
+/// The etcd user's password (REPLIKIT_DCS_PASSWORD or its file).
+pub fn dcs_password(inputs: &Inputs) -> Result<Option<String>> {
+    inputs.get(&DCS_PASSWORD)
 }
 
 pub fn resolve(inputs: &Inputs) -> Result<Role> {
