@@ -93,19 +93,8 @@ fn keep_trying_with_host<T>(
             log::info!("replication: {UNFINISHED}");
             return None;
         }
-        let job = Job {
-            local,
-            repl_host,
-            tls: &settings.tls,
-            source_key: settings.source_key.as_deref(),
-            unverified_root_login: settings.unverified_root_login,
-            cluster: &settings.cluster,
-            seed: settings.seed,
-            semi_sync: settings.semi_sync,
-            restartable,
-            deadline: Instant::now() + Duration::from_secs(3600),
-        };
-        match step(&job) {
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        match step(&job(settings, local, repl_host, restartable, deadline)) {
             Ok(value) => return Some(value),
             Err(_) if stopping::requested() => {
                 log::info!("replication: {UNFINISHED}");
@@ -132,18 +121,29 @@ pub fn once<T>(
     deadline: Instant,
     step: impl FnOnce(&Job) -> Result<T>,
 ) -> Result<T> {
-    step(&Job {
+    step(&job(settings, local, "", true, deadline))
+}
+
+/// The job of a set-up step under `settings`.
+fn job<'a>(
+    settings: &'a ReplicationSettings,
+    local: &'a LocalServer,
+    repl_host: &'a str,
+    restartable: bool,
+    deadline: Instant,
+) -> Job<'a> {
+    Job {
         local,
-        repl_host: "",
+        repl_host,
         tls: &settings.tls,
         source_key: settings.source_key.as_deref(),
         unverified_root_login: settings.unverified_root_login,
         cluster: &settings.cluster,
         seed: settings.seed,
         semi_sync: settings.semi_sync,
-        restartable: true,
+        restartable,
         deadline,
-    })
+    }
 }
 
 /// Tries `attempt` until it succeeds or `deadline` passes, waiting

@@ -27,11 +27,12 @@ use replikit::db::wire::{Conn, Remote};
 
 const TABLES: u64 = 3;
 
-/// xorshift64*: small, seeded, the same faults for the same seed.
-struct Rng(u64);
+/// xorshift64*: small, seeded, the same faults for the same seed (the
+/// partition soak's too).
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;

@@ -37,6 +37,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::chaos::Rng;
 use crate::cluster::Cluster;
 use crate::common::servers::Flavor;
 use crate::common::*;
@@ -63,18 +64,6 @@ const FAULTS: [Fault; 6] = [
     Fault::EtcdMemberCut,
     Fault::FrozenServer,
 ];
-
-/// xorshift64*: small, seeded, the same faults for the same seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
 
 /// What one fault did.
 struct Outcome {
