@@ -137,26 +137,31 @@ impl Leader {
         self.ttl
     }
 
-    /// Publishes this member's entry (`member_value`) under its own lease
-    /// `lease` (a new one when None or expired); the lease it is under.
+    /// Keeps this member's entry alive under its own lease `lease` (a
+    /// new one when None or expired), and writes `value` (`member_value`)
+    /// when `write` or when the lease is new: the lease it is under, and
+    /// whether it wrote. Renewals leave no history in etcd; writes do.
     pub fn publish_member(
         &self,
         server_id: u32,
         value: &str,
+        write: bool,
         lease: Option<i64>,
         deadline: Instant,
-    ) -> Result<i64> {
+    ) -> Result<(i64, bool)> {
         let alive = match lease {
             Some(id) => self.etcd.keep_alive(id, deadline)?.map(|_| id),
             None => None,
         };
-        let lease = match alive {
-            Some(id) => id,
-            None => self.etcd.grant(self.ttl, deadline)?,
+        let (lease, write) = match alive {
+            Some(id) => (id, write),
+            None => (self.etcd.grant(self.ttl, deadline)?, true),
         };
-        let key = format!("{}members/{server_id}", self.prefix);
-        self.etcd.put_bound(&key, value, lease, deadline)?;
-        Ok(lease)
+        if write {
+            let key = format!("{}members/{server_id}", self.prefix);
+            self.etcd.put_bound(&key, value, lease, deadline)?;
+        }
+        Ok((lease, write))
     }
 
     /// Who holds the key.
@@ -256,6 +261,8 @@ pub struct Keeper {
     next_rejoin: Instant,
     /// The lease this member's entry is bound to.
     member_lease: Option<i64>,
+    /// The entry last written, and when.
+    member_written: Option<(String, Instant)>,
     /// Since when this node has been astray: read-only while another
     /// node holds the key, and either a former primary (its record names
     /// it) or a replica of some node other than the key's holder.
@@ -311,6 +318,7 @@ impl Keeper {
             next_rejoin: Instant::now(),
             astray_since: None,
             member_lease: None,
+            member_written: None,
         }
     }
 
@@ -484,12 +492,25 @@ impl Keeper {
                 crate::status::node::ReplicaState::from_rows(&conn.query(d.replica_status())?);
             Ok(member_value(me, writable, &gtid, replica.as_ref()))
         })();
+        // Every write is a revision etcd keeps until it compacts: the
+        // entry is written when it changed, at most once a time-to-live
+        // (a primary's GTIDs change with every commit).
         let published = entry.and_then(|value| {
+            let due = self
+                .member_written
+                .as_ref()
+                .is_none_or(|(last, at)| *last != value && at.elapsed() >= self.leader.ttl);
             self.leader
-                .publish_member(me, &value, self.member_lease, deadline)
+                .publish_member(me, &value, due, self.member_lease, deadline)
+                .map(|(lease, wrote)| (lease, wrote.then_some(value)))
         });
         match published {
-            Ok(lease) => self.member_lease = Some(lease),
+            Ok((lease, written)) => {
+                self.member_lease = Some(lease);
+                if let Some(value) = written {
+                    self.member_written = Some((value, Instant::now()));
+                }
+            }
             Err(e) => log::debug!("leader: this member's entry in etcd: {e:#}"),
         }
     }

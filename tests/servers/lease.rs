@@ -220,7 +220,7 @@ fn lease(flavor: Flavor) {
     c.assert_semi_sync(1, false, true);
     // Each member publishes its entry: writable or not, its GTIDs, and as
     // a replica its threads.
-    wait_for(TTL, "both members' entries in etcd", || {
+    wait_for(TTL * 3, "both members' entries in etcd", || {
         let (primary, replica) = (
             etcd.get("/replikit/lease-test/members/11"),
             etcd.get("/replikit/lease-test/members/12"),
