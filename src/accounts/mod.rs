@@ -69,6 +69,18 @@ pub fn donor(replication: &Credentials, cluster: &str) -> Credentials {
     derived(DONOR_USER, label, &replication.password, cluster, 1)
 }
 
+/// The key of the physical seed's hand-shake (`seed::physical`), from a
+/// secret both ends hold: the replication password, or the source's root
+/// password in root-credentials mode. Slow (PBKDF2, 300,000 rounds,
+/// salted by REPLIKIT_CLUSTER): a recorded hand-shake costs a guesser a
+/// tenth of a second a guess.
+pub fn seed_key(secret: &str, cluster: &str) -> [u8; 32] {
+    let salt = format!("replikit\0{cluster}\0replikit physical seed");
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), SLOW_ROUNDS, &mut key);
+    key
+}
+
 /// The replication account of root-credentials mode. Every replica
 /// derives the same password from the admin password, so replicas never
 /// undo each other's account and a restart changes nothing; the password

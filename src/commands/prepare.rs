@@ -15,19 +15,14 @@ pub fn run(settings: &Settings, o: &PrepareOptions) -> Result<i32, Fatal> {
     let timeout = super::timeout(&o.timeout, "REPLIKIT_PREPARE_TIMEOUT")?;
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
     let repl_host = accounts::replica_host_pattern(role, settings, None)?;
-    let job = replication::Job {
-        local: &local,
-        repl_host: &repl_host,
-        tls: &settings.replication.tls,
-        source_key: settings.replication.source_key.as_deref(),
-        unverified_root_login: settings.replication.unverified_root_login,
-        cluster: &settings.replication.cluster,
-        seed: settings.replication.seed,
-        semi_sync: settings.replication.semi_sync,
-        // Not our child: a clone could not start it again.
-        restartable: false,
-        deadline: Instant::now() + timeout,
-    };
+    // Not our child: a clone could not start it again.
+    let job = replication::retry::job(
+        &settings.replication,
+        &local,
+        &repl_host,
+        false,
+        Instant::now() + timeout,
+    );
     let line = replication::set_up(role, &job).or_exit(exit_code::REPLICATION)?;
     println!("{line}");
     Ok(0)

@@ -40,20 +40,14 @@ pub fn rejoin(settings: &Settings, o: &RejoinOptions) -> Result<i32, Fatal> {
     let env = settings.node.role().or_exit(exit_code::USAGE)?;
     let ha = ha_settings(settings)?;
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
-    let replication = &settings.replication;
-    let job = crate::replication::Job {
-        local: &local,
-        repl_host: "",
-        tls: &replication.tls,
-        source_key: replication.source_key.as_deref(),
-        unverified_root_login: replication.unverified_root_login,
-        cluster: &replication.cluster,
-        seed: replication.seed,
-        semi_sync: replication.semi_sync,
-        // Not our child: a clone could not start it again; a dump it is.
-        restartable: false,
-        deadline: std::time::Instant::now() + timeout,
-    };
+    // Not our child: a clone could not start it again; a dump it is.
+    let job = crate::replication::retry::job(
+        &settings.replication,
+        &local,
+        "",
+        false,
+        std::time::Instant::now() + timeout,
+    );
     finish(crate::replication::follow::discard_and_reseed(
         env, ha, &job,
     ))

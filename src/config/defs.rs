@@ -186,9 +186,23 @@ pub const REPL_SSL: Def = def(
 pub const SEED: Def = def(
     "seed",
     "REPLIKIT_SEED",
-    "auto|clone|dump|none",
+    "auto|physical|clone|dump|none",
     Some("auto"),
-    "On a new replica: auto (seed when the source holds data or has purged binary logs: clone where it works, else a dump), clone, dump (always seed that way), none (never).",
+    "On a new replica: auto (seed when the source holds data or has purged binary logs: MySQL's clone where it works, a physical copy by mariadb-backup from a MariaDB source that serves one, else a dump), physical, clone, dump (always seed that way), none (never).",
+);
+pub const DONOR_PORT: Def = def(
+    "donor-port",
+    "REPLIKIT_DONOR_PORT",
+    "PORT|off",
+    Some("4444"),
+    "MariaDB: the TCP port on which a primary's replikit serves physical seeds (mariadb-backup's stream) to replicas of this cluster, one at a time; the same on every node. off: serve none.",
+);
+pub const DATADIR: Def = def(
+    "datadir",
+    "REPLIKIT_DATADIR",
+    "PATH",
+    Some("/var/lib/mysql"),
+    "The server's data directory: a physical seed replaces its contents, and a start that finds one cut short there empties it. It must be the server's datadir for a physical seed to run.",
 );
 pub const SEMI_SYNC: Def = def(
     "semi-sync",
@@ -270,7 +284,7 @@ pub const DCS_TTL: Def = def(
 );
 
 /// Every global option, in `--help` order.
-pub const ALL: [&Def; 31] = [
+pub const ALL: [&Def; 33] = [
     &SERVER_ID,
     &SERVER_ID_RULE,
     &ORDINAL_OFFSET,
@@ -291,6 +305,8 @@ pub const ALL: [&Def; 31] = [
     &CLUSTER,
     &REPL_SSL,
     &SEED,
+    &DONOR_PORT,
+    &DATADIR,
     &AGENT_PORT,
     &AGENT_BIND,
     &AGENT_MAX_LAG,

@@ -5,8 +5,30 @@
 //! stopping and without depending on Docker's restart policy.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Work to do while the command is down, before it starts again.
+pub type Action = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
+
+static BEFORE_START: Mutex<Option<Action>> = Mutex::new(None);
+
+/// As `request`, with `action` run between the exit and the new start (a
+/// physical seed's move into the data directory): PID 1 starts the
+/// command again only if it succeeds.
+pub fn request_with(action: Action) {
+    *BEFORE_START.lock().unwrap_or_else(|e| e.into_inner()) = Some(action);
+    request();
+}
+
+/// The action to run before the restart, if any; taken once.
+pub fn take_action() -> Option<Action> {
+    BEFORE_START
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+}
 
 /// The next exit of the command is to be followed by a new start.
 pub fn request() {
@@ -17,6 +39,7 @@ pub fn request() {
 /// server down).
 pub fn cancel() {
     REQUESTED.store(false, Ordering::SeqCst);
+    take_action();
 }
 
 /// Whether a restart was requested; clears the request.

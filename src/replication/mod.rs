@@ -58,6 +58,10 @@ pub struct Job<'a> {
     /// replikit supervises the local server and starts it again when it
     /// exits for a clone.
     pub restartable: bool,
+    /// Where a physical seed is asked for (REPLIKIT_DONOR_PORT).
+    pub donor_port: Option<u16>,
+    /// The server's data directory (REPLIKIT_DATADIR).
+    pub datadir: &'a std::path::Path,
     pub deadline: Instant,
 }
 

@@ -252,6 +252,12 @@ impl ThisReplica<'_> {
         let checked = source::wait_until_writable(r, self.source, &creds, job.deadline)?;
         let position = choose_position(conn, mine, r, self.source, checked, &creds, job)?;
         let seeded = seed::run::seed_if_needed(conn, mine, r, self.source, interrupted, job)?;
+        if let (Some(_), Some(timeout)) = (&seeded, job.semi_sync) {
+            // A clone or a physical copy restarted the server, which has
+            // forgotten the replica side turned on before the seed: without
+            // it, every commit on the primary would wait out its timeout.
+            crate::replication::semi_sync::take_side(conn, mine, false, timeout)?;
+        }
         let position = match &seeded {
             Some(seeded) => seeded_position(conn, mine, &seeded.at, position)?,
             None => {
@@ -264,6 +270,11 @@ impl ThisReplica<'_> {
             seed::events::settle_copied_events(conn, mine, seeded.events_paused)?;
             seed::record::finish_local(conn)?;
             seed::record::record(conn, &seeded.how)?;
+            if let Some(file) = &seeded.position_file {
+                // Replication runs from there now: the next start must not
+                // take this copy for one still to be pointed at.
+                let _ = std::fs::remove_file(file);
+            }
             log::info!(
                 "seeding: done ({}); replicating from the snapshot's position",
                 seeded.how

@@ -13,9 +13,13 @@ use crate::db::local::LocalServer;
 use crate::pid1::stopping::{self, Stopping};
 use crate::replication::{self, Job};
 
-/// Waits between attempts start here and double up to `MAX_WAIT`.
+/// Waits between attempts start here and double up to `MAX_WAIT`, which
+/// bounds how late a replica notices its source come up (a refused TCP
+/// connection is all a try costs): at 1 s, primary-late → replicating was
+/// 720 ms at the median on MySQL, over the 600 ms goal at the 90th
+/// percentile.
 const FIRST_WAIT: Duration = Duration::from_millis(50);
-const MAX_WAIT: Duration = Duration::from_secs(1);
+const MAX_WAIT: Duration = Duration::from_millis(250);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// What the log says when PID 1 stops before replication is set up.
@@ -125,7 +129,7 @@ pub fn once<T>(
 }
 
 /// The job of a set-up step under `settings`.
-fn job<'a>(
+pub fn job<'a>(
     settings: &'a ReplicationSettings,
     local: &'a LocalServer,
     repl_host: &'a str,
@@ -142,6 +146,8 @@ fn job<'a>(
         seed: settings.seed,
         semi_sync: settings.semi_sync,
         restartable,
+        donor_port: settings.donor_port,
+        datadir: &settings.datadir,
         deadline,
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::accounts;
 use crate::db::dialect::Dialect;
 use crate::db::wire::Conn;
 
@@ -67,18 +68,11 @@ fn load_plugins(conn: &mut Conn, d: &Dialect) -> Result<()> {
         if loaded.get(0, "n") == Some("1") {
             continue;
         }
-        let super_read_only = match d.super_read_only_query() {
-            Some(q) => conn.query(q)?.get(0, "super_read_only") == Some("1"),
-            None => false,
-        };
-        if super_read_only {
-            conn.query("SET GLOBAL super_read_only = OFF")?;
-        }
-        let installed = conn.query(&format!("INSTALL PLUGIN {name} SONAME '{library}'"));
-        if super_read_only {
-            conn.query("SET GLOBAL super_read_only = ON")?;
-        }
-        installed.with_context(|| format!("loading {library} for semi-synchronous replication"))?;
+        accounts::with_super_read_only_lifted(conn, d, |conn| {
+            conn.query(&format!("INSTALL PLUGIN {name} SONAME '{library}'"))
+                .map(drop)
+        })
+        .with_context(|| format!("loading {library} for semi-synchronous replication"))?;
         log::info!("semi-synchronous replication: loaded {name} ({library})");
     }
     Ok(())

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
+use crate::accounts;
 use crate::config::role::Credentials;
-use crate::db::dialect::Tls;
+use crate::db::dialect::{Dialect, Tls};
 use crate::db::error::redact;
 use crate::db::local::LocalServer;
 use crate::db::sql::quote;
@@ -59,13 +60,19 @@ pub fn clone_statement(host: &str, port: u16, donor: &Credentials, tls: &Tls) ->
 /// down, and replikit starts it again; `conn` is gone with it.
 pub fn clone_from(
     conn: &mut Conn,
+    d: &Dialect,
     local: &LocalServer,
     host: &str,
     port: u16,
     donor: &Credentials,
     tls: &Tls,
 ) -> Result<()> {
-    ensure_plugin(conn)?;
+    // A new replica under replikit starts fenced (super_read_only), which
+    // refuses INSTALL PLUGIN: lifted for that statement, read_only kept,
+    // so that no application account can write meanwhile. Nothing opens a
+    // replica that is still being seeded, so putting the fence back cannot
+    // undo someone else's change (on a primary it could).
+    accounts::with_super_read_only_lifted(conn, d, ensure_plugin)?;
     conn.query(&format!(
         "SET GLOBAL clone_valid_donor_list = {}",
         quote(&format!("{host}:{port}"))

@@ -19,6 +19,10 @@ pub enum Method {
     /// Seed a new replica with MySQL's clone plugin, even from an empty
     /// source; an error where clone cannot work.
     Clone,
+    /// Seed a new MariaDB replica with a physical copy streamed by the
+    /// source's replikit (mariadb-backup), even from an empty source; an
+    /// error where that cannot work.
+    Physical,
     /// Never seed: replicate from the source's binary logs alone.
     None,
 }
@@ -32,7 +36,10 @@ impl FromStr for Method {
             "dump" => Ok(Method::Dump),
             "none" => Ok(Method::None),
             "clone" => Ok(Method::Clone),
-            other => bail!("{other:?} is not a seeding method; use auto, clone, dump or none"),
+            "physical" => Ok(Method::Physical),
+            other => {
+                bail!("{other:?} is not a seeding method; use auto, physical, clone, dump or none")
+            }
         }
     }
 }
@@ -99,6 +106,7 @@ pub fn decide(method: Method, f: &Facts) -> Decision {
     match (method, source_has) {
         (Method::Dump, _) => Decision::Seed("REPLIKIT_SEED=dump".into()),
         (Method::Clone, _) => Decision::Seed("REPLIKIT_SEED=clone".into()),
+        (Method::Physical, _) => Decision::Seed("REPLIKIT_SEED=physical".into()),
         (_, Some(why)) => Decision::Seed(format!("this replica is new and {why}")),
         (_, None) => Decision::Direct(
             "the source holds no data yet: its binary log gives a new replica everything".into(),
@@ -110,33 +118,68 @@ pub fn decide(method: Method, f: &Facts) -> Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyBy {
     Clone,
+    Physical,
     Dump,
 }
 
-/// What decides whether clone can seed this replica.
-#[derive(Debug, Clone, Copy)]
+/// What decides whether clone or a physical copy can seed this replica.
+#[derive(Debug, Clone)]
 pub struct CloneAbility {
     pub mine: ServerVersion,
     pub theirs: ServerVersion,
-    /// replikit supervises the server and can start it after the clone.
+    /// replikit supervises the server and can start it after the copy.
     pub restartable: bool,
     /// The source's clone plugin is active.
     pub source_plugin: bool,
+    /// What keeps a physical copy from serving here, found out of the
+    /// versions (`physical::obstacle`: no donor port, TLS, the tools, the
+    /// datadir); None when it may be tried.
+    pub physical_obstacle: Option<String>,
 }
 
 /// Clone where it works (pure): MySQL 8.0.17+ on both sides, in one
 /// series (one release before 8.0.37), the source's plugin active, and
-/// replikit the server's supervisor. Otherwise a dump; with
-/// REPLIKIT_SEED=clone, an error that says which condition failed.
+/// replikit the server's supervisor. Else, between MariaDB servers of one
+/// series, a physical copy. Otherwise a dump; with REPLIKIT_SEED=clone or
+/// physical, an error that says which condition failed.
 pub fn copy_by(method: Method, c: &CloneAbility) -> Result<CopyBy, String> {
-    let why_not = clone_obstacle(c);
-    match (method, why_not) {
-        (Method::Clone, Some(why)) => Err(format!(
-            "REPLIKIT_SEED=clone, but {why}; use REPLIKIT_SEED=dump or auto"
-        )),
-        (Method::Clone | Method::Auto, None) => Ok(CopyBy::Clone),
+    let (no_clone, no_physical) = (clone_obstacle(c), physical_obstacle(c));
+    match method {
+        Method::Clone => match no_clone {
+            Some(why) => Err(format!(
+                "REPLIKIT_SEED=clone, but {why}; use REPLIKIT_SEED=dump or auto"
+            )),
+            None => Ok(CopyBy::Clone),
+        },
+        Method::Physical => match no_physical {
+            Some(why) => Err(format!(
+                "REPLIKIT_SEED=physical, but {why}; use REPLIKIT_SEED=dump or auto"
+            )),
+            None => Ok(CopyBy::Physical),
+        },
+        Method::Auto if no_clone.is_none() => Ok(CopyBy::Clone),
+        Method::Auto if no_physical.is_none() => Ok(CopyBy::Physical),
         _ => Ok(CopyBy::Dump),
     }
+}
+
+fn physical_obstacle(c: &CloneAbility) -> Option<String> {
+    if !c.mine.copies_physically_from(&c.mine) {
+        return Some(format!(
+            "this replica runs {}, and a physical copy is MariaDB's (MySQL has clone)",
+            c.mine
+        ));
+    }
+    if !c.mine.copies_physically_from(&c.theirs) {
+        return Some(format!(
+            "the source runs {} and this replica {}, and a physical copy needs both MariaDB of one series",
+            c.theirs, c.mine
+        ));
+    }
+    if !c.restartable {
+        return Some("a physical copy restarts the server, which only replikit as its entrypoint can do (not `replikit prepare`)".into());
+    }
+    c.physical_obstacle.clone()
 }
 
 fn clone_obstacle(c: &CloneAbility) -> Option<String> {
@@ -182,9 +225,13 @@ mod tests {
         assert_eq!("dump".parse::<Method>().unwrap(), Method::Dump);
         assert_eq!("none".parse::<Method>().unwrap(), Method::None);
         assert_eq!("clone".parse::<Method>().unwrap(), Method::Clone);
+        assert_eq!("physical".parse::<Method>().unwrap(), Method::Physical);
         for bad in ["", "Auto", "rsync"] {
             let e = bad.parse::<Method>().unwrap_err().to_string();
-            assert!(e.contains("use auto, clone, dump or none"), "{bad}: {e}");
+            assert!(
+                e.contains("use auto, physical, clone, dump or none"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -238,6 +285,7 @@ mod tests {
                 theirs: v(theirs),
                 restartable,
                 source_plugin,
+                physical_obstacle: Some("REPLIKIT_DONOR_PORT is off".into()),
             };
         let cases = [
             (
@@ -318,6 +366,69 @@ mod tests {
             let e = copy_by(Method::Clone, &ability).unwrap_err();
             assert!(e.contains(want) && e.contains("REPLIKIT_SEED=dump"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_physical_copy_between_mariadb_servers_of_one_series() {
+        let v = |s: &str| ServerVersion::parse(s).unwrap();
+        let able =
+            |mine: &str, theirs: &str, restartable: bool, obstacle: Option<&str>| CloneAbility {
+                mine: v(mine),
+                theirs: v(theirs),
+                restartable,
+                source_plugin: false,
+                physical_obstacle: obstacle.map(String::from),
+            };
+        let m11 = "11.8.6-MariaDB-0+deb13u1";
+        let cases = [
+            (
+                Method::Auto,
+                able(m11, "11.8.3-MariaDB", true, None),
+                Ok(CopyBy::Physical),
+            ),
+            (
+                Method::Physical,
+                able(m11, m11, true, None),
+                Ok(CopyBy::Physical),
+            ),
+            (
+                Method::Auto,
+                able(m11, "10.11.9-MariaDB", true, None),
+                Ok(CopyBy::Dump),
+            ),
+            (Method::Auto, able(m11, m11, false, None), Ok(CopyBy::Dump)),
+            (
+                Method::Auto,
+                able(m11, m11, true, Some("TLS")),
+                Ok(CopyBy::Dump),
+            ),
+            (Method::Dump, able(m11, m11, true, None), Ok(CopyBy::Dump)),
+            (
+                Method::Auto,
+                able("9.7.4", "9.7.4", true, None),
+                Ok(CopyBy::Dump),
+            ),
+        ];
+        for (method, ability, want) in cases {
+            assert_eq!(copy_by(method, &ability), want, "{method:?} {ability:?}");
+        }
+        let refusals = [
+            (able("9.7.4", "9.7.4", true, None), "MySQL has clone"),
+            (able(m11, "10.11.9-MariaDB", true, None), "one series"),
+            (able(m11, m11, false, None), "not `replikit prepare`"),
+            (
+                able(m11, m11, true, Some("REPLIKIT_DONOR_PORT is off")),
+                "REPLIKIT_DONOR_PORT is off",
+            ),
+        ];
+        for (ability, want) in refusals {
+            let e = copy_by(Method::Physical, &ability).unwrap_err();
+            assert!(e.contains(want) && e.contains("REPLIKIT_SEED=dump"), "{e}");
+        }
+        assert_eq!(
+            decide(Method::Physical, &facts(&[], false, &[], false)),
+            Decision::Seed("REPLIKIT_SEED=physical".into())
+        );
     }
 
     #[test]

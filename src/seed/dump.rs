@@ -141,10 +141,10 @@ pub fn progress_line(copied: u64, elapsed: Duration, estimate: u64) -> String {
 /// credentials a helper reads and the error output it writes. Nothing is
 /// left on disk if replikit is stopped mid-copy (a `docker commit` or the
 /// next start would find it), and nothing outlives the helpers.
-struct MemFile(File);
+pub(crate) struct MemFile(File);
 
 impl MemFile {
-    fn new(name: &std::ffi::CStr) -> Result<MemFile> {
+    pub(crate) fn new(name: &std::ffi::CStr) -> Result<MemFile> {
         // SAFETY: memfd_create with a valid C string; the descriptor is ours.
         let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -158,7 +158,7 @@ impl MemFile {
     }
 
     /// An option file holding `text`.
-    fn with(name: &std::ffi::CStr, text: &str) -> Result<MemFile> {
+    pub(crate) fn with(name: &std::ffi::CStr, text: &str) -> Result<MemFile> {
         let mut f = MemFile::new(name)?;
         f.0.write_all(text.as_bytes())
             .context("cannot fill an in-memory file")?;
@@ -166,7 +166,7 @@ impl MemFile {
     }
 
     /// The last line of a tool's error output, for our one-line error.
-    fn last_line(&self) -> String {
+    pub(crate) fn last_line(&self) -> String {
         let mut text = String::new();
         let mut f = &self.0;
         let _ = f.seek(std::io::SeekFrom::Start(0));
@@ -178,7 +178,7 @@ impl MemFile {
             .to_string()
     }
 
-    fn stderr(&self) -> Result<Stdio> {
+    pub(crate) fn stderr(&self) -> Result<Stdio> {
         Ok(Stdio::from(self.0.try_clone()?))
     }
 }
@@ -187,7 +187,7 @@ impl MemFile {
 /// /etc/mysql/my.cnf, no ~/.my.cnf), which it opens through its own copy
 /// of our descriptor, and an environment of PATH alone (MYSQL_HOST,
 /// MYSQL_PWD and the like would change where it goes).
-fn tool(program: &str, options: &MemFile) -> Command {
+pub(crate) fn tool(program: &str, options: &MemFile) -> Command {
     let fd = options.0.as_raw_fd();
     let mut c = Command::new(program);
     c.arg(format!("--defaults-file=/proc/self/fd/{fd}"))

@@ -58,7 +58,12 @@ pub fn record(conn: &mut Conn, how: &str) -> Result<()> {
     };
     let path = std::path::Path::new(dir).join(crate::status::node::SEED_RECORD);
     let text = format!("{how}, finished {}\n", utc_now());
-    if let Err(e) = crate::identity::atomic_file::write_if_changed(&path, None, text.as_bytes()) {
+    if let Err(e) = crate::identity::atomic_file::write_if_changed(
+        &path,
+        None,
+        text.as_bytes(),
+        crate::identity::atomic_file::Durability::Synced,
+    ) {
         // Only `status` reads it: not worth failing the set-up for.
         log::warn!("cannot record the seed in {}: {e:#}", path.display());
     }

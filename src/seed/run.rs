@@ -18,7 +18,7 @@ use crate::replication::source::{log_in_to_source, Source};
 use crate::replication::{wait_for_local_server, Job};
 use crate::seed::decide::{self, CloneAbility, CopyBy, Decision, Facts, Method};
 use crate::seed::source::{self as facts, EmptySnapshot, SourceFacts};
-use crate::seed::{clone, dump, events, record, tool_options, user_schemas};
+use crate::seed::{clone, dump, events, physical, record, tool_options, user_schemas};
 
 /// A seed: where replication starts, how it was done (for the record),
 /// and whether the event scheduler was paused for it.
@@ -26,6 +26,9 @@ pub struct Seeded {
     pub at: dump::Coordinates,
     pub how: String,
     pub events_paused: bool,
+    /// A file that names the seed's position until replication runs from
+    /// it (a physical copy's), removed then.
+    pub position_file: Option<std::path::PathBuf>,
 }
 
 /// Seeds this replica when `decide` says so; the snapshot's coordinates,
@@ -46,6 +49,11 @@ pub fn seed_if_needed(
     // even if replikit was stopped before it could point it at the source.
     if d.version.has_clone() && !interrupted {
         if let Some(at) = completed_clone(conn, r)? {
+            return Ok(Some(at));
+        }
+    }
+    if d.version.copies_physically_from(&d.version) && !interrupted {
+        if let Some(at) = completed_physical(r, job)? {
             return Ok(Some(at));
         }
     }
@@ -82,19 +90,30 @@ pub fn seed_if_needed(
             None => theirs = facts::source_facts(&mut from, &source_dialect)?,
         }
     }
+    let datadir = local_datadir(conn)?;
     let ability = CloneAbility {
         mine: d.version,
         theirs: source.version,
         restartable: job.restartable,
         source_plugin: source.version.has_clone() && clone::plugin_active(&mut from)?,
+        physical_obstacle: physical::obstacle(job.donor_port, job.datadir, &datadir),
     };
     let bytes = facts::source_size(&mut from, &source_dialect)?;
     drop(from);
-    if decide::copy_by(job.seed, &ability).map_err(permanent)? == CopyBy::Clone {
-        announce("clone", r, &theirs, bytes, &why);
-        if let Some(seeded) = seed_by_clone(conn, r, source, &reader, job)? {
-            return Ok(Some(seeded));
+    match decide::copy_by(job.seed, &ability).map_err(permanent)? {
+        CopyBy::Clone => {
+            announce("clone", r, &theirs, bytes, &why);
+            if let Some(seeded) = seed_by_clone(conn, d, r, source, &reader, job)? {
+                return Ok(Some(seeded));
+            }
         }
+        CopyBy::Physical => {
+            announce("a physical copy", r, &theirs, bytes, &why);
+            if let Some(seeded) = seed_physically(conn, r, source, &datadir, bytes, job)? {
+                return Ok(Some(seeded));
+            }
+        }
+        CopyBy::Dump => {}
     }
     announce("a dump", r, &theirs, bytes, &why);
     seed_by_dump(conn, d, r, source, &reader, &theirs, bytes, job).map(Some)
@@ -171,6 +190,7 @@ fn seed_by_dump(
             started.elapsed().as_secs_f64()
         ),
         events_paused,
+        position_file: None,
     })
 }
 
@@ -200,6 +220,7 @@ fn seed_without_data(
         ),
         // No user schema, so no event came along.
         events_paused: false,
+        position_file: None,
     })
 }
 
@@ -219,6 +240,7 @@ fn announce(how: &str, r: &Replica, theirs: &SourceFacts, bytes: u64, why: &str)
 /// REPLIKIT_SEED=auto, so that a dump seeds instead.
 fn seed_by_clone(
     conn: &mut Conn,
+    d: &Dialect,
     r: &Replica,
     source: &Source,
     donor: &Credentials,
@@ -227,6 +249,7 @@ fn seed_by_clone(
     let started = Instant::now();
     match clone::clone_from(
         conn,
+        d,
         job.local,
         &r.source_host,
         r.source_port,
@@ -262,6 +285,97 @@ fn seed_by_clone(
     Ok(Some(seeded))
 }
 
+/// The server's data directory.
+fn local_datadir(conn: &mut Conn) -> Result<std::path::PathBuf> {
+    let rows = conn.query("SELECT @@datadir AS d")?;
+    Ok(rows.get(0, "d").unwrap_or_default().into())
+}
+
+/// Asks the source's replikit for a physical copy and waits for the
+/// server to start on it; None when the donor declined under
+/// REPLIKIT_SEED=auto, so that a dump seeds instead.
+fn seed_physically(
+    conn: &mut Conn,
+    r: &Replica,
+    source: &Source,
+    datadir: &std::path::Path,
+    bytes: u64,
+    job: &Job,
+) -> Result<Option<Seeded>> {
+    let port = job.donor_port.expect("no obstacle: the port is set");
+    let donor = physical::recipient::Donor {
+        addr: std::net::SocketAddr::new(source.addr.ip(), port),
+        tls: source.tls(),
+        host: &r.source_host,
+    };
+    let key = physical::replica_key(&r.access, job.cluster);
+    let started = Instant::now();
+    let outcome = physical::recipient::seed(conn, &donor, &key, datadir, bytes, job);
+    let (gtid, copied) = match outcome {
+        Ok(physical::recipient::Outcome::Copied { gtid, bytes }) => (gtid, bytes),
+        Ok(physical::recipient::Outcome::Declined(why)) if job.seed == Method::Auto => {
+            log::warn!("{why}; seeding with a dump instead");
+            return Ok(None);
+        }
+        // REPLIKIT_SEED=physical: try again later, as for any wait.
+        Ok(physical::recipient::Outcome::Declined(why)) => bail!("{why}"),
+        Err(e) if job.seed == Method::Auto && !crate::replication::retry::is_permanent(&e) => {
+            log::warn!("physical seed: {e:#}; seeding with a dump instead");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    log::info!(
+        "seeding: the server runs on the copy (it now has the source's accounts: root's password is the source's)"
+    );
+    Ok(Some(Seeded {
+        at: gtid_coordinates(gtid),
+        how: format!(
+            "physical copy from {}:{}, {copied} bytes in {:.1} s",
+            r.source_host,
+            r.source_port,
+            started.elapsed().as_secs_f64()
+        ),
+        events_paused: false,
+        position_file: Some(datadir.join(physical::POSITION_FILE)),
+    }))
+}
+
+fn gtid_coordinates(gtid: String) -> dump::Coordinates {
+    dump::Coordinates {
+        file: None,
+        pos: None,
+        mariadb_gtid: Some(gtid),
+    }
+}
+
+/// A physical copy already in place (replikit stopped after the move,
+/// before replication ran from it): its position.
+fn completed_physical(r: &Replica, job: &Job) -> Result<Option<Seeded>> {
+    let file = job.datadir.join(physical::POSITION_FILE);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    let gtid = text.trim().to_string();
+    if gtid.split(',').any(|g| g.split('-').count() != 3) {
+        bail!(
+            "{} does not hold a GTID position; remove it and the data to seed again",
+            file.display()
+        );
+    }
+    log::info!(
+        "seeding: this server holds a physical copy of {}:{} taken at {gtid}",
+        r.source_host,
+        r.source_port
+    );
+    Ok(Some(Seeded {
+        at: gtid_coordinates(gtid),
+        how: format!("physical copy from {}:{}", r.source_host, r.source_port),
+        events_paused: false,
+        position_file: Some(file),
+    }))
+}
+
 /// The source coordinates of a completed clone of this replica's source.
 fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<Seeded>> {
     Ok(
@@ -280,6 +394,7 @@ fn completed_clone(conn: &mut Conn, r: &Replica) -> Result<Option<Seeded>> {
                 how: format!("clone from {}:{}", r.source_host, r.source_port),
                 // Paused, if need be, once the set-up sees the events.
                 events_paused: false,
+                position_file: None,
             }
         }),
     )

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{children_of, require_root, require_tool, wait_for, wait_for_value, Bounded};
 
@@ -215,6 +215,34 @@ impl Server {
         );
     }
 
+    /// Every process and thread in the server's PID namespace, as numbered
+    /// inside it, with its thread group's command name.
+    pub fn namespace_tasks(&self) -> Vec<(u32, String)> {
+        let root = self.unshare.as_ref().expect("the server runs").id();
+        let mut family = super::children_of(root);
+        let mut tasks = Vec::new();
+        while let Some(pid) = family.pop() {
+            family.extend(super::children_of(pid));
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for thread in threads.flatten() {
+                let status =
+                    std::fs::read_to_string(thread.path().join("status")).unwrap_or_default();
+                let inner = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("NSpid:"))
+                    .and_then(|v| v.split_whitespace().last()?.parse().ok());
+                if let Some(inner) = inner {
+                    tasks.push((inner, comm.trim_end().to_string()));
+                }
+            }
+        }
+        tasks.sort();
+        tasks
+    }
+
     /// Whether replikit (the server's PID namespace) has exited by itself.
     pub fn exited(&mut self) -> bool {
         self.unshare
@@ -240,8 +268,13 @@ impl Server {
 
     /// A file of this instance's folder; empty when it is not there.
     fn read_own(&self, name: &str) -> String {
-        let dir = self.root.join(self.dir.trim_start_matches('/'));
-        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+        std::fs::read_to_string(self.own_path(name)).unwrap_or_default()
+    }
+
+    /// A file in the server's own folder (socket, logs, data), as seen
+    /// from outside its root filesystem.
+    pub fn own_path(&self, name: &str) -> PathBuf {
+        self.root.join(self.dir.trim_start_matches('/')).join(name)
     }
 
     fn start_full(
@@ -270,17 +303,24 @@ impl Server {
         let host_dir = root.join(dir.trim_start_matches('/'));
         let _ = std::fs::remove_dir_all(&host_dir);
         std::fs::create_dir_all(&host_dir).unwrap();
+        // Each its own tmpdir, as for the server below: two bootstraps at
+        // once in the shared /tmp named their temporary tables alike
+        // ("Could not remove temporary table '/tmp/#sql-temptable-1e-1-3'",
+        // then "Unknown table 'mysql.tmp_user_sys'").
         let init = if flavor.is_mysql() {
-            format!("mysqld --no-defaults --initialize-insecure --user=root --datadir={dir}/data")
+            format!(
+                "mysqld --no-defaults --initialize-insecure --user=root --datadir={dir}/data \
+                 --tmpdir={dir}"
+            )
         } else {
             format!(
                 "mariadb-install-db --no-defaults --force --user=root --auth-root-authentication-method=normal \
-                 --skip-test-db --datadir={dir}/data"
+                 --skip-test-db --datadir={dir}/data --tmpdir={dir}"
             )
         };
-        // One retry: a rare failure of the initialisation tool (seen once,
-        // not reproduced) is a fault of the harness, not of what is tested.
-        // The first failure is printed so that it stays visible.
+        // One retry: a rare failure of the initialisation tool is a fault
+        // of the harness, not of what is tested. The first failure is
+        // printed so that it stays visible.
         let mut attempt = 0;
         loop {
             let out = in_root(
@@ -312,12 +352,17 @@ impl Server {
         } else {
             String::new()
         };
+        // Each its own tmpdir: servers of one flavor share the root
+        // filesystem's /tmp, and two servers whose pid is the same in their
+        // namespaces named their temporary tables alike (INSERT ... SELECT
+        // from the same table failed "Error on delete of '/tmp/#sql-...'").
         // No option files, but an empty one rather than --no-defaults:
         // that would also make MySQL ignore what SET PERSIST stored in the
         // datadir, which a container's server reads.
         let mut args = format!(
             "exec {under}{} --defaults-file=/dev/null --user=root --datadir={dir}/data --port={port} --bind-address=127.0.0.1 \
-             --socket={dir}/sock --pid-file={dir}/pid --log-error={dir}/error.log --skip-name-resolve",
+             --socket={dir}/sock --pid-file={dir}/pid --log-error={dir}/error.log --skip-name-resolve \
+             --tmpdir={dir}",
             flavor.server()
         );
         if flavor.is_mysql() {
@@ -332,6 +377,9 @@ impl Server {
             args += &format!(" 2>{dir}/replikit.log");
             place_binary(&host_dir.join("replikit"));
             e.push(("REPLIKIT_SOCKET".into(), format!("{dir}/sock")));
+            if !e.iter().any(|(k, _)| k == "REPLIKIT_DATADIR") {
+                e.push(("REPLIKIT_DATADIR".into(), format!("{dir}/data")));
+            }
             if !e.iter().any(|(k, _)| k == "REPLIKIT_SERVER_ID_VIA") {
                 e.push(("REPLIKIT_SERVER_ID_VIA".into(), "off".into()));
             }
@@ -364,11 +412,30 @@ impl Server {
             .spawn()
             .unwrap();
         self.unshare = Some(child);
-        wait_for(
-            Duration::from_secs(60),
-            &format!("{:?} on port {} to answer", self.flavor, self.port),
-            || self.try_sql("SELECT 1").is_ok(),
-        );
+        // A safety net, not a time limit: on 2 CPUs shared by the whole
+        // tier, MySQL's crash recovery after a kill once took over 60 s.
+        let limit = Duration::from_secs(180);
+        let start = Instant::now();
+        while self.try_sql("SELECT 1").is_err() {
+            let exited = self.exited();
+            if exited || start.elapsed() > limit {
+                panic!(
+                    "{:?} on port {} {} ({:?} after the start)\n\
+                     replikit's log ends:\n{}\nthe server's log ends:\n{}",
+                    self.flavor,
+                    self.port,
+                    if exited {
+                        "exited before it answered"
+                    } else {
+                        "did not answer"
+                    },
+                    start.elapsed(),
+                    last_lines(&self.replikit_log(), 40),
+                    last_lines(&self.error_log(), 40),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stops the server cleanly and starts it again on the same data and port.
@@ -589,4 +656,10 @@ fn place_binary(dest: &Path) {
         std::fs::copy(super::static_bin(), &tmp).unwrap();
     }
     std::fs::rename(&tmp, dest).unwrap();
+}
+
+/// The last `n` lines of a log, for a failure message.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

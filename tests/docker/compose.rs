@@ -397,7 +397,9 @@ fn stop_during_a_seed(cluster: &Cluster) {
 /// A third replica, added once data exists, seeds itself from the primary,
 /// replicates, holds the same rows, and has a server-id of its own. Its
 /// copy includes a schema created after the primary was set up, which
-/// replikit granted to the donor by itself.
+/// replikit granted to the donor by itself. Under the default
+/// REPLIKIT_SEED=auto the copy is physical on MariaDB (mariadb-backup from
+/// the primary's replikit) and a clone on MySQL: never the slow dump.
 fn scale_out(cluster: &Cluster) {
     cluster.write(
         "CREATE DATABASE later_app; CREATE TABLE later_app.t (id INT PRIMARY KEY); \
@@ -420,6 +422,12 @@ fn scale_out(cluster: &Cluster) {
         "{}: {logs}",
         cluster.base
     );
+    let method = if cluster.base.contains("mariadb") {
+        "seeding: done (physical copy from primary:3306"
+    } else {
+        "seeding: done (clone from primary:3306"
+    };
+    assert!(logs.contains(method), "{}: {logs}", cluster.base);
     cluster.row_reaches(&["replica1", "replica2", "replica3"], "after the scale-out");
     cluster.verify("replica3");
     assert_eq!(

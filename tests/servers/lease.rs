@@ -175,7 +175,7 @@ impl Nodes {
             assert!(
                 Instant::now() < until,
                 "node {i}: semi-sync source side {on_source}, replica side {on_replica}: {status:?}\n{}",
-                self.nodes[i].replikit_log()
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(200));
         }

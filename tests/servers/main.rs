@@ -13,6 +13,7 @@ mod dialect;
 mod health;
 mod instances;
 mod lease;
+mod physical;
 mod replication;
 mod seed;
 mod topology;

@@ -5,7 +5,7 @@
 use std::process::Output;
 use std::time::Duration;
 
-use crate::common::servers::{Flavor, Server};
+use crate::common::servers::{free_port, Flavor, Server};
 use crate::common::*;
 
 const USER: &str = "repl";
@@ -446,7 +446,7 @@ fn certificates(flavor: Flavor) -> String {
 }
 
 /// `certificates` from a CA of its own, named `tag`.
-fn certificates_of(flavor: Flavor, tag: &str) -> String {
+pub fn certificates_of(flavor: Flavor, tag: &str) -> String {
     require_tool("openssl");
     let inside = format!("/tmp/replikit-tls-{tag}-{}", std::process::id());
     let dir = flavor.rootfs().join(inside.trim_start_matches('/'));
@@ -768,6 +768,53 @@ fn mysql_9_7_read_only_is_persisted_for_replicas_only() {
     replica.sql("CREATE DATABASE promoted");
     replica.restart();
     assert_eq!(replica.sql("SELECT @@read_only"), "0");
+}
+
+/// MySQL killed outright leaves `<socket>.lock` naming its PID; in the
+/// next PID namespace that number may be one of replikit's own threads or
+/// of the new server's, and MySQL would refuse to start ("Another process
+/// with pid N is using unix socket file": the lease test met both).
+/// replikit, PID 1 and running no server yet, removes the lock before it
+/// starts the server.
+#[test]
+fn mysql_9_7_starts_again_over_a_killed_servers_socket_lock() {
+    let port = free_port();
+    let env = [("MYSQL_MASTER", "1".to_string())];
+    let mut server = Server::start_under_replikit_on(Flavor::MySql97, port, "", &env);
+    // A number the next start hands out again before MySQL looks: one of
+    // replikit's threads, else (those that ended already) one of the
+    // server's own.
+    let tasks = server.namespace_tasks();
+    let named = |name: &str| -> Vec<u32> {
+        tasks
+            .iter()
+            .filter(|(pid, n)| *pid > 1 && n == name)
+            .map(|(pid, _)| *pid)
+            .collect()
+    };
+    let thread = named("replikit")
+        .last()
+        .or(named("mysqld").get(1))
+        .copied()
+        .unwrap_or_else(|| panic!("no thread beside the server's main one: {tasks:?}"));
+    server.kill();
+    let lock = server.own_path("sock.lock");
+    assert!(lock.is_file(), "{} after a kill", lock.display());
+    std::fs::write(&lock, thread.to_string()).unwrap();
+    server.start_again();
+    let log = server.replikit_log();
+    assert!(
+        log.contains(
+            "sock.lock, left by a server that was killed (no server runs in this PID namespace yet)"
+        ),
+        "{log}"
+    );
+    let now: u32 = std::fs::read_to_string(&lock)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(now, thread, "the new server's lock");
 }
 
 /// Bad sources, on real servers: `replikit prepare` on a new replica exits

@@ -12,10 +12,10 @@ use std::time::Duration;
 use crate::common::servers::{Flavor, Server};
 use crate::common::*;
 
-const USER: &str = "repl";
+pub const USER: &str = "repl";
 /// Hostile, as in tests/replication.rs; the donor account's password is
 /// derived from it.
-const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
+pub const PASSWORD: &str = "x'; DROP -- \\ \"비밀\" %";
 
 /// replikit `args` in `server`'s root filesystem, with the replication
 /// account and `env`.
@@ -33,8 +33,12 @@ fn no_secret(out: &Output) {
         stderr(out),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     ] {
-        assert!(!text.contains("비밀"), "the password in output: {text}");
+        no_secret_in(&text);
     }
+}
+
+pub fn no_secret_in(text: &str) {
+    assert!(!text.contains("비밀"), "the password in output: {text}");
 }
 
 fn ok(out: &Output, what: &str) -> String {
@@ -77,7 +81,7 @@ fn verify(replica: &Server, source: &Server) -> (i32, String) {
 }
 
 /// `replikit verify` finds no difference in `tables` tables.
-fn verified_clean(replica: &Server, source: &Server, tables: usize) {
+pub fn verified_clean(replica: &Server, source: &Server, tables: usize) {
     let (code, report) = verify(replica, source);
     assert_eq!(code, 0, "{report}");
     assert!(
@@ -108,7 +112,7 @@ const FIVE_THOUSAND: &str = "(SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 U
     (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) d";
 
 /// Two schemas, a few thousand rows, a trigger, a procedure and a view.
-fn load_data(p: &Server) {
+pub fn load_data(p: &Server) {
     p.sql(&format!(
         "CREATE DATABASE shop; CREATE DATABASE crm; \
          CREATE TABLE shop.items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64)); \
@@ -165,7 +169,7 @@ fn events_stay_on_the_source(primary: &Server, replica: &Server) {
 
 /// Writes to the primary until `stop` is set: inserts (which fire the
 /// trigger), updates and deletes of rows that existed before the replica.
-fn writer(p: &Server, stop: &AtomicBool, written: &AtomicU32) {
+pub fn writer(p: &Server, stop: &AtomicBool, written: &AtomicU32) {
     let mut i = 0u32;
     while !stop.load(Ordering::SeqCst) {
         p.sql(&format!(
@@ -499,6 +503,8 @@ mod own_data {
 /// command (as in a container): the replica clones its source while a
 /// writer writes, the server shuts down for the clone and replikit starts
 /// it again in place, and replication continues by GTID from the clone.
+/// The replica starts fenced (super_read_only), as under replikit in a
+/// container, which refused INSTALL PLUGIN until replikit lifted it.
 #[test]
 fn mysql_9_7_clone() {
     let flavor = Flavor::MySql97;
@@ -522,6 +528,11 @@ fn mysql_9_7_clone() {
         ("MYSQL_REPL_USER", USER.to_string()),
         ("MYSQL_REPL_PASSWORD", PASSWORD.to_string()),
         ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
+        // As in a container: replikit hands the server its options and
+        // its init-file, so the replica's server starts fenced
+        // (super_read_only), which refuses INSTALL PLUGIN.
+        ("REPLIKIT_SERVER_ID_VIA", "arg".to_string()),
+        ("REPLIKIT_SERVER_ID", "4242".to_string()),
     ]);
     let stop = AtomicBool::new(false);
     let written = AtomicU32::new(0);
@@ -546,7 +557,7 @@ fn mysql_9_7_clone() {
     let log = replica.replikit_log();
     assert!(log.contains("with clone"), "{log}");
     assert!(
-        log.contains("starting \"mysqld\" again, on the cloned data"),
+        log.contains("starting \"mysqld\" again, on the copied data"),
         "{log}"
     );
     assert!(!log.contains("with a dump"), "{log}");

@@ -73,6 +73,17 @@ impl ServerVersion {
     }
 }
 
+impl ServerVersion {
+    /// Whether this server can start on a physical copy (mariadb-backup)
+    /// of `donor`'s data files, prepared by its own mariadb-backup: both
+    /// MariaDB, one series (a file format may change between series).
+    pub fn copies_physically_from(&self, donor: &ServerVersion) -> bool {
+        self.product == Product::MariaDb
+            && donor.product == Product::MariaDb
+            && (self.release.0, self.release.1) == (donor.release.0, donor.release.1)
+    }
+}
+
 impl fmt::Display for ServerVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Release(a, b, c) = self.release;
