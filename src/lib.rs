@@ -6,6 +6,7 @@ mod commands;
 mod config;
 pub mod db;
 mod dcs;
+mod entrykit;
 mod exit_code;
 mod identity;
 mod logging;
@@ -33,6 +34,7 @@ pub mod fuzzing {
     pub use crate::identity::mycnf::{edit_options, set_options};
     pub use crate::replication::topology::{from_rows as topology_record, Record};
     pub use crate::seed::dump::coordinates;
+    pub use crate::seed::physical::protocol::read_stream as seed_stream;
     pub use crate::status::errant::mariadb as mariadb_errant_gtids;
     pub use crate::status::errant::Errant;
     pub use crate::status::errant::{mariadb_behind, mariadb_of_server, mysql_of_server};
@@ -43,11 +45,12 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
 use config::cli::{self, Command, Raw};
 use config::role;
-use config::settings::Settings;
+use config::settings::{self, Settings};
+use entrykit::chain::{self, Applet};
 use exit_code::{Fatal, OrExit};
-use pid1::prehook;
 
 /// Runs replikit with these arguments and returns its exit code.
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -64,20 +67,21 @@ pub fn run(args: Vec<OsString>) -> i32 {
 
 /// Arguments and environment to one `Settings`, then the command.
 fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
-    let invoked_as = args
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or("replikit");
-    if invoked_as == prehook::APPLET {
-        let (tasks, command) = prehook::parse_applet_args(&args[1..]).or_exit(exit_code::USAGE)?;
-        let mut raw = raw_from_env()?;
-        raw.set(
-            &config::defs::PRE,
-            tasks.into_iter().map(OsString::from).collect(),
-        );
-        let settings = settings(&raw, Some(command))?;
-        return commands::start::run(&settings);
+    // entrykit's applets: by the name invoked as (a symlink), or as the
+    // first argument.
+    let applet = args.first().and_then(|a| Applet::named(a));
+    if args.get(1).is_some_and(|a| a == "--symlink")
+        && matches!(applet, None | Some(Applet::Entrykit))
+    {
+        return make_symlinks(args.get(2));
+    }
+    if applet.is_some() {
+        return run_chain(&args);
+    }
+    if let Some(first) = args.get(1) {
+        if Applet::ALL.iter().any(|a| first == a.name()) {
+            return run_chain(&args[1..]);
+        }
     }
     let (flags, command) = cli::split_command(&args);
     // Container starts pass no flags: skip building clap's parser.
@@ -98,6 +102,48 @@ fn dispatch(args: Vec<OsString>) -> Result<i32, Fatal> {
         Some(Command::Rejoin(o)) => commands::takeover::rejoin(&settings(&raw, None)?, &o),
         Some(Command::Maintenance(o)) => commands::maintenance::run(&settings(&raw, None)?, &o),
     }
+}
+
+/// An entrykit chain (`switch … -- render … -- prehook … -- codep …`),
+/// read whole, then run by the same start as replikit's own job.
+fn run_chain(args: &[OsString]) -> Result<i32, Fatal> {
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let plan = chain::plan(args, &env).or_exit(exit_code::USAGE)?;
+    let server = plan
+        .commands
+        .iter()
+        .position(|c| commands::start::runs_the_server(&c.argv));
+    let mysql = server.is_some()
+        || settings::mysql_settings_present(&|name| std::env::var_os(name).is_some());
+    let settings = settings(&raw_from_env()?, None)?.with_plan(plan, server.unwrap_or(0), mysql);
+    commands::start::run(&settings)
+}
+
+/// `replikit --symlink [DIR]`: the applets' names, linked to this binary
+/// (in its own folder by default, as entrykit did).
+fn make_symlinks(dir: Option<&OsString>) -> Result<i32, Fatal> {
+    let binary = std::env::current_exe()
+        .context("cannot find this binary's path (/proc/self/exe)")
+        .or_exit(exit_code::OS_ERROR)?;
+    let dir = match dir {
+        Some(d) => std::path::PathBuf::from(d),
+        None => binary
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| "/usr/local/bin".into()),
+    };
+    let made = entrykit::symlink::create(&dir, &binary).or_exit(exit_code::CANT_CREATE)?;
+    for link in &made {
+        let _ = writeln!(
+            std::io::stdout(),
+            "created {} -> {}",
+            link.display(),
+            binary.display()
+        );
+    }
+    Ok(0)
 }
 
 /// The one validated `Settings` of this run, the role contract read from

@@ -14,7 +14,10 @@ use crate::accounts::local_access::{self, Files};
 use crate::config::role::Role;
 use crate::config::settings::{ServerIdVia, Settings};
 use crate::db::local::LocalServer;
+use crate::db::socket_lock;
 use crate::dcs::leader::{self, Leader};
+use crate::entrykit::chain::Step;
+use crate::entrykit::render;
 use crate::exit_code::{self, Fatal, OrExit};
 use crate::identity;
 use crate::identity::option_file;
@@ -22,6 +25,7 @@ use crate::logging::command_line;
 use crate::pid1::supervisor::Supervisor;
 use crate::pid1::{background, restart, stopping};
 use crate::replication;
+use crate::seed::physical;
 use crate::status::agent::Agent;
 
 /// The role replikit decided, passed to the command: `primary`, `replica`
@@ -35,15 +39,19 @@ const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(settings: &Settings) -> Result<i32, Fatal> {
     let mut supervisor = Supervisor::start(settings.signal_to).or_exit(exit_code::OS_ERROR)?;
-    log::info!(
-        "starting as {}; role inputs: {}",
-        if supervisor.is_pid1() {
-            "PID 1"
-        } else {
-            "subreaper"
-        },
-        settings.node.inputs_for_log
-    );
+    let as_what = if supervisor.is_pid1() {
+        "PID 1"
+    } else {
+        "subreaper"
+    };
+    if settings.mysql {
+        log::info!(
+            "starting as {as_what}; role inputs: {}",
+            settings.node.inputs_for_log
+        );
+    } else {
+        log::info!("starting as {as_what}; no MySQL setting and no server to run: no MySQL work");
+    }
     let local_access = set_up_local_access(settings);
     let result = prepare_and_run(settings, local_access.as_ref(), &mut supervisor);
     // The command has ended for good: replication's set-up winds down
@@ -83,20 +91,34 @@ fn prepare_and_run(
     local_access: Option<&Files>,
     supervisor: &mut Supervisor,
 ) -> Result<i32, Fatal> {
+    if !settings.mysql {
+        if let Some(code) = run_steps(settings, supervisor)? {
+            return Ok(code);
+        }
+        return supervise(supervisor, &settings.command, &settings.beside);
+    }
     let role = settings.node.role().or_exit(exit_code::USAGE)?;
     log::info!("role: {role}");
+    clean_up_physical_seed(settings);
     let mut command = settings.command.clone();
     let init_file = local_access.map(|f| f.init_file.as_path());
     let address = hand_over_options(settings, init_file, &mut command)?;
-    if let Some(code) = run_hooks(settings, supervisor, &command)? {
+    if let Some(code) = run_steps(settings, supervisor)? {
         return Ok(code);
+    }
+    if command.is_empty() {
+        return Ok(0);
     }
     tell_the_command(role, settings.ha.is_some());
     start_agent(settings, role)?;
+    let runs_server = runs_the_server(&command);
     // The init-file makes the server start read-only (fenced).
-    let fenced = init_file.is_some() && runs_the_server(&command);
+    let fenced = init_file.is_some() && runs_server;
     start_replication(settings, role, address, fenced)?;
-    supervise(supervisor, &command)
+    if runs_server {
+        socket_lock::remove_if_stale(&settings.replication.socket, supervisor.is_pid1());
+    }
+    supervise(supervisor, &command, &settings.beside)
 }
 
 /// Decides the server-id and hands it to the server, with the init-file
@@ -174,24 +196,28 @@ pub fn runs_the_server(command: &[OsString]) -> bool {
             && server(command.get(1)))
 }
 
-/// Runs the hooks in order; the code of the first that fails, which
-/// stops everything.
-fn run_hooks(
-    settings: &Settings,
-    supervisor: &mut Supervisor,
-    command: &[OsString],
-) -> Result<Option<i32>, Fatal> {
-    for hook in &settings.hooks {
-        log::info!("running hook {}", command_line(hook));
-        let argv: Vec<OsString> = hook.iter().map(OsString::from).collect();
-        let code = supervisor.run(&argv)?;
-        if code != 0 {
-            log::error!(
-                "hook {} failed with exit code {code}; not starting {}",
-                command_line(hook),
-                command_line(command)
-            );
-            return Ok(Some(code));
+/// Renders the files and runs the hooks, in order; the code of the first
+/// hook that fails, which stops everything. A file that cannot be
+/// rendered stops everything too, with replikit's own error.
+fn run_steps(settings: &Settings, supervisor: &mut Supervisor) -> Result<Option<i32>, Fatal> {
+    for step in &settings.steps {
+        match step {
+            Step::Render(target) => {
+                let text = render::text(target).or_exit(exit_code::USAGE)?;
+                let written = render::write(target, &text).or_exit(exit_code::CANT_CREATE)?;
+                log::info!("rendered {}: {written:?}", target.display());
+            }
+            Step::Hook(hook) => {
+                log::info!("running hook {}", command_line(&hook.argv));
+                let code = supervisor.run(&hook.argv)?;
+                if code != 0 {
+                    log::error!(
+                        "hook {} failed with exit code {code}; not going on",
+                        command_line(&hook.argv),
+                    );
+                    return Ok(Some(code));
+                }
+            }
         }
     }
     Ok(None)
@@ -335,6 +361,7 @@ fn start_replication(
         return Ok(());
     }
     let local = settings.local_server().or_exit(exit_code::USAGE)?;
+    start_donor(settings, role, &local);
     let (settings, role) = (settings.clone(), role.clone());
     background::spawn_awaited("replication", move || {
         background::failpoint("replication");
@@ -411,6 +438,55 @@ fn start_replication(
     .or_exit(exit_code::OS_ERROR)
 }
 
+/// Before the server starts: what a physical seed cut short left in the
+/// data directory goes (`swap::clean_up_at_start`), so that the server
+/// never starts on half a copy.
+fn clean_up_physical_seed(settings: &Settings) {
+    let datadir = &settings.replication.datadir;
+    if !datadir.is_dir() {
+        return;
+    }
+    match physical::swap::clean_up_at_start(datadir) {
+        Ok(Some(done)) => log::warn!("{done}"),
+        Ok(None) => {}
+        Err(e) => log::error!(
+            "REPLIKIT_DATADIR: cannot clean up {}: {e:#}",
+            datadir.display()
+        ),
+    }
+}
+
+/// Serves physical seeds to replicas, in the background, once the local
+/// server answers and is MariaDB's (a MySQL node opens no port). Whether
+/// this node may serve is decided at each request (a writable primary),
+/// as any node may become the primary.
+fn start_donor(settings: &Settings, role: &Role, local: &LocalServer) {
+    let Some(port) = settings.replication.donor_port else {
+        return;
+    };
+    let (settings, role, local) = (settings.replication.clone(), role.clone(), local.clone());
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let spawned = background::spawn("donor-start", move || {
+        // Once: a panic retried here must not bind the port twice.
+        if started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let product = replication::retry::keep_trying_with(&settings, &local, |job| {
+            Ok(replication::wait_for_local_server(job)?.1.version.product)
+        });
+        if product != Some(crate::db::dialect::Product::MariaDb) {
+            return;
+        }
+        let keys = physical::donor_keys(&role, &settings.cluster);
+        if let Err(e) = physical::donor::start(port, keys, local.clone()) {
+            log::error!("{e:#}");
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("physical seeds: {e:#}");
+    }
+}
+
 /// A standalone server's fence, lifted as soon as it answers.
 fn lift_the_fence(
     settings: &crate::config::settings::ReplicationSettings,
@@ -425,19 +501,41 @@ fn lift_the_fence(
     }
 }
 
-/// Runs the command until it exits, again in place when a clone asked
-/// for a restart; its exit code.
-fn supervise(supervisor: &mut Supervisor, command: &[OsString]) -> Result<i32, Fatal> {
-    loop {
-        log::info!("running {}", command_line(command));
-        let code = supervisor.run(command)?;
-        log::info!("{:?} exited with code {code}", command[0]);
-        if restart::take() && !supervisor.told_to_stop() {
-            log::info!("starting {:?} again, on the cloned data", command[0]);
-            continue;
-        }
-        return Ok(code);
+/// Runs the command, and codep's tasks beside it, until the first exits
+/// (again in place when a clone asked for a restart of the server); its
+/// exit code. Nothing to run (a chain of render alone) is a success.
+fn supervise(
+    supervisor: &mut Supervisor,
+    command: &[OsString],
+    beside: &[Vec<OsString>],
+) -> Result<i32, Fatal> {
+    if command.is_empty() {
+        return Ok(0);
     }
+    let mut commands = vec![command.to_vec()];
+    commands.extend(beside.iter().cloned());
+    for c in &commands {
+        log::info!("running {}", command_line(c));
+    }
+    let (i, code) = supervisor.run_side_by_side(&commands, |i, told_to_stop| {
+        if i != 0 || !restart::take() || told_to_stop {
+            return false;
+        }
+        if let Some(action) = restart::take_action() {
+            // A physical seed's move: the server must not start on half of it.
+            if let Err(e) = action() {
+                log::error!("{e:#}; not starting {:?} again", commands[0][0]);
+                return false;
+            }
+        }
+        log::info!("starting {:?} again, on the copied data", commands[0][0]);
+        true
+    })?;
+    log::info!("{:?} exited with code {code}", commands[i][0]);
+    if commands.len() > 1 {
+        log::info!("codep: the first task ended; stopping the others");
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

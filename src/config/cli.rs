@@ -16,7 +16,7 @@ use crate::config::defs::{self, Def};
     name = "replikit",
     version,
     about = "PID-1 entrypoint for MySQL/MariaDB containers: server-id, hooks, signal forwarding, reaping",
-    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]\n       replikit switchover [--to NODE]\n       replikit failover [--to NODE]\n       replikit rejoin --discard",
+    override_usage = "replikit [OPTIONS] [-- COMMAND [ARGS]...]\n       replikit server-id [OPTIONS]\n       replikit prepare [OPTIONS]\n       replikit verify [OPTIONS]\n       replikit health [CHECKS]\n       replikit status [--json]\n       replikit switchover [--to NODE]\n       replikit failover [--to NODE]\n       replikit rejoin --discard\n       replikit switch|render|prehook|codep|entrykit ... (entrykit's applets; see README)\n       replikit --symlink [DIR]",
     after_help = "Without a command after --, runs: docker-entrypoint.sh mysqld\n\
                   Exit codes: the command's own; 128+N if it died of signal N; 126 not executable; \
                   127 not found; 64 bad setting; 69 replication set-up failed; 71 system error; \

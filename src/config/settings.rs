@@ -16,10 +16,11 @@ use crate::config::role::{self, Inputs, Role};
 use crate::config::tls::{is_absolute_path, tls};
 use crate::db::dialect::Tls;
 use crate::db::local::LocalServer;
+use crate::entrykit::chain::{Command, Plan, Step};
+use crate::entrykit::words;
 use crate::identity::address::Cidr;
 use crate::identity::hosts::is_host_text;
 use crate::identity::server_id::{self, Rule};
-use crate::pid1::prehook;
 use crate::pid1::supervisor::SignalTo;
 
 /// Where the computed server-id is handed to the server.
@@ -78,6 +79,11 @@ pub struct ReplicationSettings {
     /// Semi-synchronous replication's timeout, when it is on
     /// (REPLIKIT_SEMI_SYNC, REPLIKIT_SEMI_SYNC_TIMEOUT).
     pub semi_sync: Option<Duration>,
+    /// Where a primary serves physical seeds and a replica asks for one
+    /// (REPLIKIT_DONOR_PORT); None: off.
+    pub donor_port: Option<u16>,
+    /// The server's data directory (REPLIKIT_DATADIR).
+    pub datadir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +106,19 @@ pub struct Settings {
     pub cnf: PathBuf,
     pub grace: Duration,
     pub signal_to: SignalTo,
-    pub hooks: Vec<Vec<String>>,
+    /// Run in order before the command: REPLIKIT_PRE's hooks, then an
+    /// applet chain's files to render and hooks.
+    pub steps: Vec<Step>,
+    /// The command to supervise; empty when an applet chain ends with
+    /// render alone. Under codep, the task that runs the server, else the
+    /// first.
     pub command: Vec<OsString>,
+    /// codep's other tasks, run beside the command.
+    pub beside: Vec<Vec<OsString>>,
+    /// Whether replikit does its MySQL work: server-id, option file, local
+    /// account, role, replication. Off only for an applet chain that runs
+    /// no server with no MySQL setting present (`mysql_settings_present`).
+    pub mysql: bool,
     pub node: NodeSettings,
     /// Switchover, failover and rejoin (REPLIKIT_PEERS and the admin
     /// account); None without peers.
@@ -213,11 +230,20 @@ impl Settings {
                 max_lag,
             })
         };
-        let hooks = raw
+        let steps = raw
             .texts(&defs::PRE)
             .map_err(|e| anyhow!(e))?
             .iter()
-            .map(|t| prehook::split_words(t))
+            .map(|t| {
+                let argv: Vec<OsString> = words::split_words(t)?
+                    .into_iter()
+                    .map(OsString::from)
+                    .collect();
+                Ok(Step::Hook(Command {
+                    name: argv[0].to_string_lossy().into_owned(),
+                    argv,
+                }))
+            })
             .collect::<Result<_>>()
             .with_context(|| defs::PRE.name())?;
         let command = match command {
@@ -235,17 +261,52 @@ impl Settings {
             cnf,
             grace: parse_or_default(raw, &defs::GRACE, parse_duration)?,
             signal_to: parse_or_default(raw, &defs::SIGNAL_TO, str::parse)?,
-            hooks,
+            steps,
             command,
+            beside: Vec::new(),
+            mysql: true,
             node: NodeSettings::read(inputs),
             ha: ha_settings(raw, inputs)?,
         })
+    }
+
+    /// An applet chain's plan: its steps after REPLIKIT_PRE's, its
+    /// commands (`main` of them the command, the rest beside it).
+    pub fn with_plan(mut self, plan: Plan, main: usize, mysql: bool) -> Settings {
+        self.steps.extend(plan.steps);
+        let mut commands: Vec<Vec<OsString>> = plan.commands.into_iter().map(|c| c.argv).collect();
+        self.command = if commands.is_empty() {
+            Vec::new()
+        } else {
+            commands.remove(main)
+        };
+        self.beside = commands;
+        self.mysql = mysql;
+        if !mysql {
+            self.via = ServerIdVia::Off;
+        }
+        self
     }
 
     /// replikit's log-in to its own server.
     pub fn local_server(&self) -> Result<LocalServer> {
         self.node.local_server(&self.replication.socket)
     }
+}
+
+/// The settings that are not MySQL's own: an applet chain with only these
+/// set does no MySQL work.
+const GENERIC: [&Def; 3] = [&defs::GRACE, &defs::SIGNAL_TO, &defs::PRE];
+
+/// Whether any MySQL setting is set: a `REPLIKIT_*` variable other than
+/// REPLIKIT_LOG, REPLIKIT_GRACE, REPLIKIT_SIGNAL_TO and REPLIKIT_PRE, or a
+/// variable of the role contract (MYSQL_*, MARIADB_*, MASTER_*, …).
+pub fn mysql_settings_present(is_set: &dyn Fn(&str) -> bool) -> bool {
+    defs::ALL
+        .iter()
+        .filter(|d| !GENERIC.contains(d))
+        .any(|d| is_set(d.env))
+        || role::variables().iter().any(|v| is_set(v))
 }
 
 /// Peers and the admin account, and the consensus store, which needs them.
@@ -304,6 +365,21 @@ fn replication(raw: &Raw) -> Result<ReplicationSettings> {
             other => bail!("unknown value {other:?}: use refuse or allow"),
         })?,
         seed: parse_or_default(raw, &defs::SEED, str::parse)?,
+        donor_port: parse_or_default(raw, &defs::DONOR_PORT, |v| match v {
+            "off" => Ok(None),
+            port => port
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .map(Some)
+                .ok_or_else(|| anyhow!("{port:?} is not a port; use 1..=65535 or off")),
+        })?,
+        datadir: parse_or_default(raw, &defs::DATADIR, |path| {
+            if !is_absolute_path(path) {
+                bail!("{path:?} is not an absolute path; give the server's datadir, like /var/lib/mysql");
+            }
+            Ok(PathBuf::from(path))
+        })?,
         semi_sync: match parse_or_default(raw, &defs::SEMI_SYNC, |v| match v {
             "off" => Ok(false),
             "on" => Ok(true),
@@ -448,7 +524,9 @@ mod tests {
         assert_eq!(s.grace, Duration::from_secs(5));
         assert_eq!(s.signal_to, SignalTo::Child);
         assert_eq!(s.command, ["docker-entrypoint.sh", "mysqld"]);
-        assert!(s.hooks.is_empty());
+        assert!(s.steps.is_empty());
+        assert!(s.beside.is_empty());
+        assert!(s.mysql);
         assert_eq!(s.replication.tls, Tls::Off);
         let on = settings(&["--repl-ssl", "on"]).unwrap();
         assert_eq!(on.replication.tls, Tls::Required);
@@ -515,10 +593,47 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.identity.explicit_id, Some(u32::MAX));
+        let hooks: Vec<_> = s
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Hook(c) => c.argv.clone(),
+                Step::Render(_) => unreachable!(),
+            })
+            .collect();
         assert_eq!(
-            s.hooks,
-            vec![vec!["echo".to_string(), "a b".into()], vec!["true".into()]]
+            hooks,
+            [
+                vec![OsString::from("echo"), "a b".into()],
+                vec!["true".into()]
+            ]
         );
+    }
+
+    #[test]
+    fn mysql_settings_are_told_from_generic_ones() {
+        let set = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        assert!(!mysql_settings_present(&set(&[])));
+        assert!(!mysql_settings_present(&set(&[
+            "REPLIKIT_GRACE",
+            "REPLIKIT_SIGNAL_TO",
+            "REPLIKIT_PRE",
+            "REPLIKIT_LOG",
+            "HOME",
+            "PATH"
+        ])));
+        for name in [
+            "REPLIKIT_CNF",
+            "REPLIKIT_ROLE",
+            "REPLIKIT_SERVER_ID",
+            "MYSQL_ROOT_PASSWORD",
+            "MYSQL_ROOT_PASSWORD_FILE",
+            "MARIADB_ROOT_PASSWORD",
+            "MYSQL_MASTER_HOST",
+        ] {
+            let names: &'static [&'static str] = Box::leak(Box::new([name]));
+            assert!(mysql_settings_present(&set(names)), "{name}");
+        }
     }
 
     #[test]

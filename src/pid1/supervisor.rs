@@ -22,6 +22,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::exit_code::{self, Fatal};
+use crate::pid1::footprint;
 use crate::pid1::helpers;
 use crate::pid1::proc_tree;
 use crate::pid1::spawn;
@@ -120,20 +121,46 @@ impl Supervisor {
         self.pid1
     }
 
-    /// Whether a stop signal has been passed on to the command.
-    pub fn told_to_stop(&self) -> bool {
-        self.told_to_stop
-    }
-
     /// Runs `argv` until it exits, forwarding signals to it and reaping any
     /// orphan meanwhile. Returns its exit code (128+N for signal N).
     pub fn run(&mut self, argv: &[OsString]) -> Result<i32, Fatal> {
-        let child = spawn(argv, &self.inherited_ignored)?;
-        log::debug!("started pid {child}");
+        self.run_side_by_side(&[argv.to_vec()], |_, _| false)
+            .map(|(_, code)| code)
+    }
+
+    /// Runs `commands` side by side until the first of them exits (codep),
+    /// passing every signal on to each, and reaping any orphan meanwhile.
+    /// Returns which one exited and its code; `finish` then stops the rest.
+    /// `again(i, told_to_stop)` is asked when command `i` exits: true
+    /// starts it again in place, the others running on (a clone's restart).
+    pub fn run_side_by_side(
+        &mut self,
+        commands: &[Vec<OsString>],
+        mut again: impl FnMut(usize, bool) -> bool,
+    ) -> Result<(usize, i32), Fatal> {
+        let mut pids = Vec::with_capacity(commands.len());
+        for argv in commands {
+            // One that cannot start ends it all; `finish` stops those started.
+            let pid = spawn(argv, &self.inherited_ignored)?;
+            log::debug!("started pid {pid}");
+            pids.push(pid);
+        }
+        // Shrunk once the first quiet moment shows that the command runs
+        // on: a command that ends at once (a hook, a probe) would only
+        // fault the pages back in to finish.
+        let mut shrunk = false;
         loop {
+            let timeout = (!shrunk).then_some(footprint::QUIET_BEFORE_SHRINKING);
             let signals = self
-                .wait_for_signals(None)
+                .wait_for_signals(timeout)
                 .map_err(|e| Fatal::new(exit_code::OS_ERROR, e))?;
+            if !shrunk && signals.is_empty() {
+                footprint::shrink();
+                shrunk = true;
+                // No SIGCHLD: nothing to reap, and reaping would only map
+                // its code again.
+                continue;
+            }
             for sig in signals {
                 if sig == libc::SIGCHLD {
                     continue;
@@ -142,24 +169,27 @@ impl Supervisor {
                     self.told_to_stop = true;
                     stopping::begin();
                 }
-                // The child leads a process group of its own (see spawn).
-                let target = match self.signal_to {
-                    SignalTo::Child => child.as_raw(),
-                    SignalTo::Group => -child.as_raw(),
-                };
-                log::debug!("forwarding signal {sig} to {target} (a negative pid: a group)");
-                // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
-                unsafe { libc::kill(target, sig) };
+                for child in &pids {
+                    // Each command leads a process group of its own (see spawn).
+                    let target = match self.signal_to {
+                        SignalTo::Child => child.as_raw(),
+                        SignalTo::Group => -child.as_raw(),
+                    };
+                    log::debug!("forwarding signal {sig} to {target} (a negative pid: a group)");
+                    // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
+                    unsafe { libc::kill(target, sig) };
+                }
             }
             // Reap after every wake-up: SIGCHLDs coalesce, so one may stand for many.
-            if let Some(code) = self
-                .reap()
-                .exited
-                .iter()
-                .find(|(p, _)| *p == child)
-                .map(|(_, c)| *c)
-            {
-                return Ok(code);
+            for (pid, code) in self.reap().exited {
+                let Some(i) = pids.iter().position(|p| *p == pid) else {
+                    continue;
+                };
+                if again(i, self.told_to_stop) {
+                    pids[i] = spawn(&commands[i], &self.inherited_ignored)?;
+                    continue;
+                }
+                return Ok((i, code));
             }
         }
     }

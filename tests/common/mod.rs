@@ -287,3 +287,30 @@ pub fn derived(secret: &str, cluster: &str, label: &str) -> String {
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), 1, &mut key);
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A process's /proc/PID/status shows no blocked and no ignored signal.
+pub fn assert_clean_signal_state(status: &str, whose: &str) {
+    for field in ["SigBlk", "SigIgn"] {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("{whose}: no {field} in {status:?}"));
+        let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap_or(""), 16).unwrap();
+        assert_eq!(mask, 0, "{whose}: {line}");
+    }
+}
+
+/// For `pre_exec`: what a careless parent leaves replikit with, SIGHUP
+/// ignored (as `nohup` does) and SIGINT and SIGUSR2 blocked.
+pub fn ignore_and_block_some_signals() -> std::io::Result<()> {
+    // SAFETY: signal and sigprocmask on a local set, in the forked child.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR2);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    Ok(())
+}

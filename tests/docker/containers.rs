@@ -28,48 +28,67 @@ struct Image(String);
 
 impl Image {
     fn build() -> Image {
-        require_root();
-        let s = Scratch::new("image");
-        let root = s.path("root");
-        for dir in ["bin", "etc/mysql/conf.d", "tmp"] {
-            std::fs::create_dir_all(root.join(dir)).unwrap();
-        }
-        std::fs::copy(static_bin(), root.join("bin/replikit")).unwrap();
-        assert!(
-            std::path::Path::new("/bin/busybox").exists(),
-            "busybox-static is not installed; run scripts/install-test-deps"
-        );
-        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-        for applet in ["sh", "sleep", "cat"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-        let name = format!("replikit-test-{}:latest", std::process::id());
-        let tar = Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .args(["-c", "."])
-            .output()
-            .unwrap();
-        assert!(tar.status.success());
-        let mut import = Command::new("docker")
-            .args([
-                "import",
-                "--change",
+        Image(busybox_image(
+            "replikit-test",
+            &["sh", "sleep", "cat"],
+            |root| std::fs::create_dir_all(root.join("etc/mysql/conf.d")).unwrap(),
+            &[
                 "ENTRYPOINT [\"/bin/replikit\", \"--\"]",
-                "--change",
                 "ENV REPLIKIT_ROLE=standalone",
-                "-",
-                &name,
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("docker import");
-        std::io::Write::write_all(import.stdin.as_mut().unwrap(), &tar.stdout).unwrap();
-        drop(import.stdin.take());
-        assert!(import.wait().unwrap().success(), "docker import failed");
-        Image(name)
+            ],
+        ))
     }
+}
+
+/// Imports an image of the static replikit at /bin/replikit and busybox
+/// with `tools` linked to it, `extra` adding to the root first, with the
+/// Dockerfile-like `changes`; its name. No image can be pulled here.
+pub fn busybox_image(
+    prefix: &str,
+    tools: &[&str],
+    extra: impl FnOnce(&std::path::Path),
+    changes: &[&str],
+) -> String {
+    require_root();
+    let s = Scratch::new("image");
+    let root = s.path("root");
+    for dir in ["bin", "etc", "tmp"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::copy(static_bin(), root.join("bin/replikit")).unwrap();
+    assert!(
+        std::path::Path::new("/bin/busybox").exists(),
+        "busybox-static is not installed; run scripts/install-test-deps"
+    );
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for tool in tools {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
+    }
+    extra(&root);
+    let name = format!("{prefix}-{}:latest", std::process::id());
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-c", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let _building = crate::images::building();
+    let mut import = Command::new("docker");
+    import.arg("import");
+    for change in changes {
+        import.args(["--change", change]);
+    }
+    let mut import = import
+        .args(["-", &name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker import");
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), &tar.stdout).unwrap();
+    drop(import.stdin.take());
+    assert!(import.wait().unwrap().success(), "docker import failed");
+    name
 }
 
 impl Drop for Image {

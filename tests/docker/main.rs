@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod applets;
 mod chaos;
 mod cluster;
 mod compose;

@@ -203,6 +203,24 @@ const CASES: &[Case] = &[
         64,
         "REPLIKIT_SEED",
     ),
+    case(
+        "donor port not a port",
+        &[("REPLIKIT_DONOR_PORT", "70000")],
+        64,
+        "REPLIKIT_DONOR_PORT",
+    ),
+    case(
+        "donor port zero",
+        &[("REPLIKIT_DONOR_PORT", "0")],
+        64,
+        "REPLIKIT_DONOR_PORT",
+    ),
+    case(
+        "datadir relative",
+        &[("REPLIKIT_DATADIR", "var/lib/mysql")],
+        64,
+        "REPLIKIT_DATADIR",
+    ),
     // Every setting, set but empty.
     case(
         "socket empty",
@@ -434,6 +452,72 @@ const CASES: &[Case] = &[
         64,
         "REPLIKIT_REPL_HOST",
     ),
+    // entrykit's applets (as replikit's first argument): the chain is read
+    // whole before anything runs.
+    Case {
+        args: &["prehook", "-x", "true", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        ..case("applet unknown option", &[], 64, "prehook: unknown option -x")
+    },
+    Case {
+        args: &["prehook", "echo 'open", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        ..case("applet task quoting", &[], 64, "prehook: argument 1: unterminated '")
+    },
+    Case {
+        args: &["prehook", "true"],
+        raw: true,
+        ..case("applet without --", &[], 64, "prehook: no -- found")
+    },
+    Case {
+        args: &["switch", "sh=/bin/sh", "sh=/bin/bash", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        ..case("switch two cases one name", &[], 64, "both named \"sh\"")
+    },
+    Case {
+        args: &["codep"],
+        raw: true,
+        ..case("codep without a task", &[], 64, "codep: no task to run")
+    },
+    Case {
+        args: &["entrykit", "task", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        ..case("entrykit with argument tasks", &[], 64, "entrykit takes its tasks from the environment")
+    },
+    Case {
+        args: &["prehook", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        ..case("task variable without a name", &[("PREHOOK_", "true")], 64, "PREHOOK_:")
+    },
+    // render runs in the chain's order, after the option file is written.
+    Case {
+        args: &["render", "/mnt/a.conf", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        writes_cnf: true,
+        setup: "mount -t tmpfs tmpfs /mnt && printf 'x\\n{{ nosuch }}' > /mnt/a.conf.tmpl",
+        ..case("render unknown function", &[], 64, "/mnt/a.conf.tmpl:2: function \"nosuch\"")
+    },
+    Case {
+        args: &["render", "/mnt/a.conf", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        writes_cnf: true,
+        setup: "mount -t tmpfs tmpfs /mnt",
+        ..case("render missing template", &[], 64, "/mnt/a.conf.tmpl")
+    },
+    Case {
+        args: &["render", "/mnt/a.conf", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        writes_cnf: true,
+        setup: "mount -t tmpfs tmpfs /mnt && printf '{{ required \"NOT_SET\" }}' > /mnt/a.conf.tmpl",
+        ..case("render missing required variable", &[], 64, "NOT_SET is not set")
+    },
+    Case {
+        args: &["render", "/mnt/a.conf", "--", "sh", "-c", "touch \"$D/started\""],
+        raw: true,
+        writes_cnf: true,
+        setup: "mount -t tmpfs -o size=4k tmpfs /mnt && printf '{{ range seq 2000 }}0123456789{{ end }}' > /mnt/a.conf.tmpl",
+        ..case("render target on a full disk", &[], 73, "cannot write /mnt/a.conf")
+    },
     // The command: checked only once the option file is written.
     Case {
         args: &["--", "/no/such/command"],

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::common::*;
 
@@ -327,4 +327,40 @@ fn a_non_root_container_passes_the_server_id_as_arguments() {
     );
     let out = run(None, "/bin/true");
     assert_eq!(out.status.code(), Some(73), "{}", stderr(&out));
+}
+
+/// replikit's own option file (new, or one it wrote) is rewritten on
+/// every start, so it is not synced; a file the user owns is, file and
+/// folder (issue 20's start-up cost).
+#[test]
+fn only_a_users_own_option_file_is_synced() {
+    require_tool("strace");
+    let s = Scratch::new("fsync");
+    let syncs = |cnf: &std::path::Path| {
+        let trace = s.path("trace");
+        let out = Command::new("strace")
+            .args(["-f", "-e", "trace=fsync,fdatasync,sync_file_range", "-o"])
+            .arg(&trace)
+            .arg(bin())
+            .env("REPLIKIT_ROLE", "standalone")
+            .arg("--cnf")
+            .arg(cnf)
+            .args(["--", "true"])
+            .bounded();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let log = fs::read_to_string(&trace).unwrap();
+        log.lines().filter(|l| l.contains("sync")).count()
+    };
+    let own = s.path("own.cnf");
+    assert_eq!(syncs(&own), 0, "creating replikit's own file");
+    // Its header stays, so a changed address rewrites it unsynced too.
+    let text = fs::read_to_string(&own).unwrap();
+    fs::write(&own, text.replace("server-id = ", "server-id = 1")).unwrap();
+    assert_eq!(syncs(&own), 0, "rewriting replikit's own file");
+    let users = s.path("users.cnf");
+    fs::write(&users, "[mysqld]\nmax_connections = 50\n").unwrap();
+    assert_eq!(syncs(&users), 2, "the user's file and its folder");
+    assert!(fs::read_to_string(&users)
+        .unwrap()
+        .contains("max_connections = 50"));
 }

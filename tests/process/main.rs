@@ -9,11 +9,13 @@
 mod common;
 
 mod bad_input;
+mod entrykit;
 mod etcd_auth;
 mod etcd_tls;
 mod hostile_peer;
 mod identity;
 mod k8s;
 mod panics;
+mod seed_cleanup;
 mod static_binary;
 mod supervisor;

@@ -224,7 +224,7 @@ fn missing_and_non_executable_commands_give_127_and_126() {
 /// The orphans are counted first, so the test fails if none were made.
 /// They live 6 s: on a loaded machine (CI runs the tiers side by side)
 /// making 100 of them took over 2 s, and the first was gone before the count.
-const ORPHANS: &str = r#"
+pub const ORPHANS: &str = r#"
 for i in $(seq 100); do sh -c 'sleep 6 & exit 0'; done
 me=$PPID
 count() { n=0; for f in /proc/[0-9]*/stat; do
@@ -474,24 +474,15 @@ fn the_child_starts_with_no_blocked_or_ignored_signals() {
     let s = Scratch::new("mask");
     let mut cmd = pid1(&s.path("r.cnf"));
     cmd.args(["--", "cat", "/proc/self/status"]);
-    // Like `nohup`: replikit itself inherits ignored signals.
+    // replikit itself inherits ignored and blocked signals; it resets them.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            libc::signal(libc::SIGUSR1, libc::SIG_IGN);
-            Ok(())
-        });
-    }
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, ignore_and_block_some_signals)
+    };
     let out = cmd.bounded();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let status = String::from_utf8_lossy(&out.stdout);
     // Signals 32 and 33 too: glibc's posix_spawn would leave them ignored
     // (glibc's own thread cancellation and setxid signals).
-    for field in ["SigBlk", "SigIgn"] {
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-        let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap();
-        assert_eq!(mask, 0, "{line}");
-    }
+    assert_clean_signal_state(&String::from_utf8_lossy(&out.stdout), "the command");
 }
 
 #[test]

@@ -235,9 +235,8 @@ const DCS_PASSWORD: Setting = Setting {
     secret: true,
 };
 
-/// Every variable of the role contract, secrets' `_FILE` forms included;
-/// the fuzz targets set them.
-#[cfg(feature = "fuzzing")]
+/// Every variable of the role contract, secrets' `_FILE` forms included:
+/// the fuzz targets set them, and their presence means MySQL work.
 pub fn variables() -> Vec<String> {
     [
         &ROLE,

@@ -1,16 +1,9 @@
-//! entrykit-compatible hooks (pure parsing; running them is the supervisor's).
-//!
-//! `--pre 'CMD ARGS'` and the `prehook` applet name take commands as single
-//! strings. We split them into words with shell-like quoting but, unlike
-//! entrykit, never expand `$VAR` and run the tasks one after another, in the
-//! order given.
-
-use std::ffi::OsString;
+//! A task given as one string (`--pre 'CMD ARGS'`, an applet's task, a
+//! `PREHOOK_*` variable) split into words like a POSIX shell word list:
+//! quotes and backslashes, but no `$VAR`, glob or tilde expansion. entrykit
+//! split on whitespace alone, so no argument could hold a space.
 
 use anyhow::{bail, Result};
-
-/// The name under which the binary speaks entrykit's syntax.
-pub const APPLET: &str = "prehook";
 
 /// Splits a task into words: whitespace separates, `'...'` is literal,
 /// `"..."` is literal except `\"` and `\\`, and `\` escapes one character
@@ -78,26 +71,6 @@ pub fn split_words(task: &str) -> Result<Vec<String>> {
     Ok(words)
 }
 
-/// entrykit's `prehook 'task one' 'task two' -- NEXT ARGS...`.
-pub fn parse_applet_args(args: &[OsString]) -> Result<(Vec<String>, Vec<OsString>)> {
-    let Some(dashes) = args.iter().position(|a| a == "--") else {
-        bail!("prehook: no -- found; use: prehook 'task' ... -- COMMAND ARGS...");
-    };
-    let command = args[dashes + 1..].to_vec();
-    if command.is_empty() {
-        bail!("prehook: no command after --; use: prehook 'task' ... -- COMMAND ARGS...");
-    }
-    let tasks = args[..dashes]
-        .iter()
-        .map(|a| {
-            a.to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| anyhow::anyhow!("prehook: task {a:?} is not valid UTF-8"))
-        })
-        .collect::<Result<_>>()?;
-    Ok((tasks, command))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,19 +115,5 @@ mod tests {
         ] {
             assert!(split_words(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn applet_syntax() {
-        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let (tasks, cmd) =
-            parse_applet_args(&os(&["task one", "task two", "--", "next", "--", "x"])).unwrap();
-        assert_eq!(tasks, ["task one", "task two"]);
-        assert_eq!(cmd, os(&["next", "--", "x"]));
-        let (tasks, cmd) = parse_applet_args(&os(&["--", "mysqld"])).unwrap();
-        assert!(tasks.is_empty());
-        assert_eq!(cmd, os(&["mysqld"]));
-        assert!(parse_applet_args(&os(&["task"])).is_err());
-        assert!(parse_applet_args(&os(&["task", "--"])).is_err());
     }
 }
