@@ -26,11 +26,27 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes `content` to `path` via a temporary file in the same folder,
-/// fsync and rename, keeping the old file's mode and owner. `current` is what
-/// the caller has just read from `path` (None: no file); when it already
+/// Whether a write must survive a crash of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its folder: a file only its owner can remake.
+    Synced,
+    /// No fsync: a file replikit writes afresh on every start, before
+    /// anything reads it, so losing this write to a crash costs nothing.
+    /// An fsync cost each start about 1 ms, the most of its start-up.
+    Rewritten,
+}
+
+/// Writes `content` to `path` via a temporary file in the same folder and
+/// a rename, keeping the old file's mode and owner. `current` is what the
+/// caller has just read from `path` (None: no file); when it already
 /// equals `content`, nothing is written.
-pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> Result<Written> {
+pub fn write_if_changed(
+    path: &Path,
+    current: Option<&[u8]>,
+    content: &[u8],
+    durability: Durability,
+) -> Result<Written> {
     if current == Some(content) {
         return Ok(Written::Unchanged);
     }
@@ -39,13 +55,13 @@ pub fn write_if_changed(path: &Path, current: Option<&[u8]>, content: &[u8]) -> 
         Access {
             mode: 0o644,
             owner: None,
-            durable: true,
+            durable: durability == Durability::Synced,
         },
         |m| Access {
             mode: m.permissions().mode() & 0o7777,
             // Kept, so a file the operator gave to mysql stays readable by it.
             owner: Some((m.uid(), m.gid())),
-            durable: true,
+            durable: durability == Durability::Synced,
         },
     );
     replace(path, content, &access)?;
@@ -166,16 +182,16 @@ mod tests {
         let dir = scratch("basic");
         let path = dir.join("a.cnf");
         assert_eq!(
-            write_if_changed(&path, None, b"one").unwrap(),
+            write_if_changed(&path, None, b"one", Durability::Synced).unwrap(),
             Written::Created
         );
         let now = read_optional(&path).unwrap();
         assert_eq!(
-            write_if_changed(&path, now.as_deref(), b"one").unwrap(),
+            write_if_changed(&path, now.as_deref(), b"one", Durability::Synced).unwrap(),
             Written::Unchanged
         );
         assert_eq!(
-            write_if_changed(&path, now.as_deref(), b"two").unwrap(),
+            write_if_changed(&path, now.as_deref(), b"two", Durability::Synced).unwrap(),
             Written::Replaced
         );
         assert_eq!(fs::read(&path).unwrap(), b"two");
@@ -190,7 +206,7 @@ mod tests {
         let path = dir.join("a.cnf");
         fs::write(&path, b"old").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        write_if_changed(&path, Some(b"old"), b"new").unwrap();
+        write_if_changed(&path, Some(b"old"), b"new", Durability::Synced).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
             0o600
@@ -201,7 +217,8 @@ mod tests {
     #[test]
     fn missing_folder_fails_and_creates_nothing() {
         let dir = scratch("missing");
-        let err = write_if_changed(&dir.join("nope/a.cnf"), None, b"x").unwrap_err();
+        let err =
+            write_if_changed(&dir.join("nope/a.cnf"), None, b"x", Durability::Synced).unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
         assert!(!dir.join("nope").exists());
         fs::remove_dir_all(dir).unwrap();

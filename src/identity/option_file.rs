@@ -6,13 +6,28 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::identity::atomic_file::{self, Written};
+use crate::identity::atomic_file::{self, Durability, Written};
 use crate::identity::mycnf;
 use crate::identity::Identity;
 
 /// What a new file starts with, so whoever opens it knows where it came from.
 const HEADER: &str = "# Written by replikit on every container start.\n\
 # server-id, report-host and init-file are replaced each time; other lines are kept.\n";
+
+/// replikit's own file (none yet, empty, or one it wrote: it begins with
+/// the header) is made again from the address on every start, before the
+/// server reads it, so it needs no fsync: a crash that loses the write
+/// leaves the old file, none, or an empty one, each of which the next start
+/// rewrites. A file the user owns keeps the durable write.
+fn durability(current: Option<&[u8]>) -> Durability {
+    match current {
+        Some(c) if !c.is_empty() && !c.starts_with(HEADER_START.as_bytes()) => Durability::Synced,
+        _ => Durability::Rewritten,
+    }
+}
+
+/// How replikit's own files begin, whatever the header's later lines say.
+const HEADER_START: &str = "# Written by replikit";
 
 /// A link owned by root or by the user replikit runs as.
 fn trusted_link(owner: u32) -> bool {
@@ -78,7 +93,7 @@ pub fn apply(path: &Path, identity: &Identity, init_file: Option<&Path>) -> Resu
             path.display()
         );
     }
-    atomic_file::write_if_changed(path, current.as_deref(), &edit.content).with_context(|| {
+    atomic_file::write_if_changed(path, current.as_deref(), &edit.content, durability(current.as_deref())).with_context(|| {
         format!(
             "REPLIKIT_CNF: cannot write {}; make the folder writable, set REPLIKIT_CNF, or use REPLIKIT_SERVER_ID_VIA=arg",
             path.display()
@@ -99,4 +114,31 @@ pub fn unwritable(error: &anyhow::Error) -> bool {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_users_own_file_is_synced() {
+        assert!(HEADER.starts_with(HEADER_START));
+        let cases: &[(Option<&str>, Durability)] = &[
+            (None, Durability::Rewritten),
+            (Some(""), Durability::Rewritten),
+            (Some(HEADER), Durability::Rewritten),
+            (
+                Some("# Written by replikit, older header\n[mysqld]\n"),
+                Durability::Rewritten,
+            ),
+            (Some("[mysqld]\nserver-id = 7\n"), Durability::Synced),
+            (
+                Some("# my own comment\n# Written by replikit\n"),
+                Durability::Synced,
+            ),
+        ];
+        for (current, want) in cases {
+            assert_eq!(durability(current.map(str::as_bytes)), *want, "{current:?}");
+        }
+    }
 }
