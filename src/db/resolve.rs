@@ -5,6 +5,7 @@
 //! Swarm, the cluster DNS in Kubernetes), with its search domains.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -138,7 +139,8 @@ fn skip_name(p: &[u8], mut at: usize) -> Result<usize> {
     }
 }
 
-/// Addresses for `host`: an address as is, then the hosts file, then DNS.
+/// Addresses for `host`: an address as is, then the hosts file, then DNS
+/// (or, while the name servers are silent, their last answer).
 pub fn lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![ip]);
@@ -153,16 +155,89 @@ pub fn lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     if conf.nameservers.is_empty() {
         bail!("cannot resolve {host:?}: no name server in /etc/resolv.conf and not in /etc/hosts");
     }
-    // The name as given, then with each search domain (Kubernetes names
-    // such as mysql-0.mysql need the namespace's domain).
+    let servers: Vec<SocketAddr> = conf
+        .nameservers
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, 53))
+        .collect();
+    static REMEMBERED: Remembered = Remembered::new();
+    ask_remembering(&servers, &conf.search, host, timeout, &REMEMBERED)
+}
+
+/// How long a lookup waits for the name servers when it remembers an
+/// answer to fall back on: they answer in milliseconds when they work.
+const WAIT_WHEN_REMEMBERED: Duration = Duration::from_millis(500);
+
+/// The name servers' answer for `host`; when none of them answers, the
+/// last answer they gave (`Remembered`).
+fn ask_remembering(
+    servers: &[SocketAddr],
+    search: &[String],
+    host: &str,
+    timeout: Duration,
+    remembered: &Remembered,
+) -> Result<Vec<IpAddr>> {
+    let fallback = remembered.get(host);
+    let wait = match fallback {
+        Some(_) => timeout.min(WAIT_WHEN_REMEMBERED),
+        None => timeout,
+    };
+    match ask_all(servers, search, host, wait) {
+        Ok(found) => {
+            if remembered.put(host, &found) {
+                log::info!("name servers: they answer for {host:?} again");
+            }
+            Ok(found)
+        }
+        Err(e) if e.is::<UnknownHost>() => {
+            remembered.forget(host);
+            Err(e)
+        }
+        Err(e) => match fallback {
+            Some(addresses) => {
+                if remembered.mark_stale(host) {
+                    log::warn!(
+                        "name servers: {e:#}; using the address they gave last ({}) until they answer again",
+                        list(&addresses)
+                    );
+                }
+                Ok(addresses)
+            }
+            None => Err(e),
+        },
+    }
+}
+
+fn list(addresses: &[IpAddr]) -> String {
+    addresses
+        .iter()
+        .map(IpAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Asks each name server for `host`, as given and with each search
+/// domain (Kubernetes names such as mysql-0.mysql need the namespace's
+/// domain), all within `timeout`: each question gets an equal share of
+/// the time left, so that silent servers cannot stretch it.
+fn ask_all(
+    servers: &[SocketAddr],
+    search: &[String],
+    host: &str,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>> {
     let mut names = vec![host.to_string()];
     if !host.ends_with('.') {
-        names.extend(conf.search.iter().map(|d| format!("{host}.{d}")));
+        names.extend(search.iter().map(|d| format!("{host}.{d}")));
     }
+    let deadline = Instant::now() + timeout;
+    let mut questions_left = names.len() * servers.len();
     let mut last_error = None;
     for name in &names {
-        for server in &conf.nameservers {
-            match ask(SocketAddr::new(*server, 53), name, timeout) {
+        for server in servers {
+            let share = deadline.saturating_duration_since(Instant::now()) / questions_left as u32;
+            questions_left -= 1;
+            match ask(*server, name, share) {
                 Ok(found) if !found.is_empty() => return Ok(found),
                 Ok(_) => {}
                 Err(e) => last_error = Some(e),
@@ -172,6 +247,75 @@ pub fn lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>> {
     match last_error {
         Some(e) => Err(e.context(format!("cannot resolve {host:?}"))),
         None => Err(UnknownHost(host.to_string()).into()),
+    }
+}
+
+/// The last addresses the name servers gave for each host, for the time
+/// they stop answering. Docker's embedded DNS is known to go silent for
+/// every container at once, for up to a minute (moby issues 22185,
+/// 24604): a primary that could not resolve etcd's members then would
+/// fence itself, and no node could take its place. A name the servers
+/// say does not exist is forgotten, never answered from here.
+struct Remembered(Mutex<Vec<Entry>>);
+
+struct Entry {
+    host: String,
+    addresses: Vec<IpAddr>,
+    /// Handed out while the name servers were silent.
+    stale: bool,
+}
+
+/// The hosts are the configured handful (etcd's members, the peers, the
+/// source); a bound all the same, as a source's name may come from a
+/// peer.
+const REMEMBERED_HOSTS: usize = 32;
+
+impl Remembered {
+    const fn new() -> Remembered {
+        Remembered(Mutex::new(Vec::new()))
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        // An entry is written whole: a panic elsewhere leaves it usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, host: &str) -> Option<Vec<IpAddr>> {
+        let entries = self.entries();
+        let entry = entries.iter().find(|e| e.host == host)?;
+        Some(entry.addresses.clone())
+    }
+
+    /// Remembers a fresh answer; whether it ends a silence.
+    fn put(&self, host: &str, addresses: &[IpAddr]) -> bool {
+        let mut entries = self.entries();
+        if let Some(entry) = entries.iter_mut().find(|e| e.host == host) {
+            entry.addresses = addresses.to_vec();
+            return std::mem::replace(&mut entry.stale, false);
+        }
+        if entries.len() >= REMEMBERED_HOSTS {
+            entries.remove(0);
+        }
+        entries.push(Entry {
+            host: host.to_string(),
+            addresses: addresses.to_vec(),
+            stale: false,
+        });
+        false
+    }
+
+    /// Notes that `host`'s answer is handed out stale; whether it begins
+    /// a silence.
+    fn mark_stale(&self, host: &str) -> bool {
+        let mut entries = self.entries();
+        entries
+            .iter_mut()
+            .find(|e| e.host == host)
+            .is_some_and(|e| !std::mem::replace(&mut e.stale, true))
+    }
+
+    fn forget(&self, host: &str) {
+        self.entries().retain(|e| e.host != host);
     }
 }
 
@@ -485,5 +629,144 @@ mod tests {
             lookup("localhost", Duration::from_millis(10)).unwrap()[0],
             "127.0.0.1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    /// A name server on a local port that answers each query it gets with
+    /// `respond(query)`, or not at all (None), until `queries` came.
+    fn scripted_server(
+        queries: usize,
+        respond: fn(&[u8]) -> Option<Vec<u8>>,
+    ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            for _ in 0..queries {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    return;
+                };
+                if let Some(r) = respond(&buf[..n]) {
+                    socket.send_to(&r, from).unwrap();
+                }
+            }
+        });
+        (addr, handle)
+    }
+
+    fn nxdomain(query: &[u8]) -> Vec<u8> {
+        let mut r = query.to_vec();
+        r[2] |= 0x80;
+        r[3] = (r[3] & 0xf0) | 3;
+        r
+    }
+
+    const LONG: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn silent_name_servers_are_answered_with_their_last_answer() {
+        let remembered = Remembered::new();
+        let (up, server) = scripted_server(2, |q| Some(answered(q, [10, 1, 2, 3])));
+        let first = ask_remembering(&[up], &[], "etcd1", LONG, &remembered).unwrap();
+        assert_eq!(first, ["10.1.2.3".parse::<IpAddr>().unwrap()]);
+        server.join().unwrap();
+
+        // Silent now: the remembered answer, without waiting out LONG.
+        let (silent, server) = scripted_server(2, |_| None);
+        let started = Instant::now();
+        let again = ask_remembering(&[silent], &[], "etcd1", LONG, &remembered).unwrap();
+        assert_eq!(again, first);
+        assert!(started.elapsed() < LONG / 2, "{:?}", started.elapsed());
+        assert!(remembered.get("etcd1").is_some());
+        server.join().unwrap();
+
+        // A name never answered has nothing to fall back on.
+        let (silent, server) = scripted_server(2, |_| None);
+        let e = ask_remembering(
+            &[silent],
+            &[],
+            "etcd2",
+            Duration::from_millis(300),
+            &remembered,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("no answer from the name server"),
+            "{e:#}"
+        );
+        server.join().unwrap();
+    }
+
+    /// A name the servers say is gone is not answered from memory: its
+    /// address may be another node's by now.
+    #[test]
+    fn a_name_that_no_longer_exists_is_forgotten() {
+        let remembered = Remembered::new();
+        let (up, server) = scripted_server(2, |q| Some(answered(q, [10, 1, 2, 3])));
+        ask_remembering(&[up], &[], "replica2", LONG, &remembered).unwrap();
+        server.join().unwrap();
+
+        let (gone, server) = scripted_server(2, |q| Some(nxdomain(q)));
+        let e = ask_remembering(&[gone], &[], "replica2", LONG, &remembered).unwrap_err();
+        assert!(e.is::<UnknownHost>(), "{e:#}");
+        server.join().unwrap();
+
+        let (silent, server) = scripted_server(2, |_| None);
+        let e = ask_remembering(
+            &[silent],
+            &[],
+            "replica2",
+            Duration::from_millis(300),
+            &remembered,
+        );
+        assert!(e.is_err(), "answered from memory after NXDOMAIN: {e:?}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_silence_is_told_once_at_its_start_and_once_at_its_end() {
+        let r = Remembered::new();
+        let a: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap()];
+        assert!(!r.mark_stale("x"), "nothing remembered: no silence to tell");
+        assert!(!r.put("x", &a), "a first answer ends no silence");
+        assert!(r.mark_stale("x"), "the first stale answer begins one");
+        assert!(!r.mark_stale("x"), "and only the first");
+        assert!(r.put("x", &a), "a fresh answer ends it");
+        assert!(!r.put("x", &a));
+    }
+
+    #[test]
+    fn remembered_hosts_are_bounded_oldest_first() {
+        let r = Remembered::new();
+        let a: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap()];
+        for i in 0..=REMEMBERED_HOSTS {
+            r.put(&format!("h{i}"), &a);
+        }
+        assert_eq!(r.entries().len(), REMEMBERED_HOSTS);
+        assert!(r.get("h0").is_none());
+        assert!(r.get(&format!("h{REMEMBERED_HOSTS}")).is_some());
+        r.forget("h1");
+        assert!(r.get("h1").is_none());
+    }
+
+    /// Silent name servers, several search domains: the lookup still ends
+    /// within its timeout, not once per question.
+    #[test]
+    fn silent_servers_and_search_domains_end_within_the_timeout() {
+        let silent: Vec<UdpSocket> = (0..2)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let servers: Vec<SocketAddr> = silent.iter().map(|s| s.local_addr().unwrap()).collect();
+        let search: Vec<String> = ["a.example", "b.example", "c.example"]
+            .map(String::from)
+            .to_vec();
+        let timeout = Duration::from_millis(800);
+        let started = Instant::now();
+        let e = ask_all(&servers, &search, "db", timeout).unwrap_err();
+        assert!(format!("{e:#}").contains("no answer"), "{e:#}");
+        // 8 questions of a full timeout each would take 6.4 s.
+        assert!(started.elapsed() < timeout * 2, "{:?}", started.elapsed());
     }
 }
