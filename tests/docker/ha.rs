@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cluster::Cluster;
+use crate::cluster::{root_query, Cluster};
 use crate::common::servers::Flavor;
 use crate::common::*;
 use replikit::db::wire::{Conn, Remote};
@@ -126,14 +126,27 @@ impl Ha {
             .trim_end()
             .to_string();
         // The primary takes writes once replikit decided its role.
-        wait_for(
-            Duration::from_secs(60),
-            &format!("{base}: writes through the write port"),
-            || {
-                cluster.sql_with("primary", "SELECT @@GLOBAL.read_only", "-h haproxy -P 3306")
-                    == "0"
-            },
-        );
+        let limit = Duration::from_secs(60);
+        let start = Instant::now();
+        loop {
+            let out = cluster.exec(
+                "primary",
+                &root_query("SELECT @@GLOBAL.read_only", "-h haproxy -P 3306"),
+            );
+            if String::from_utf8_lossy(&out.stdout).trim() == "0" {
+                break;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "gave up after {limit:?} waiting for {base}: writes through the write port\n\
+                     the last try: {:?} {}\n{}",
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                    stderr(&out),
+                    Ha::why_no_writes(&cluster)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
         cluster.write(&format!(
             "CREATE DATABASE ha; CREATE TABLE ha.w (id BIGINT PRIMARY KEY, sid BIGINT NOT NULL); \
              CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT SELECT, INSERT ON ha.* TO 'app'@'%'"
@@ -168,6 +181,30 @@ impl Ha {
     }
 
     /// Node `i`'s address: primary .10, replica1 .11, replica2 .12.
+    /// What a cluster that takes no writes looks like: each node's
+    /// read_only and last replikit lines, and HAProxy's last lines.
+    fn why_no_writes(cluster: &Cluster) -> String {
+        let mut report = String::new();
+        for service in NODES {
+            let read_only = cluster.exec(service, &root_query("SELECT @@GLOBAL.read_only", ""));
+            let logs = cluster.logs(service);
+            let mine: Vec<&str> = logs.lines().filter(|l| l.contains("replikit")).collect();
+            report += &format!(
+                "{service}: read_only {:?} {}\n  {}\n",
+                String::from_utf8_lossy(&read_only.stdout).trim(),
+                stderr(&read_only),
+                mine[mine.len().saturating_sub(30)..].join("\n  ")
+            );
+        }
+        let haproxy = cluster.logs("haproxy");
+        let lines: Vec<&str> = haproxy.lines().collect();
+        report += &format!(
+            "haproxy:\n  {}",
+            lines[lines.len().saturating_sub(20)..].join("\n  ")
+        );
+        report
+    }
+
     pub fn node(&self, i: usize) -> SocketAddr {
         self.addr(10 + i as u8)
     }
