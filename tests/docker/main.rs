@@ -1,5 +1,5 @@
 //! Tier 3: the real Docker engine: images built offline from Debian
-//! packages, containers, Compose and Swarm clusters behind HAProxy, and the
+//! packages, containers, Compose clusters behind HAProxy, and the
 //! chaos soak's short form. Needs root, Docker and `scripts/base-image/build`.
 //! Run alone: `cargo test --test docker`.
 
@@ -19,4 +19,3 @@ mod image;
 mod images;
 mod official_images;
 mod partition;
-mod swarm;

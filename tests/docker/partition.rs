@@ -402,15 +402,7 @@ mod partition_soak_with_etcd {
     mariadb_and_mysql!(soak);
 }
 
-/// One soak at a time: two side by side, each disconnecting and
-/// connecting containers, twice left a node of the MySQL soak without its
-/// network or Docker's DNS (ENETUNREACH inside the container, no node
-/// reachable from the host), and that soak passed alone each time.
-static ONE_SOAK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn soak(flavor: Flavor) {
-    // A soak that failed poisons the lock; the next one runs all the same.
-    let _alone = ONE_SOAK_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     require_tool("nsenter");
     require_tool("iptables");
     let base = flavor.rootfs_name();
