@@ -69,10 +69,6 @@ pub struct Supervisor {
     signals: SignalFd,
     pid1: bool,
     signal_to: SignalTo,
-    /// Signals we inherited as ignored. exec resets caught signals to the
-    /// default by itself, but keeps ignored ones ignored: only these need a
-    /// reset in the child.
-    inherited_ignored: Vec<i32>,
     /// A signal that asks to stop (SIGTERM, SIGINT, SIGQUIT) was passed
     /// on: the command's exit is then meant, whatever else was asked.
     told_to_stop: bool,
@@ -112,7 +108,6 @@ impl Supervisor {
             signals,
             pid1,
             signal_to,
-            inherited_ignored: ignored_signals(),
             told_to_stop: false,
         })
     }
@@ -141,7 +136,7 @@ impl Supervisor {
         let mut pids = Vec::with_capacity(commands.len());
         for argv in commands {
             // One that cannot start ends it all; `finish` stops those started.
-            let pid = spawn(argv, &self.inherited_ignored)?;
+            let pid = spawn(argv)?;
             log::debug!("started pid {pid}");
             pids.push(pid);
         }
@@ -186,7 +181,7 @@ impl Supervisor {
                     continue;
                 };
                 if again(i, self.told_to_stop) {
-                    pids[i] = spawn(&commands[i], &self.inherited_ignored)?;
+                    pids[i] = spawn(&commands[i])?;
                     continue;
                 }
                 return Ok((i, code));
@@ -324,24 +319,9 @@ struct Reaped {
     children_left: bool,
 }
 
-/// Signals whose disposition is SIG_IGN right now (Rust's runtime ignores
-/// SIGPIPE; a parent such as `nohup` may have ignored others).
-fn ignored_signals() -> Vec<i32> {
-    (1..=libc::SIGRTMAX())
-        .filter(|&sig| {
-            // SAFETY: a query only (null new action) into a local struct.
-            unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                    && old.sa_sigaction == libc::SIG_IGN
-            }
-        })
-        .collect()
-}
-
-fn spawn(argv: &[OsString], ignored: &[i32]) -> Result<Pid, Fatal> {
+fn spawn(argv: &[OsString]) -> Result<Pid, Fatal> {
     let program = argv.first().cloned().unwrap_or_default();
-    match spawn::spawn(argv, ignored) {
+    match spawn::spawn(argv) {
         Ok(pid) => Ok(Pid::from_raw(pid)),
         Err(e) if e.kind() == ErrorKind::NotFound => Err(Fatal::new(
             exit_code::NOT_FOUND,
