@@ -591,6 +591,9 @@ fn soak(flavor: Flavor) {
         usize::from(split.is_some()),
         soak.discarded
     );
+    if !lost.is_empty() {
+        soak.save_whole_logs();
+    }
     assert!(
         lost.is_empty(),
         "{base}: acknowledged writes lost: {lost:?}"
