@@ -178,7 +178,10 @@ mod cut_short {
 
 /// Two replicas ask at once: the donor serves one at a time, the other
 /// waits its turn (REPLIKIT_SEED=physical retries), and both end up
-/// replicating from a copy.
+/// replicating from a copy. The first copy is held (its mariadb-backup
+/// stopped) until the second replica has been told to wait: a copy of
+/// this size takes 3 s, and left to chance the second replica's server
+/// started after the first copy had ended, once in CI.
 fn two_at_once(flavor: Flavor) {
     let (primary, donor_port) = primary(flavor);
     load_data(&primary);
@@ -186,7 +189,23 @@ fn two_at_once(flavor: Flavor) {
     let env = replica_env(&primary, donor_port);
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| Server::start_replicating_under_replikit(flavor, &env));
+        let backup = wait_for_value(
+            Duration::from_secs(120),
+            "the first copy's mariadb-backup on the primary",
+            || backup_of(&primary),
+        );
+        assert!(send_signal(backup, "STOP"));
         let b = s.spawn(|| Server::start_replicating_under_replikit(flavor, &env));
+        wait_for(
+            Duration::from_secs(120),
+            "the second replica told to wait its turn",
+            || {
+                primary
+                    .replikit_log()
+                    .contains("declined: another seed is being served")
+            },
+        );
+        assert!(send_signal(backup, "CONT"));
         (a.join().unwrap(), b.join().unwrap())
     });
     wait_replicating(&a);
@@ -200,8 +219,19 @@ fn two_at_once(flavor: Flavor) {
         .contains("declined: another seed is being served")
         || a.replikit_log().contains("is serving another seed")
         || b.replikit_log().contains("is serving another seed");
-    // Both asked while the other's copy streamed (each takes seconds).
     assert!(busy, "{}", primary.replikit_log());
+}
+
+/// The pid of the mariadb-backup that streams `primary`'s data, if one runs.
+fn backup_of(primary: &Server) -> Option<u32> {
+    let datadir = format!("--datadir={}/data", primary.dir);
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let has = |want: &str| args.iter().any(|a| a.starts_with(want.as_bytes()));
+        (has("--backup") && has(&datadir)).then_some(pid)
+    })
 }
 
 mod two_at_once {
