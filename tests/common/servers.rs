@@ -101,12 +101,30 @@ pub struct Server {
     unshare: Option<Child>,
 }
 
+/// A port for a test's listener, from below the kernel's ephemeral range
+/// (32768 up, /proc/sys/net/ipv4/ip_local_port_range). A port the kernel
+/// hands out for `bind(:0)` is free only for that instant: once released,
+/// any outgoing connection of a concurrent test may take it as its local
+/// port, and the listener that meant to use it then fails with "Address
+/// already in use" (CI met exactly that). Ports below the range are never
+/// taken that way, and the counter keeps this process's tests apart.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::AtomicU32;
+    const FIRST: u32 = 10_000;
+    const LAST: u32 = 32_000;
+    // Another test binary running at the same time starts elsewhere.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = FIRST + (std::process::id() * 97) % (LAST - FIRST);
+    for _ in 0..(LAST - FIRST) {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (start - FIRST + offset) % (LAST - FIRST)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {LAST}");
 }
 
 /// `sh -c script` inside the root filesystem with /dev and /proc mounted,

@@ -5,7 +5,7 @@
 //! (REPLIKIT_FAILPOINT); no release has them.
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -59,11 +59,7 @@ fn a_panic_in_replication_is_logged_retried_and_the_command_runs_on() {
 #[test]
 fn a_panic_in_the_agent_leaves_the_next_connection_answered() {
     let dir = Scratch::new("panic-agent");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::servers::free_port();
     let mut child = pid1_with_failpoint("agent", &dir.path("r.cnf"))
         .env("REPLIKIT_ROLE", "standalone")
         .env("REPLIKIT_AGENT_PORT", port.to_string())

@@ -312,11 +312,7 @@ fn agent(flavor: Flavor) {
     let primary = Server::start_replicating(flavor);
     let out = replikit(&primary, &[("MYSQL_MASTER", "1".into())], &["prepare"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::servers::free_port();
     let mut env = primary.as_source_env();
     env.extend([
         ("MYSQL_REPL_USER", "repl".to_string()),

@@ -831,12 +831,7 @@ fn bad_sources_are_refused_with_one_line_naming_the_setting() {
         "primary",
     );
     ok(&prepare(&replica, &replica_env(&primary)), "replica");
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let closed_port = crate::common::servers::free_port().to_string();
     let at = |host: &str, port: &str| {
         vec![
             ("MYSQL_MASTER_HOST", host.to_string()),

@@ -204,16 +204,8 @@ impl Ha {
 }
 
 fn ha(flavor: Flavor) {
-    let mut taken = Vec::new();
-    let mut port = || loop {
-        let candidate = free_port();
-        if !taken.contains(&candidate) {
-            taken.push(candidate);
-            break candidate;
-        }
-    };
-    let ports = [port(), port(), port()];
-    let write_agents = [port(), port(), port()];
+    let ports = [free_port(), free_port(), free_port()];
+    let write_agents = [free_port(), free_port(), free_port()];
     let mut c = Ha {
         flavor,
         ports,

@@ -136,11 +136,7 @@ per_flavor!(check);
 
 #[test]
 fn probing_a_port_without_a_server_fails_with_the_address() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::servers::free_port();
     let err = probe(format!("127.0.0.1:{port}").parse().unwrap(), T).unwrap_err();
     assert!(
         format!("{err:#}").contains(&format!("cannot connect to 127.0.0.1:{port}")),
