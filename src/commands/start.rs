@@ -302,6 +302,9 @@ fn spawn_keeper(
         },
     };
     let (local, cluster) = (local.clone(), settings.replication.cluster.clone());
+    let semi_sync = (settings.replication.semi_sync)
+        .filter(|s| s.keeper_decides)
+        .map(|s| s.timeout);
     let (holding, decided_primary) = (handle.holding.clone(), handle.decided_primary.clone());
     background::spawn("leader", move || {
         leader::keep(
@@ -310,6 +313,7 @@ fn spawn_keeper(
             holding.clone(),
             remedies.clone(),
             decided_primary.clone(),
+            semi_sync,
         )
     })?;
     Ok(handle)

@@ -99,7 +99,8 @@ fn takeover_for<'a>(
             .dcs
             .as_ref()
             .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
-        semi_sync: settings.replication.semi_sync,
+        semi_sync: settings.replication.semi_sync.map(|s| s.server_timeout()),
+        automatic: false,
     }
 }
 
@@ -125,13 +126,16 @@ pub fn automatic_failover(settings: &Settings) -> anyhow::Result<String> {
     let replication = role.replication_account().cloned().ok_or_else(|| {
         anyhow!("automatic failover needs MYSQL_REPL_USER and MYSQL_REPL_PASSWORD")
     })?;
-    takeover_for(
-        ha,
-        settings,
-        &replication,
-        std::time::Duration::from_secs(30),
-    )
-    .failover(None, false)
+    let takeover = Takeover {
+        automatic: true,
+        ..takeover_for(
+            ha,
+            settings,
+            &replication,
+            std::time::Duration::from_secs(30),
+        )
+    };
+    takeover.failover(None, false)
 }
 
 fn replication_account(settings: &Settings) -> Result<Credentials, Fatal> {

@@ -76,14 +76,37 @@ pub struct ReplicationSettings {
     /// The salt of derived passwords (REPLIKIT_CLUSTER).
     pub cluster: String,
     pub seed: crate::seed::Method,
-    /// Semi-synchronous replication's timeout, when it is on
-    /// (REPLIKIT_SEMI_SYNC, REPLIKIT_SEMI_SYNC_TIMEOUT).
-    pub semi_sync: Option<Duration>,
+    /// Semi-synchronous replication, when it is on (REPLIKIT_SEMI_SYNC).
+    pub semi_sync: Option<SemiSync>,
     /// Where a primary serves physical seeds and a replica asks for one
     /// (REPLIKIT_DONOR_PORT); None: off.
     pub donor_port: Option<u16>,
     /// The server's data directory (REPLIKIT_DATADIR).
     pub datadir: PathBuf,
+}
+
+/// Semi-synchronous replication's fallback to asynchronous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SemiSync {
+    /// REPLIKIT_SEMI_SYNC_TIMEOUT: how long commits wait for a replica's
+    /// acknowledgement before the primary goes on without.
+    pub timeout: Duration,
+    /// With REPLIKIT_DCS the keeper falls back, once it has recorded in
+    /// etcd that it does (`dcs::leader`), so that no automatic failover
+    /// loses what the primary then acknowledges; the server never falls
+    /// back by itself.
+    pub keeper_decides: bool,
+}
+
+impl SemiSync {
+    /// The server's own timeout (rpl_semi_sync_source_timeout).
+    pub fn server_timeout(&self) -> Duration {
+        if self.keeper_decides {
+            crate::replication::semi_sync::NEVER
+        } else {
+            self.timeout
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,20 +276,28 @@ impl Settings {
             }
             Some(c) => c,
         };
+        let identity = identity(raw)?;
+        let mut replication = replication(raw)?;
+        let grace = parse_or_default(raw, &defs::GRACE, parse_duration)?;
+        let signal_to = parse_or_default(raw, &defs::SIGNAL_TO, str::parse)?;
+        let ha = ha_settings(raw, inputs)?;
+        if let Some(semi_sync) = &mut replication.semi_sync {
+            semi_sync.keeper_decides = ha.as_ref().is_some_and(|ha| ha.dcs.is_some());
+        }
         Ok(Settings {
-            identity: identity(raw)?,
-            replication: replication(raw)?,
+            identity,
+            replication,
             agent,
             via,
             cnf,
-            grace: parse_or_default(raw, &defs::GRACE, parse_duration)?,
-            signal_to: parse_or_default(raw, &defs::SIGNAL_TO, str::parse)?,
+            grace,
+            signal_to,
             steps,
             command,
             beside: Vec::new(),
             mysql: true,
             node: NodeSettings::read(inputs),
-            ha: ha_settings(raw, inputs)?,
+            ha,
         })
     }
 
@@ -386,11 +417,11 @@ fn replication(raw: &Raw) -> Result<ReplicationSettings> {
             other => bail!("unknown value {other:?}: use off or on"),
         })? {
             false => None,
-            true => Some(parse_or_default(
-                raw,
-                &defs::SEMI_SYNC_TIMEOUT,
-                parse_duration,
-            )?),
+            true => Some(SemiSync {
+                timeout: parse_or_default(raw, &defs::SEMI_SYNC_TIMEOUT, parse_duration)?,
+                // Set once the consensus store is known (`Settings::read`).
+                keeper_decides: false,
+            }),
         },
     })
 }

@@ -46,6 +46,9 @@ pub enum Take {
     HeldBy(Held),
     /// Not taken: the condition failed on a key that does not exist.
     Free,
+    /// Not taken: the key is free, but the key that bars taking it
+    /// (`take_unless`) exists, holding this.
+    Barred(Held),
 }
 
 impl Etcd {
@@ -97,9 +100,31 @@ impl Etcd {
     /// Puts `value` under `key`, bound to `lease`, if the key does not
     /// exist; else says who holds it.
     pub fn take(&self, key: &str, value: &str, lease: i64, deadline: Instant) -> Result<Take> {
-        let k = base64::encode(key.as_bytes());
-        let compare = format!("{{\"target\":\"CREATE\",\"key\":\"{k}\",\"createRevision\":\"0\"}}");
-        self.put_if(key, &compare, value, lease, deadline)
+        let found = self.put_if(&[absent(key)], key, value, Some(lease), &[key], deadline)?;
+        Ok(found.map_or(Take::Taken, |mut read| taken_or_held(read.remove(0))))
+    }
+
+    /// `take`, unless `bar` exists too: the two looked at in one
+    /// transaction, so that nothing written under `bar` before the take
+    /// goes unseen.
+    pub fn take_unless(
+        &self,
+        key: &str,
+        value: &str,
+        lease: i64,
+        bar: &str,
+        deadline: Instant,
+    ) -> Result<Take> {
+        let compares = [absent(key), absent(bar)];
+        let found = self.put_if(&compares, key, value, Some(lease), &[key, bar], deadline)?;
+        Ok(match found {
+            None => Take::Taken,
+            Some(mut read) => match (read.remove(0), read.remove(0)) {
+                (Some(h), _) => Take::HeldBy(h),
+                (None, Some(b)) => Take::Barred(b),
+                (None, None) => Take::Free,
+            },
+        })
     }
 
     /// Puts `value` under `key`, bound to `lease`, if the key holds
@@ -112,45 +137,73 @@ impl Etcd {
         lease: i64,
         deadline: Instant,
     ) -> Result<Take> {
-        let compare = format!(
-            "{{\"target\":\"VALUE\",\"key\":\"{}\",\"value\":\"{}\"}}",
-            base64::encode(key.as_bytes()),
-            base64::encode(expected.as_bytes())
-        );
-        self.put_if(key, &compare, value, lease, deadline)
+        let compare = holds(key, expected);
+        let found = self.put_if(&[compare], key, value, Some(lease), &[key], deadline)?;
+        Ok(found.map_or(Take::Taken, |mut read| taken_or_held(read.remove(0))))
     }
 
-    /// One transaction: the put if `compare` holds, else a read of the key.
+    /// Puts `value` under `key` with no lease (it stays until deleted),
+    /// only while `guard` holds `expected`: whether it did.
+    pub fn put_while(
+        &self,
+        guard: &str,
+        expected: &str,
+        key: &str,
+        value: &str,
+        deadline: Instant,
+    ) -> Result<bool> {
+        let compare = holds(guard, expected);
+        Ok(self
+            .put_if(&[compare], key, value, None, &[], deadline)?
+            .is_none())
+    }
+
+    /// One transaction: the put if every comparison holds (None), else a
+    /// read of each key of `read`, in order.
     fn put_if(
         &self,
+        compares: &[String],
         key: &str,
-        compare: &str,
         value: &str,
-        lease: i64,
+        lease: Option<i64>,
+        read: &[&str],
         deadline: Instant,
-    ) -> Result<Take> {
-        let k = base64::encode(key.as_bytes());
+    ) -> Result<Option<Vec<Option<Held>>>> {
+        let lease = lease.map_or(String::new(), |l| format!(",\"lease\":\"{l}\""));
+        let reads: Vec<String> = read
+            .iter()
+            .map(|k| {
+                format!(
+                    "{{\"requestRange\":{{\"key\":\"{}\"}}}}",
+                    base64::encode(k.as_bytes())
+                )
+            })
+            .collect();
         let body = format!(
-            "{{\"compare\":[{compare}],\
-             \"success\":[{{\"requestPut\":{{\"key\":\"{k}\",\"value\":\"{}\",\"lease\":\"{lease}\"}}}}],\
-             \"failure\":[{{\"requestRange\":{{\"key\":\"{k}\"}}}}]}}",
-            base64::encode(value.as_bytes())
+            "{{\"compare\":[{}],\
+             \"success\":[{{\"requestPut\":{{\"key\":\"{}\",\"value\":\"{}\"{lease}}}}}],\
+             \"failure\":[{}]}}",
+            compares.join(","),
+            base64::encode(key.as_bytes()),
+            base64::encode(value.as_bytes()),
+            reads.join(",")
         );
         let answer = self.call("/v3/kv/txn", &body, deadline)?;
         if answer.get("succeeded").and_then(Json::as_bool) == Some(true) {
-            return Ok(Take::Taken);
+            return Ok(None);
         }
-        let range = answer
-            .get("responses")
-            .and_then(|r| r.as_array().first())
-            .and_then(|r| r.get("response_range"))
-            .ok_or_else(|| {
-                anyhow!("etcd's answer to a transaction holds neither success nor the key")
-            })?;
-        Ok(match held(range)? {
-            Some(h) => Take::HeldBy(h),
-            None => Take::Free,
-        })
+        let responses = answer.get("responses").map(Json::as_array).unwrap_or(&[]);
+        let mut found = Vec::new();
+        for i in 0..read.len() {
+            let range = responses
+                .get(i)
+                .and_then(|r| r.get("response_range"))
+                .ok_or_else(|| {
+                    anyhow!("etcd's answer to a transaction holds neither success nor the keys")
+                })?;
+            found.push(held(range)?);
+        }
+        Ok(Some(found))
     }
 
     /// Who holds `key`, if anyone.
@@ -345,6 +398,28 @@ fn answer(status: u16, text: &str) -> Result<Json> {
         );
     }
     Ok(json)
+}
+
+/// A comparison that holds when `key` does not exist.
+fn absent(key: &str) -> String {
+    format!(
+        "{{\"target\":\"CREATE\",\"key\":\"{}\",\"createRevision\":\"0\"}}",
+        base64::encode(key.as_bytes())
+    )
+}
+
+/// A comparison that holds when `key` holds `value`.
+fn holds(key: &str, value: &str) -> String {
+    format!(
+        "{{\"target\":\"VALUE\",\"key\":\"{}\",\"value\":\"{}\"}}",
+        base64::encode(key.as_bytes()),
+        base64::encode(value.as_bytes())
+    )
+}
+
+/// A failed take's reading of its key.
+fn taken_or_held(read: Option<Held>) -> Take {
+    read.map_or(Take::Free, Take::HeldBy)
 }
 
 /// The first key of a range answer (pure).

@@ -21,6 +21,7 @@ use crate::db::dialect::Dialect;
 use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
 use crate::dcs::etcd::{Etcd, Held, Take};
+use crate::dcs::fallback;
 use crate::dcs::lease::{self, Act, KeyHolder, Look};
 use crate::pid1::stopping;
 
@@ -101,7 +102,7 @@ impl Leader {
                 let _ = self.etcd.revoke(lease, deadline);
                 Ok(Err(h.value))
             }
-            Take::Free => Ok(Err("nobody (try again)".into())),
+            Take::Free | Take::Barred(_) => Ok(Err("nobody (try again)".into())),
         }
     }
 
@@ -135,6 +136,35 @@ impl Leader {
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// `/replikit/CLUSTER/async`: set while the primary it names may have
+    /// acknowledged writes that no replica has (semi-synchronous
+    /// replication fell back to asynchronous).
+    pub fn async_key(&self) -> String {
+        format!("{}async", self.prefix)
+    }
+
+    /// Sets the async mark for `me`, only while `me` holds the leader key:
+    /// whether it did. A primary whose key is gone may not mark, since a
+    /// failover may have looked already, and must not fall back.
+    pub fn mark_async(&self, me: u32, deadline: Instant) -> Result<bool> {
+        self.etcd.put_while(
+            &self.key,
+            &value_for(me),
+            &self.async_key(),
+            &value_for(me),
+            deadline,
+        )
+    }
+
+    /// Who the async mark names, if it is set.
+    pub fn async_mark(&self, deadline: Instant) -> Result<Option<String>> {
+        Ok(self.etcd.get(&self.async_key(), deadline)?.map(|h| h.value))
+    }
+
+    pub fn clear_async_mark(&self, deadline: Instant) -> Result<()> {
+        self.etcd.delete(&self.async_key(), deadline)
     }
 
     /// Keeps this member's entry alive under its own lease `lease` (a
@@ -190,24 +220,52 @@ impl Leader {
                 other => other,
             };
         match taken {
-            Take::Taken => Ok(()),
-            Take::HeldBy(h) if h.value == value_for(to) => Ok(()),
+            Take::Taken => {}
+            Take::HeldBy(h) if h.value == value_for(to) => {}
             Take::HeldBy(h) => bail!("the leader key is held by {}, not by the old primary; find out why before switching over", h.value),
-            Take::Free => bail!("the leader key went away during the hand-over; run the switchover again"),
+            Take::Free | Take::Barred(_) => bail!("the leader key went away during the hand-over; run the switchover again"),
         }
+        // The new primary has everything the old one acknowledged: what it
+        // acknowledged without a replica is no longer at risk.
+        if let Err(e) = self.clear_async_mark(deadline) {
+            log::warn!(
+                "switchover: {} stays in etcd ({e:#}); the new primary's keeper clears it",
+                self.async_key()
+            );
+        }
+        Ok(())
     }
 
     /// Failover: waits (at most the lease's time-to-live and `wait`) until
     /// nobody holds the key, the old primary's lease having expired, then
-    /// takes it for `to`.
-    pub fn take_when_free(&self, to: u32, wait: Duration) -> Result<()> {
+    /// takes it for `to`. An automatic failover (`automatic`) does not
+    /// take it while the async mark is set: the old primary acknowledged
+    /// writes that no replica may have, and promoting a replica would
+    /// lose them. Looked at in the take's own transaction, the mark
+    /// cannot be set unseen by a primary whose lease has not expired yet.
+    pub fn take_when_free(&self, to: u32, wait: Duration, automatic: bool) -> Result<()> {
         let give_up = Instant::now() + self.ttl + wait;
         let mut said = false;
         loop {
             let deadline = (Instant::now() + Duration::from_secs(3)).min(give_up);
-            match self.take_for(to, deadline) {
+            let take = if automatic {
+                self.etcd.grant(self.ttl, deadline).and_then(|lease| {
+                    let value = value_for(to);
+                    let bar = self.async_key();
+                    self.etcd
+                        .take_unless(&self.key, &value, lease, &bar, deadline)
+                })
+            } else {
+                self.take_for(to, deadline)
+            };
+            match take {
                 Ok(Take::Taken) => return Ok(()),
                 Ok(Take::HeldBy(h)) if h.value == value_for(to) => return Ok(()),
+                Ok(Take::Barred(h)) => bail!(
+                    "{} is set: its primary ({}) acknowledged writes without a replica's acknowledgement before it was lost, and a replica promoted now would lack them; bring that primary back (it takes writes again and its replicas catch up), or run replikit failover to promote the most advanced replica knowingly",
+                    self.async_key(),
+                    h.value
+                ),
                 Ok(Take::HeldBy(h)) if !said => {
                     log::info!("failover: the leader key is {}'s until its lease expires (at most {:?}); waiting", h.value, self.ttl);
                     said = true;
@@ -267,6 +325,14 @@ pub struct Keeper {
     /// node holds the key, and either a former primary (its record names
     /// it) or a replica of some node other than the key's holder.
     astray_since: Option<Instant>,
+    /// REPLIKIT_SEMI_SYNC_TIMEOUT, when semi-synchronous replication is
+    /// on: the holder falls back after it (`fallback`).
+    semi_sync: Option<Duration>,
+    watch: fallback::Watch,
+    /// The local server, for the proof commit's own connection.
+    local: LocalServer,
+    /// Set while a proof commit runs.
+    proving: Arc<AtomicBool>,
 }
 
 /// A background task of the keeper's, with a line saying what it did.
@@ -288,6 +354,10 @@ pub struct Remedies {
 /// How long a look may spend publishing the member's entry.
 const PUBLISH_WITHIN: Duration = Duration::from_millis(500);
 
+/// How often the holder looks while commits wait with no acknowledgement:
+/// the fallback comes at most this late after REPLIKIT_SEMI_SYNC_TIMEOUT.
+const STALLED_LOOKS_EVERY: Duration = Duration::from_millis(500);
+
 /// How often a node that does not hold the key looks at it.
 const NON_HOLDER_LOOKS_EVERY: Duration = Duration::from_secs(1);
 
@@ -302,8 +372,14 @@ impl Keeper {
         holding: Arc<AtomicBool>,
         remedies: Remedies,
         decided_primary: Arc<AtomicBool>,
+        semi_sync: Option<Duration>,
+        local: LocalServer,
     ) -> Keeper {
         Keeper {
+            semi_sync,
+            local,
+            proving: Arc::new(AtomicBool::new(false)),
+            watch: fallback::Watch::default(),
             leader,
             fence_by: None,
             confirmed: None,
@@ -469,11 +545,107 @@ impl Keeper {
         }
         let holds = self.holds && self.fence_by.is_some_and(|t| Instant::now() < t);
         self.holding.store(holds, Ordering::SeqCst);
+        if holds && writable && key == KeyHolder::Me && outcome.is_ok() {
+            if let Err(e) = self.guard_semi_sync(conn, &d, me, deadline) {
+                log::warn!("leader: semi-synchronous replication: {e:#}");
+            }
+        }
         // Last, and briefly: the entry is for people and tools, and must
         // not delay the next look.
         self.publish(conn, &d, me);
         outcome?;
         held.map(drop)
+    }
+
+    /// The holder's semi-synchronous replication: the fallback to
+    /// asynchronous recorded in etcd before it happens, and the way back
+    /// (`fallback`).
+    fn guard_semi_sync(
+        &mut self,
+        conn: &mut Conn,
+        d: &Dialect,
+        me: u32,
+        deadline: Instant,
+    ) -> Result<()> {
+        use crate::replication::semi_sync;
+        let Some(timeout) = self.semi_sync else {
+            return Ok(());
+        };
+        let source = semi_sync::source_state(conn, d)?;
+        let mark = self.leader.async_mark(deadline)?;
+        if let Some(other) = mark.as_ref().filter(|v| **v != value_for(me)) {
+            // Left by a person's failover that stopped before its end:
+            // the writes it names were given up by that failover.
+            log::info!(
+                "leader: clearing {} ({other}), which names a former primary",
+                self.leader.async_key()
+            );
+            self.leader.clear_async_mark(deadline)?;
+        }
+        let marked = mark.is_some_and(|v| v == value_for(me));
+        let caught_up = marked && !source.enabled && semi_sync::a_replica_is_caught_up(conn)?;
+        let seen = fallback::Seen {
+            source,
+            marked,
+            caught_up,
+        };
+        match self.watch.decide(&seen, timeout, Instant::now()) {
+            fallback::Step::Nothing => {}
+            fallback::Step::FallBack => {
+                if !self.leader.mark_async(me, deadline)? {
+                    bail!("commits have waited {timeout:?} for a replica, but the async mark could not be set (the leader key is not this node's): they wait on");
+                }
+                semi_sync::set_keeper_fell_back(true);
+                conn.query(&d.semi_sync_source_off())?;
+                log::warn!(
+                    "leader: no replica acknowledged a commit for {timeout:?}: this primary acknowledges writes without one from now on (asynchronous), and automatic failover waits until a replica has caught up ({} is set in etcd)",
+                    self.leader.async_key()
+                );
+            }
+            fallback::Step::Resume => {
+                semi_sync::set_keeper_fell_back(false);
+                semi_sync::take_side(conn, d, true, semi_sync::NEVER)?;
+                log::info!("leader: a replica has caught up: semi-synchronous replication is on again, and the first commit it acknowledges clears the async mark");
+            }
+            fallback::Step::Prove => self.prove(timeout),
+            fallback::Step::Clear => {
+                self.leader.clear_async_mark(deadline)?;
+                log::info!("leader: a replica acknowledged every write again: {} is cleared, and automatic failover may promote a replica again", self.leader.async_key());
+            }
+        }
+        Ok(())
+    }
+
+    /// The proof commit (`semi_sync::PROOF`), from a thread with a
+    /// connection of its own: it waits for a replica's acknowledgement,
+    /// and the looks that renew the lease must go on meanwhile. One at a
+    /// time; a proof that no replica acknowledges is released by the
+    /// next fallback.
+    fn prove(&mut self, timeout: Duration) {
+        if self.proving.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (local, proving) = (self.local.clone(), self.proving.clone());
+        let started = std::thread::Builder::new()
+            .name("proof".into())
+            .spawn(move || {
+                let done = (|| -> Result<()> {
+                    let mut conn = local.log_in(Duration::from_secs(10))?;
+                    conn.set_timeout(timeout + Duration::from_secs(60))?;
+                    for sql in crate::replication::semi_sync::PROOF {
+                        conn.query(sql)?;
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = done {
+                    log::debug!("leader: the proof commit: {e:#}");
+                }
+                proving.store(false, Ordering::SeqCst);
+            });
+        if let Err(e) = started {
+            log::warn!("leader: cannot start the proof commit: {e}");
+            self.proving.store(false, Ordering::SeqCst);
+        }
     }
 
     /// This member's entry in etcd (`member_value`), under a lease of its
@@ -668,6 +840,11 @@ impl Keeper {
     /// of etcd and one query).
     pub fn pause(&self) -> Duration {
         let every = lease::renew_every(self.leader.ttl);
+        let every = if self.watch.stalled() {
+            every.min(STALLED_LOOKS_EVERY)
+        } else {
+            every
+        };
         match self.fence_by {
             Some(t) if self.holds && t > Instant::now() => every.min(t - Instant::now()),
             _ if self.holds => every,
@@ -694,9 +871,17 @@ pub fn keep(
     holding: Arc<AtomicBool>,
     remedies: Remedies,
     decided_primary: Arc<AtomicBool>,
+    semi_sync: Option<Duration>,
 ) {
     let every = lease::renew_every(leader.ttl());
-    let mut keeper = Keeper::new(leader, holding, remedies, decided_primary);
+    let mut keeper = Keeper::new(
+        leader,
+        holding,
+        remedies,
+        decided_primary,
+        semi_sync,
+        local.clone(),
+    );
     let mut conn: Option<Conn> = None;
     let mut last_error = String::new();
     loop {

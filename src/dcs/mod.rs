@@ -6,6 +6,7 @@
 
 pub mod base64;
 pub mod etcd;
+pub mod fallback;
 pub mod http;
 pub mod json;
 pub mod leader;

@@ -165,7 +165,9 @@ fn take_the_leader_key(
             "staying read-only: the leader key in etcd is held by {}; this cluster already has a primary",
             h.value
         )),
-        crate::dcs::etcd::Take::Free => Err(anyhow!("the leader key could not be taken; trying again")),
+        crate::dcs::etcd::Take::Free | crate::dcs::etcd::Take::Barred(_) => {
+            Err(anyhow!("the leader key could not be taken; trying again"))
+        }
     }
 }
 

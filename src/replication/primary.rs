@@ -18,9 +18,14 @@ use crate::seed::clone;
 pub fn set_up(p: &Primary, job: &Job) -> Result<String> {
     let (mut conn, d) = wait_for_local_server(job)?;
     // The source side before the first write, so that none is
-    // acknowledged without a replica.
+    // acknowledged without a replica. Not where the keeper fell back: it
+    // turned the side off to let this set-up's own writes go on (a new
+    // cluster's first primary has no replica yet), and a retry of the
+    // set-up must not turn it back on.
     if let Some(timeout) = job.semi_sync {
-        crate::replication::semi_sync::take_side(&mut conn, &d, true, timeout)?;
+        if !crate::replication::semi_sync::keeper_fell_back() {
+            crate::replication::semi_sync::take_side(&mut conn, &d, true, timeout)?;
+        }
     }
     take_writes(&mut conn, &d)?;
     set_up_accounts(&mut conn, &d, p, job.local, job.repl_host, job.cluster)

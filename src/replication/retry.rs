@@ -144,7 +144,7 @@ pub fn job<'a>(
         unverified_root_login: settings.unverified_root_login,
         cluster: &settings.cluster,
         seed: settings.seed,
-        semi_sync: settings.semi_sync,
+        semi_sync: settings.semi_sync.map(|s| s.server_timeout()),
         restartable,
         donor_port: settings.donor_port,
         datadir: &settings.datadir,

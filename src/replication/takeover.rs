@@ -39,6 +39,10 @@ pub struct Takeover<'a> {
     /// Semi-synchronous replication's timeout, when it is on: the new
     /// primary's source side, the others' replica side.
     pub semi_sync: Option<Duration>,
+    /// A keeper's failover, not a person's: it refuses while the old
+    /// primary may have acknowledged writes no replica has (the async
+    /// mark in etcd).
+    pub automatic: bool,
 }
 
 /// Accounts whose sessions a fence leaves alone: the server's threads,
@@ -244,11 +248,21 @@ impl Takeover<'_> {
         let Some(leader) = &self.leader else {
             return Ok(());
         };
-        leader.take_when_free(cluster.members[winner].server_id, self.wait)?;
+        leader.take_when_free(cluster.members[winner].server_id, self.wait, self.automatic)?;
         log::info!(
             "failover: {} holds the leader key in etcd",
             cluster.members[winner].name()
         );
+        // A person's failover goes on past the async mark, and ends it:
+        // the new primary's history is the cluster's from now on.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        if let Some(named) = leader.async_mark(deadline)? {
+            log::warn!(
+                "failover: {} was set: the old primary ({named}) acknowledged writes without a replica's acknowledgement; those the new primary lacks are lost to this failover, and show as errant on the old primary when it returns",
+                leader.async_key()
+            );
+            leader.clear_async_mark(deadline)?;
+        }
         Ok(())
     }
 
@@ -363,8 +377,11 @@ impl Takeover<'_> {
             .with_context(|| format!("on {name}"))?;
         let repointed = self.repoint_all(cluster, new, record);
         let m = &mut cluster.members[new];
-        // A commit waits up to the semi-sync timeout for a replica.
-        m.conn.set_timeout(timeout + Duration::from_secs(10))?;
+        // A commit waits up to the semi-sync timeout for a replica; where
+        // the keeper decides the fallback (the server's timeout `NEVER`),
+        // up to REPLIKIT_SEMI_SYNC_TIMEOUT and one of its looks.
+        m.conn
+            .set_timeout(timeout.min(Duration::from_secs(120)) + Duration::from_secs(10))?;
         open_for_writes(m, record)?;
         Ok(repointed)
     }

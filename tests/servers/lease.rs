@@ -24,6 +24,9 @@ use crate::common::wait_for;
 
 const TTL: Duration = Duration::from_secs(6);
 const KEY: &str = "/replikit/lease-test/leader";
+const ASYNC: &str = "/replikit/lease-test/async";
+/// REPLIKIT_SEMI_SYNC_TIMEOUT.
+const SEMI_SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
 struct Nodes {
     flavor: Flavor,
@@ -44,6 +47,10 @@ impl Nodes {
             ("REPLIKIT_DCS_TTL", TTL.as_secs().to_string()),
             ("REPLIKIT_CLUSTER", "lease-test".to_string()),
             ("REPLIKIT_SEMI_SYNC", "on".to_string()),
+            (
+                "REPLIKIT_SEMI_SYNC_TIMEOUT",
+                format!("{}s", SEMI_SYNC_TIMEOUT.as_secs()),
+            ),
             ("REPLIKIT_REPL_HOST", "127.0.0.1".to_string()),
             ("REPLIKIT_SERVER_ID_VIA", "arg".to_string()),
             ("REPLIKIT_SERVER_ID", (11 + i).to_string()),
@@ -366,6 +373,11 @@ fn lease(flavor: Flavor) {
     c.nodes[1].sql("INSERT INTO ha.t VALUES (4)");
     c.nodes[0].wait_for_rows("SELECT COUNT(*) FROM ha.t", "4");
     c.wait_replicating(0);
+    // Node 1 wrote alone before node 0 was back (the async mark): once
+    // node 0 has acknowledged a commit, no write is node 1's alone.
+    wait_for(Duration::from_secs(60), "the async mark to clear", || {
+        etcd.get(ASYNC).is_empty()
+    });
     // Frozen, not killed: the server stops (SIGSTOP) under a live keeper,
     // which can then neither renew nor fence; it kills the server before
     // the lease can expire, so that the server cannot wake into a second
@@ -397,8 +409,17 @@ fn lease(flavor: Flavor) {
     wait_for(Duration::from_secs(30), "the failover's last line", || {
         c.nodes[0].replikit_log().contains("failover done")
     });
-    // Alone now: the source side is on, with no replica to work with.
-    c.assert_semi_sync(0, true, false);
+    // Alone now: the first commits (the failover's record among them)
+    // found no replica to acknowledge them, so the keeper recorded the
+    // fallback in etcd and turned the source side off.
+    wait_for(TTL, "the new primary's fallback", || {
+        etcd.get(ASYNC) == "server_id=11"
+    });
+    let log = c.nodes[0].replikit_log();
+    assert!(
+        log.contains("this primary acknowledges writes without one from now on"),
+        "{log}"
+    );
     c.nodes[0].sql("INSERT INTO ha.t VALUES (5)");
     assert_eq!(c.nodes[0].sql("SELECT COUNT(*) FROM ha.t"), "5");
 
@@ -416,4 +437,117 @@ fn lease(flavor: Flavor) {
 mod leader_lease_in_etcd {
     use super::*;
     mariadb_and_mysql!(lease);
+}
+
+/// With etcd, the keeper decides semi-synchronous replication's fallback
+/// and records it before the primary acknowledges a write alone: no
+/// automatic failover promotes a replica that may lack such writes, and
+/// the record goes once a replica has acknowledged everything again.
+fn fallback(flavor: Flavor) {
+    let etcd = Etcd::start(3);
+    let mut c = Nodes {
+        flavor,
+        ports: [free_port(), free_port()],
+        dcs: etcd.dcs(),
+        nodes: Vec::new(),
+    };
+    c.start(0);
+    c.wait_writable(0, Duration::from_secs(60), "the primary to take writes");
+    c.nodes[0].sql("CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY)");
+    let insert = |c: &Nodes, id: u32| c.nodes[0].sql(&format!("INSERT INTO ha.t VALUES ({id})"));
+    insert(&c, 1);
+    // Alone, its first commits may have had no replica (the mark set
+    // then), depending on how far its start-up got before semi-sync.
+    c.start(1);
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
+    c.wait_replicating(1);
+    let mut id = 1000;
+    wait_for(
+        Duration::from_secs(90),
+        "the first mark to be cleared",
+        || {
+            insert(&c, id);
+            id += 1;
+            std::thread::sleep(Duration::from_millis(500));
+            etcd.get(ASYNC).is_empty()
+        },
+    );
+    c.assert_semi_sync(0, true, true);
+    c.assert_semi_sync(1, false, true);
+
+    // The replica stops receiving: a commit waits the timeout, then the
+    // keeper sets the mark and lets it go on.
+    c.nodes[1].sql("STOP REPLICA IO_THREAD");
+    let began = Instant::now();
+    insert(&c, 2);
+    let waited = began.elapsed();
+    assert!(waited >= SEMI_SYNC_TIMEOUT, "{waited:?}");
+    assert_eq!(etcd.get(ASYNC), "server_id=11", "{}", c.logs());
+    assert!(c.nodes[0]
+        .replikit_log()
+        .contains("this primary acknowledges writes without one from now on"));
+    insert(&c, 3);
+
+    // It receives again: semi-sync goes back on once it has caught up,
+    // and the first commit it acknowledges clears the mark.
+    c.nodes[1].sql("START REPLICA IO_THREAD");
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t WHERE id IN (2, 3)", "2");
+    let mut id = 10;
+    wait_for(Duration::from_secs(90), "the mark to be cleared", || {
+        insert(&c, id);
+        id += 1;
+        std::thread::sleep(Duration::from_millis(500));
+        etcd.get(ASYNC).is_empty()
+    });
+    let log = c.nodes[0].replikit_log();
+    assert!(
+        log.contains("semi-synchronous replication is on again"),
+        "{log}"
+    );
+    c.assert_semi_sync(0, true, true);
+
+    // Again, and now the primary is lost: its replica lacks what it
+    // acknowledged alone, and the keepers do not promote it.
+    c.nodes[1].sql("STOP REPLICA IO_THREAD");
+    insert(&c, 100);
+    assert_eq!(etcd.get(ASYNC), "server_id=11", "{}", c.logs());
+    c.nodes[0].kill();
+    wait_for(
+        TTL * 3 + Duration::from_secs(30),
+        "the failover to refuse",
+        || {
+            c.nodes[1].replikit_log().contains(
+                "/replikit/lease-test/async is set: its primary (server_id=11) acknowledged writes",
+            )
+        },
+    );
+    assert!(!c.writable(1), "{}", c.logs());
+    assert_eq!(etcd.get(KEY), "", "{}", c.logs());
+
+    // The old primary returns with them: it takes writes again, its
+    // replica catches up, and the mark goes.
+    c.nodes[0].start_again();
+    c.wait_writable(
+        0,
+        TTL * 3 + Duration::from_secs(60),
+        "the old primary to take writes again",
+    );
+    let mut id = 200;
+    wait_for(
+        Duration::from_secs(150),
+        "the mark to be cleared again",
+        || {
+            insert(&c, id);
+            id += 1;
+            std::thread::sleep(Duration::from_millis(500));
+            etcd.get(ASYNC).is_empty()
+        },
+    );
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t WHERE id = 100", "1");
+    assert!(!c.writable(1));
+}
+
+mod semi_sync_fallback_with_etcd {
+    use super::*;
+    mariadb_and_mysql!(fallback);
 }

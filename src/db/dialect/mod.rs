@@ -289,6 +289,23 @@ impl Dialect {
         self.mysql()
     }
 
+    /// The source side's progress (Variable_name, Value), among them
+    /// `_status` (ON unless it fell back), `_wait_sessions` (commits
+    /// waiting for a replica now) and `_yes_tx` (commits a replica
+    /// acknowledged). LIKE, not WHERE: the server matches LIKE on the
+    /// names before it computes any value, and some other variables'
+    /// values wait for the commits that wait for a replica.
+    pub fn semi_sync_source_progress(&self) -> String {
+        let p = self.semi_sync_prefixes().0.replacen("rpl", "Rpl", 1);
+        format!("SHOW GLOBAL STATUS LIKE '{p}\\_%'")
+    }
+
+    /// Turns the source side off: the commits waiting for a replica go on
+    /// without, and the next ones do not wait.
+    pub fn semi_sync_source_off(&self) -> String {
+        format!("SET GLOBAL {}_enabled = OFF", self.semi_sync_prefixes().0)
+    }
+
     /// The source side's and the replica side's status (Variable_name,
     /// Value): ON where that side works now.
     pub fn semi_sync_status(&self) -> &'static str {
