@@ -209,14 +209,14 @@ pub const SEMI_SYNC: Def = def(
     "REPLIKIT_SEMI_SYNC",
     "off|on",
     Some("off"),
-    "Semi-synchronous replication: on, a primary acknowledges a commit only once a replica has it (for at most REPLIKIT_SEMI_SYNC_TIMEOUT), so a failover loses no acknowledged write; kept right on every node across changes of primary.",
+    "Semi-synchronous replication: on, a primary acknowledges a commit only once a replica has it (see REPLIKIT_SEMI_SYNC_TIMEOUT for when none answers), so a failover to the most advanced replica loses no acknowledged write; kept right on every node across changes of primary.",
 );
 pub const SEMI_SYNC_TIMEOUT: Def = def(
     "semi-sync-timeout",
     "REPLIKIT_SEMI_SYNC_TIMEOUT",
     "DURATION",
     Some("10s"),
-    "With REPLIKIT_SEMI_SYNC=on: how long a commit waits for a replica's acknowledgement before the primary goes on without (asynchronous until a replica catches up).",
+    "With REPLIKIT_SEMI_SYNC=on: how long commits wait for a replica's acknowledgement before the primary goes on without one (asynchronous until a replica catches up). With REPLIKIT_DCS the keeper first records that in etcd (/replikit/CLUSTER/async), and automatic failover waits until a replica has caught up.",
 );
 pub const AGENT_PORT: Def = def(
     "agent-port",
