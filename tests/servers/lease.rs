@@ -36,6 +36,24 @@ struct Nodes {
 }
 
 impl Nodes {
+    /// Two nodes on etcd, node 0 started and taking writes as the first
+    /// primary.
+    fn with_primary(flavor: Flavor, etcd: &Etcd) -> Nodes {
+        let mut c = Nodes {
+            flavor,
+            ports: [free_port(), free_port()],
+            dcs: etcd.dcs(),
+            nodes: Vec::new(),
+        };
+        c.start(0);
+        c.wait_writable(
+            0,
+            Duration::from_secs(60),
+            "the first primary to take writes",
+        );
+        c
+    }
+
     fn env(&self, i: usize) -> Vec<(&'static str, String)> {
         let peers = format!("127.0.0.1:{},127.0.0.1:{}", self.ports[0], self.ports[1]);
         let mut env = vec![
@@ -198,18 +216,7 @@ impl Nodes {
 
 fn lease(flavor: Flavor) {
     let etcd = Etcd::start(3);
-    let mut c = Nodes {
-        flavor,
-        ports: [free_port(), free_port()],
-        dcs: etcd.dcs(),
-        nodes: Vec::new(),
-    };
-    c.start(0);
-    c.wait_writable(
-        0,
-        Duration::from_secs(60),
-        "the first primary to take writes",
-    );
+    let mut c = Nodes::with_primary(flavor, &etcd);
     assert_eq!(
         etcd.get(KEY),
         "server_id=11",
@@ -445,14 +452,7 @@ mod leader_lease_in_etcd {
 /// the record goes once a replica has acknowledged everything again.
 fn fallback(flavor: Flavor) {
     let etcd = Etcd::start(3);
-    let mut c = Nodes {
-        flavor,
-        ports: [free_port(), free_port()],
-        dcs: etcd.dcs(),
-        nodes: Vec::new(),
-    };
-    c.start(0);
-    c.wait_writable(0, Duration::from_secs(60), "the primary to take writes");
+    let mut c = Nodes::with_primary(flavor, &etcd);
     c.nodes[0].sql("CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY)");
     let insert = |c: &Nodes, id: u32| c.nodes[0].sql(&format!("INSERT INTO ha.t VALUES ({id})"));
     insert(&c, 1);
