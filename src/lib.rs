@@ -30,6 +30,7 @@ pub mod fuzzing {
     pub use crate::db::wire::packet::{parse_error, parse_greeting, ResultSet};
     pub use crate::db::wire::Rows;
     pub use crate::dcs::etcd::parse_answer as etcd_answer;
+    pub use crate::dcs::etcd::parse_txn_answer as etcd_txn_answer;
     pub use crate::dcs::json::parse as json;
     pub use crate::identity::mycnf::{edit_options, set_options};
     pub use crate::replication::topology::{from_rows as topology_record, Record};

@@ -188,22 +188,7 @@ impl Etcd {
             base64::encode(value.as_bytes()),
             reads.join(",")
         );
-        let answer = self.call("/v3/kv/txn", &body, deadline)?;
-        if answer.get("succeeded").and_then(Json::as_bool) == Some(true) {
-            return Ok(None);
-        }
-        let responses = answer.get("responses").map(Json::as_array).unwrap_or(&[]);
-        let mut found = Vec::new();
-        for i in 0..read.len() {
-            let range = responses
-                .get(i)
-                .and_then(|r| r.get("response_range"))
-                .ok_or_else(|| {
-                    anyhow!("etcd's answer to a transaction holds neither success nor the keys")
-                })?;
-            found.push(held(range)?);
-        }
-        Ok(Some(found))
+        txn_outcome(&self.call("/v3/kv/txn", &body, deadline)?, read.len())
     }
 
     /// Who holds `key`, if anyone.
@@ -417,6 +402,26 @@ fn holds(key: &str, value: &str) -> String {
     )
 }
 
+/// A transaction's answer (pure): None when it succeeded, else the first
+/// key of each of its `reads` ranges, in order.
+fn txn_outcome(answer: &Json, reads: usize) -> Result<Option<Vec<Option<Held>>>> {
+    if answer.get("succeeded").and_then(Json::as_bool) == Some(true) {
+        return Ok(None);
+    }
+    let responses = answer.get("responses").map(Json::as_array).unwrap_or(&[]);
+    let mut found = Vec::with_capacity(reads);
+    for i in 0..reads {
+        let range = responses
+            .get(i)
+            .and_then(|r| r.get("response_range"))
+            .ok_or_else(|| {
+                anyhow!("etcd's answer to a transaction holds neither success nor the keys")
+            })?;
+        found.push(held(range)?);
+    }
+    Ok(Some(found))
+}
+
 /// A failed take's reading of its key.
 fn taken_or_held(read: Option<Held>) -> Take {
     read.map_or(Take::Free, Take::HeldBy)
@@ -446,6 +451,16 @@ pub fn parse_answer(bytes: &[u8]) -> Result<Option<Held>> {
     held(&json)
 }
 
+/// Parses one gateway answer as a transaction's, reading two keys, the
+/// way `take_unless` does, for the fuzz target.
+#[cfg(feature = "fuzzing")]
+pub fn parse_txn_answer(bytes: &[u8]) -> Result<Option<Vec<Option<Held>>>> {
+    let Some((status, text)) = http::parse_response(bytes)? else {
+        return Ok(None);
+    };
+    txn_outcome(&answer(status, &text)?, 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,6 +480,35 @@ mod tests {
             held(&answer(200, r#"{"header":{"revision":"3"}}"#).unwrap()).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn transaction_answers_of_etcd_3_4() {
+        let ok = answer(200, r#"{"header":{"revision":"9"},"succeeded":true,"responses":[{"response_put":{"header":{"revision":"9"}}}]}"#).unwrap();
+        assert_eq!(txn_outcome(&ok, 2).unwrap(), None);
+        // The key free, the bar set: one range each, in order.
+        let failed = answer(
+            200,
+            r#"{"header":{"revision":"9"},"responses":[{"response_range":{"header":{"revision":"9"}}},{"response_range":{"kvs":[{"key":"YQ==","value":"c2VydmVyX2lkPTEx"}],"count":"1"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            txn_outcome(&failed, 2).unwrap(),
+            Some(vec![
+                None,
+                Some(Held {
+                    value: "server_id=11".into(),
+                    lease: 0
+                })
+            ])
+        );
+        // Fewer ranges than asked for is an error, not a guess.
+        let e = txn_outcome(&failed, 3).unwrap_err();
+        assert!(
+            e.to_string().contains("neither success nor the keys"),
+            "{e}"
+        );
+        assert!(txn_outcome(&answer(200, "{}").unwrap(), 1).is_err());
     }
 
     #[test]
