@@ -99,7 +99,7 @@ fn takeover_for<'a>(
             .dcs
             .as_ref()
             .map(|dcs| Leader::new(dcs, &settings.replication.cluster)),
-        semi_sync: settings.replication.semi_sync.map(|s| s.server_timeout()),
+        semi_sync: settings.replication.semi_sync,
         automatic: false,
     }
 }

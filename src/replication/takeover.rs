@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::peers::{HaSettings, Peer};
 use crate::config::role::Credentials;
+use crate::config::settings::SemiSync;
 use crate::db::dialect::{Dialect, Product, Tls};
 use crate::db::error::Failure;
 use crate::db::sql::quote;
@@ -36,9 +37,9 @@ pub struct Takeover<'a> {
     pub wait: Duration,
     /// The leader key, with REPLIKIT_DCS: moved before the promotion.
     pub leader: Option<Leader>,
-    /// Semi-synchronous replication's timeout, when it is on: the new
-    /// primary's source side, the others' replica side.
-    pub semi_sync: Option<Duration>,
+    /// Semi-synchronous replication, when it is on: the new primary's
+    /// source side, the others' replica side.
+    pub semi_sync: Option<SemiSync>,
     /// A keeper's failover, not a person's: it refuses while the old
     /// primary may have acknowledged writes no replica has (the async
     /// mark in etcd).
@@ -369,19 +370,20 @@ impl Takeover<'_> {
         let d = m.d;
         m.run(d.stop_replica())?;
         m.run(d.reset_replica_all())?;
-        let Some(timeout) = self.semi_sync else {
+        let Some(semi_sync) = self.semi_sync else {
             open_for_writes(m, record)?;
             return Ok(self.repoint_all(cluster, new, record));
         };
-        crate::replication::semi_sync::take_side(&mut m.conn, &d, true, timeout)
+        crate::replication::semi_sync::take_side(&mut m.conn, &d, true, semi_sync.server_timeout())
             .with_context(|| format!("on {name}"))?;
         let repointed = self.repoint_all(cluster, new, record);
         let m = &mut cluster.members[new];
         // A commit waits up to the semi-sync timeout for a replica; where
-        // the keeper decides the fallback (the server's timeout `NEVER`),
-        // up to REPLIKIT_SEMI_SYNC_TIMEOUT and one of its looks.
+        // the keeper decides the fallback, counted from its first look
+        // that sees the commit wait (a quarter of the lease at most).
+        let keeper_looks = self.leader.as_ref().map_or(Duration::ZERO, Leader::ttl);
         m.conn
-            .set_timeout(timeout.min(Duration::from_secs(120)) + Duration::from_secs(10))?;
+            .set_timeout(semi_sync.timeout + keeper_looks + Duration::from_secs(10))?;
         open_for_writes(m, record)?;
         Ok(repointed)
     }
@@ -424,7 +426,7 @@ impl Takeover<'_> {
             self.replication,
             &tls,
             self.source_key,
-            self.semi_sync,
+            self.semi_sync.map(|s| s.server_timeout()),
         )
         .with_context(|| format!("on {name}"))?;
         log::info!("{name} replicates from {}:{} now", to.host, to.port);
