@@ -35,7 +35,7 @@ FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
-RUN RUSTFLAGS='-C target-feature=+crt-static' \
+RUN RUSTFLAGS='-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs' \
     cargo build --release --locked --target x86_64-unknown-linux-gnu
 
 FROM server AS source

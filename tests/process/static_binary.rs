@@ -24,6 +24,21 @@ fn the_binary_is_fully_static() {
     );
 }
 
+/// Static, yet position-independent: the kernel places it at a random
+/// address on every start (ASLR), which a plain static binary (tini-static,
+/// say) gives up. scripts/build-static's packed relocations must keep it so.
+#[test]
+fn the_binary_is_position_independent() {
+    let bytes = std::fs::read(static_bin()).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF", "not an ELF file");
+    // e_type, little-endian at offset 16: 3 is ET_DYN (a PIE), 2 ET_EXEC.
+    let e_type = u16::from_le_bytes([bytes[16], bytes[17]]);
+    assert_eq!(
+        e_type, 3,
+        "ELF type {e_type}: the binary is not position-independent"
+    );
+}
+
 #[test]
 fn no_nss_code_is_linked_in() {
     // glibc's NSS loader carries these strings; a static binary that links
