@@ -36,7 +36,10 @@ for name, r in start.items():
           f"| {over/tini:.2f} | {over/seed:.2f} |")
 print("""
 - `replikit-create`: computes the server-id and creates the option file each run
-  (settings from the environment, as in a container).
+  (settings from the environment, as in a container). Every replikit row also writes
+  its local account into the socket's folder at the start and removes it at the exit,
+  as in an official image (runs before 2026-12-03 had no socket's folder and took
+  the warning path instead, with RUST_BACKTRACE=1 from the shell).
 - `replikit-unchanged`: the file already holds the same bytes (every restart after the first).
 - `-flags`: the same settings as command-line flags, which costs building clap's parser;
   `supervise-only-flags` leaves the server-id alone (`--server-id-via off`).

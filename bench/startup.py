@@ -13,6 +13,7 @@ rounds, runs = int(sys.argv[1]), int(sys.argv[2])
 R = subprocess.check_output(["/work/main/scripts/build-static"], stderr=subprocess.DEVNULL, text=True).strip()
 B = sys.argv[3] if len(sys.argv) > 3 else None
 w = tempfile.mkdtemp()
+os.mkdir(f"{w}/run")
 open(f"{w}/u2.cnf", "w").write("[mysqld]\nmax_connections=5\n")
 user = f"printf '[mysqld]\\nserver-id=1\\n' > {w}/u.cnf"
 own, users, users2 = f"{w}/r.cnf", f"{w}/u.cnf", f"{w}/u2.cnf"
@@ -37,7 +38,12 @@ times = {c[0]: [] for c in cmds}
 for r in range(rounds):
     k = r % len(cmds)
     for name, cmd, prep, cnf in cmds[k:] + cmds[:k]:
-        env = dict(os.environ, REPLIKIT_CNF=cnf, REPLIKIT_ROLE="standalone", REPLIKIT_LOG="warn")
+        # As bench/run: the socket's folder of an official image, and no
+        # RUST_BACKTRACE (a container does not set it).
+        env = dict(os.environ, REPLIKIT_CNF=cnf, REPLIKIT_ROLE="standalone", REPLIKIT_LOG="warn",
+                   REPLIKIT_SOCKET=f"{w}/run/mysqld.sock")
+        env.pop("RUST_BACKTRACE", None)
+        env.pop("RUST_LIB_BACKTRACE", None)
         subprocess.run(["hyperfine", "-N", "--warmup", "10", "--runs", str(runs), "--prepare", prep,
                         "--export-json", f"{w}/o.json", "-n", name, cmd], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
