@@ -11,6 +11,9 @@ use crate::db::wire::ServerError;
 
 /// MySQL's and MariaDB's "Access denied for user".
 pub const ACCESS_DENIED: u16 = 1045;
+/// ER_UNKNOWN_SYSTEM_VARIABLE, the same in both products: on MySQL, a
+/// plugin's variable before the plugin is loaded.
+pub const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 /// A replica asked for binary logs (or GTIDs) that its source no longer
 /// has: ER_SOURCE_FATAL_ERROR_READING_BINLOG, which MySQL 8+ shows in a
 /// replica's status as 13114. Retrying never fixes it.

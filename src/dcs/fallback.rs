@@ -23,8 +23,13 @@ pub enum Step {
     Nothing,
     /// Set the async mark, then turn the source side off.
     FallBack,
-    /// Turn the source side on again.
+    /// Turn the source side on again: a replica seems caught up with
+    /// what this primary acknowledged alone.
     Resume,
+    /// Turn the source side on: it was off with no mark recording a
+    /// fallback (a start that has not turned it on yet, or a person's
+    /// failover that cleared the mark).
+    TurnOn,
     /// Clear the async mark: a replica has every write again.
     Clear,
     /// Commit something, so that a replica's acknowledgement can prove
@@ -88,7 +93,7 @@ impl Watch {
             // semi-synchronous, and nothing records otherwise.
             if !seen.marked {
                 self.resumed_at = None;
-                return Step::Resume;
+                return Step::TurnOn;
             }
             let may_try = self.not_before.is_none_or(|t| now >= t);
             if seen.marked && seen.caught_up && may_try {
@@ -247,7 +252,7 @@ mod tests {
     fn a_side_off_with_no_mark_goes_on_at_once() {
         let mut w = Watch::default();
         let off = seen(source(false, false, 0, 7), false, false);
-        assert_eq!(w.decide(&off, T, Instant::now()), Step::Resume);
+        assert_eq!(w.decide(&off, T, Instant::now()), Step::TurnOn);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use anyhow::{bail, Result};
 
 use crate::config::dcs::DcsSettings;
 use crate::db::dialect::Dialect;
+use crate::db::error::{self, Failure};
 use crate::db::local::LocalServer;
 use crate::db::wire::Conn;
 use crate::dcs::etcd::{Etcd, Held, Take};
@@ -571,7 +572,16 @@ impl Keeper {
         let Some(timeout) = self.semi_sync else {
             return Ok(());
         };
-        let source = semi_sync::source_state(conn, d)?;
+        let source = match semi_sync::source_state(conn, d) {
+            // MySQL before the start path has loaded the semi-sync plugin:
+            // no commit waits for a replica yet, so there is nothing to
+            // guard, and the next look finds the plugin.
+            Err(e) if Failure::of(&e) == Failure::Server(error::UNKNOWN_SYSTEM_VARIABLE) => {
+                log::debug!("leader: semi-synchronous replication is not loaded yet: {e:#}");
+                return Ok(());
+            }
+            state => state?,
+        };
         let mark = self.leader.async_mark(deadline)?;
         if let Some(other) = mark.as_ref().filter(|v| **v != value_for(me)) {
             // Left by a person's failover that stopped before its end:
@@ -606,6 +616,11 @@ impl Keeper {
                 semi_sync::set_keeper_fell_back(false);
                 semi_sync::take_side(conn, d, true, semi_sync::NEVER)?;
                 log::info!("leader: a replica has caught up: semi-synchronous replication is on again, and the first commit it acknowledges clears the async mark");
+            }
+            fallback::Step::TurnOn => {
+                semi_sync::set_keeper_fell_back(false);
+                semi_sync::take_side(conn, d, true, semi_sync::NEVER)?;
+                log::info!("leader: semi-synchronous replication was off with no async mark in etcd: turned on (a primary waits for a replica's acknowledgement unless the mark records otherwise)");
             }
             fallback::Step::Prove => self.prove(timeout),
             fallback::Step::Clear => {

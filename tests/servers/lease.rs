@@ -545,6 +545,18 @@ fn fallback(flavor: Flavor) {
     );
     c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t WHERE id = 100", "1");
     assert!(!c.writable(1));
+
+    // The primary's log since its return says what happened: no warning
+    // when a look comes before MySQL's start path has loaded the plugin,
+    // and "caught up" only ever after a fallback.
+    let log = c.nodes[0].replikit_log();
+    assert!(!log.contains("Unknown system variable"), "{log}");
+    let count = |line: &str| log.matches(line).count();
+    assert!(
+        count("leader: a replica has caught up:")
+            <= count("acknowledges writes without one from now on"),
+        "{log}"
+    );
 }
 
 mod semi_sync_fallback_with_etcd {
