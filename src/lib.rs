@@ -36,6 +36,7 @@ pub mod fuzzing {
     pub use crate::replication::topology::{from_rows as topology_record, Record};
     pub use crate::seed::dump::coordinates;
     pub use crate::seed::physical::protocol::read_stream as seed_stream;
+    pub use crate::seed::physical::protocol::{frame as seed_frame, Kind as SeedFrameKind};
     pub use crate::status::errant::mariadb as mariadb_errant_gtids;
     pub use crate::status::errant::Errant;
     pub use crate::status::errant::{mariadb_behind, mariadb_of_server, mysql_of_server};
