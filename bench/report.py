@@ -41,6 +41,9 @@ print("""
   as in an official image (runs before 2026-12-03 had no socket's folder and took
   the warning path instead, with RUST_BACKTRACE=1 from the shell).
 - `replikit-unchanged`: the file already holds the same bytes (every restart after the first).
+- `replikit-unchanged-no-local-account`: the same with no socket's folder, so no local account
+  (a start that logs a warning and logs in as root): the local account's two files, written at
+  the start and removed at the exit, are the difference.
 - `-flags`: the same settings as command-line flags, which costs building clap's parser;
   `supervise-only-flags` leaves the server-id alone (`--server-id-via off`).
 - `tini`: `tini-static -s` (subreaper mode, as replikit runs here). `seed-chain`: the seed's
@@ -68,6 +71,8 @@ print("|---|---|---|")
 for label, value, limit in [
     ("replikit overhead / tini, file unchanged (<= 1.5)", unchanged / tini, 1.5),
     ("replikit overhead / tini, file created (<= 1.5)", created / tini, 1.5),
+    ("replikit overhead / tini, file unchanged, no local account (<= 1.5; for reference)",
+     (start["replikit-unchanged-no-local-account"]["median"] - base) / tini, 1.5),
     ("replikit overhead / seed chain, file created (<= 0.2)", created / seed, 0.2),
 ]:
     print(f"| {label} | {value:.2f} | {'yes' if value <= limit else 'NO'} |")
