@@ -42,8 +42,9 @@ print("""
   the warning path instead, with RUST_BACKTRACE=1 from the shell).
 - `replikit-unchanged`: the file already holds the same bytes (every restart after the first).
 - `replikit-unchanged-no-local-account`: the same with no socket's folder, so no local account
-  (a start that logs a warning and logs in as root): the local account's two files, written at
-  the start and removed at the exit, are the difference.
+  (a start that logs a warning and logs in as root): the local account's init-file, written at
+  the start and removed at the exit, is the difference (before 2026-12-03, a second file held
+  the password apart).
 - `-flags`: the same settings as command-line flags, which costs building clap's parser;
   `supervise-only-flags` leaves the server-id alone (`--server-id-via off`).
 - `tini`: `tini-static -s` (subreaper mode, as replikit runs here). `seed-chain`: the seed's

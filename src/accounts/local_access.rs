@@ -3,25 +3,29 @@
 //! the account `replikit_local`@`localhost`, with a new random password at
 //! every container start.
 //!
-//! PID 1 writes two files into the socket's folder before the server
-//! starts, each readable by its owner alone:
-//! - `replikit-init.sql`, which the server runs as its `init-file` at every
-//!   start (the image's first initialisation and temporary server too, and
-//!   a restart after a clone, which replaced the accounts with the donor's).
-//!   It creates or updates the account outside the binary log, so no
-//!   replica receives it. Owned by the server's user, who must read it.
-//! - `replikit-local.secret`, the password, for replikit's own commands
-//!   run in the container (`health`, `status`, `verify`). Owned by us.
+//! PID 1 writes one file into the socket's folder before the server
+//! starts, `replikit-init.sql`, readable by its owner alone (the server's
+//! user, who must read it). The server runs it as its `init-file` at every
+//! start (the image's first initialisation and temporary server too, and a
+//! restart after a clone, which replaced the accounts with the donor's): it
+//! creates or updates the account outside the binary log, so no replica
+//! receives it. replikit's own commands run in the container (`health`,
+//! `status`, `verify`) read the password back from the same file. One file
+//! and not a second one holding the password alone: the init-file holds it
+//! anyway, and every file written and removed costs each start a create, a
+//! rename and an unlink.
 //!
 //! The same file fences the server: the real one (not the first
 //! initialisation's temporary one) starts read-only, and replikit lifts
 //! that on the node it decided is the primary.
 //!
 //! A datadir made before this existed gets the account at its first start
-//! under this version. Both files go when PID 1 exits; one left by a
+//! under this version. The file goes when PID 1 exits; one left by a
 //! container that was killed holds a password the next start replaces.
 
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -32,23 +36,16 @@ use crate::identity::atomic_file;
 
 pub const LOCAL_USER: &str = "replikit_local";
 const INIT_FILE: &str = "replikit-init.sql";
-const SECRET_FILE: &str = "replikit-local.secret";
+/// Where earlier versions kept the password in a file of its own; one a
+/// killed container left is removed.
+const FORMER_SECRET_FILE: &str = "replikit-local.secret";
+/// Far more than the init-file replikit writes (about 1.2 KB): a larger
+/// file is not ours, and is not read.
+const MAX_INIT_FILE: u64 = 8 * 1024;
 
-/// The two files, in the folder of the server's socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
-    pub init_file: PathBuf,
-    pub secret: PathBuf,
-}
-
-impl Files {
-    pub fn beside(socket: &Path) -> Files {
-        let dir = socket.parent().unwrap_or(Path::new("/"));
-        Files {
-            init_file: dir.join(INIT_FILE),
-            secret: dir.join(SECRET_FILE),
-        }
-    }
+/// The init-file, in the folder of the server's socket.
+pub fn init_file_beside(socket: &Path) -> PathBuf {
+    socket.parent().unwrap_or(Path::new("/")).join(INIT_FILE)
 }
 
 /// The statements the server runs at start-up (pure). One per line and no
@@ -116,11 +113,11 @@ pub fn new_password() -> Result<String> {
     Ok(format!("Rk-{hex}"))
 }
 
-/// Writes both files for `password`. When we are root, the init file
-/// goes to the server's user, who must read it: a server that cannot read
-/// its init-file does not start.
-pub fn install(files: &Files, password: &str) -> Result<()> {
-    let dir = files.init_file.parent().unwrap_or(Path::new("/"));
+/// Writes the init-file for `password`. When we are root, it goes to the
+/// server's user, who must read it: a server that cannot read its
+/// init-file does not start.
+pub fn install(init_file: &Path, password: &str) -> Result<()> {
+    let dir = init_file.parent().unwrap_or(Path::new("/"));
     let folder = std::fs::metadata(dir).with_context(|| {
         format!(
             "REPLIKIT_SOCKET: the socket's folder {} is missing; create it (the official images have /run/mysqld) or set REPLIKIT_SOCKET",
@@ -129,25 +126,25 @@ pub fn install(files: &Files, password: &str) -> Result<()> {
     })?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let folder_owner = (folder.uid(), folder.gid());
-    let server_user = match (root, folder_owner.0) {
-        (false, _) => None,
-        (true, 0) => {
-            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-            server_user(folder_owner, &passwd)
-        }
-        (true, _) => Some(folder_owner),
-    };
-    let cannot = |path: &Path| {
+    let owner = if root { servers_user(&folder) } else { None };
+    let _ = std::fs::remove_file(dir.join(FORMER_SECRET_FILE));
+    atomic_file::write_private(init_file, init_sql(password).as_bytes(), owner).with_context(|| {
         format!(
             "cannot write {}; make the socket's folder writable for replikit's user",
-            path.display()
+            init_file.display()
         )
-    };
-    atomic_file::write_private(&files.secret, password.as_bytes(), None)
-        .with_context(|| cannot(&files.secret))?;
-    atomic_file::write_private(&files.init_file, init_sql(password).as_bytes(), server_user)
-        .with_context(|| cannot(&files.init_file))
+    })
+}
+
+/// Who the server runs as, for a folder of the socket's with metadata
+/// `folder`: see `server_user`.
+fn servers_user(folder: &std::fs::Metadata) -> Option<(u32, u32)> {
+    let owner = (folder.uid(), folder.gid());
+    if owner.0 != 0 {
+        return Some(owner);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    server_user(owner, &passwd)
 }
 
 /// Who the server runs as, seen from a root PID 1 (pure): the owner of the
@@ -168,58 +165,86 @@ fn server_user(folder: (u32, u32), passwd: &str) -> Option<(u32, u32)> {
 }
 
 /// The account's log-in, when PID 1 has set one up; None when there is no
-/// secret file (replikit is not PID 1 here, or keeps out of the option file).
-pub fn read(files: &Files) -> Result<Option<Credentials>> {
-    let secret = atomic_file::read_optional(&files.secret).with_context(|| {
+/// init-file (replikit is not PID 1 here, or keeps out of the option file).
+pub fn read(init_file: &Path) -> Result<Option<Credentials>> {
+    let fix = "run replikit as the user the container runs as (docker exec without --user)";
+    // Not following a link, and not waiting on a FIFO someone put there:
+    // what it is gets checked on the open file before a byte is read.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(init_file);
+    let file = match file {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("{}: {fix}", init_file.display())),
+    };
+    let sql = trusted(init_file, file)?;
+    let password = password_in(&sql).with_context(|| {
         format!(
-            "{}: run replikit as the user the container runs as (docker exec without --user)",
-            files.secret.display()
+            "{}: holds no password for {LOCAL_USER}; remove it and restart the container",
+            init_file.display()
         )
     })?;
-    if secret.is_some() {
-        trusted(&files.secret)?;
-    }
-    Ok(secret.map(|bytes| Credentials {
+    Ok(Some(Credentials {
         user: LOCAL_USER.to_string(),
-        password: String::from_utf8_lossy(&bytes).trim().to_string(),
+        password: password.to_string(),
     }))
 }
 
-/// Only a secret PID 1 or the server's user could have written: owned by
-/// root, by us, or by the socket folder's owner (an entrypoint may hand the
-/// folder's files to the server's user, as the official ones do), readable
-/// by its owner alone, and password-sized. The folder is often open to
+/// The local account's password in an init-file's text (pure): the one
+/// `init_sql` put in its ALTER USER line, which is letters, digits and `-`.
+fn password_in(sql: &str) -> Option<&str> {
+    let prefix = format!(
+        "ALTER USER {}@'localhost' IDENTIFIED BY '",
+        quote(LOCAL_USER)
+    );
+    let password = sql
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str())?.strip_suffix("';"))?;
+    let plain = password
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (plain && (1..=64).contains(&password.len())).then_some(password)
+}
+
+/// The text of an init-file only PID 1 or the server's user could have
+/// written: owned by root, by us, or by the server's user, readable by its
+/// owner alone, and of an init-file's size. The folder is often open to
 /// every user (mode 1777), so anyone else could have put one there.
-fn trusted(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let m = std::fs::symlink_metadata(path).with_context(|| format!("{}", path.display()))?;
-    let folder = path
-        .parent()
-        .and_then(|dir| std::fs::metadata(dir).ok())
-        .map_or(0, |d| d.uid());
+fn trusted(path: &Path, mut file: File) -> Result<String> {
+    let m = file
+        .metadata()
+        .with_context(|| format!("{}", path.display()))?;
+    let folder = path.parent().and_then(|dir| std::fs::metadata(dir).ok());
+    let server = folder.as_ref().and_then(servers_user).map_or(0, |u| u.0);
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if !m.file_type().is_file()
-        || ![0, me, folder].contains(&m.uid())
+        || ![0, me, server].contains(&m.uid())
         || m.permissions().mode() & 0o077 != 0
-        || m.len() > 256
+        || m.len() > MAX_INIT_FILE
     {
         anyhow::bail!(
-            "{}: not replikit's (a regular file of root, uid {me} or the folder's owner uid {folder}, mode 0600, at most 256 bytes); remove it and restart the container",
+            "{}: not replikit's (a regular file of root, uid {me} or the server's user uid {server}, mode 0600, at most {MAX_INIT_FILE} bytes); remove it and restart the container",
             path.display()
         );
     }
-    Ok(())
+    let mut sql = String::new();
+    file.by_ref()
+        .take(MAX_INIT_FILE)
+        .read_to_string(&mut sql)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(sql)
 }
 
-/// Removes both files: the password is of no use once the server is gone.
-pub fn remove(files: &Files) {
-    for path in [&files.init_file, &files.secret] {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => log::warn!("cannot remove {}: {e}", path.display()),
-        }
+/// Removes the init-file: the password is of no use once the server is
+/// gone.
+pub fn remove(init_file: &Path) {
+    match std::fs::remove_file(init_file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove {}: {e}", init_file.display()),
     }
 }
 
@@ -259,37 +284,68 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
-    /// An empty folder of its own for a test, and the files beside a
+    /// An empty folder of its own for a test, and the init-file beside a
     /// socket there.
-    fn scratch(name: &str) -> (std::path::PathBuf, Files) {
+    fn scratch(name: &str) -> (PathBuf, PathBuf) {
         let dir = std::env::temp_dir().join(format!("replikit-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let files = Files::beside(&dir.join("mysqld.sock"));
-        (dir, files)
+        let init_file = init_file_beside(&dir.join("mysqld.sock"));
+        (dir, init_file)
     }
 
     #[test]
-    fn files_are_private_read_back_and_removed() {
-        let (dir, files) = scratch("local");
-        assert_eq!(read(&files).unwrap(), None);
-        install(&files, "Rk-1234").unwrap();
-        for path in [&files.init_file, &files.secret] {
-            let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{}", path.display());
-        }
-        let creds = read(&files).unwrap().unwrap();
+    fn the_file_is_private_read_back_and_removed() {
+        let (dir, init_file) = scratch("local");
+        // A password file an earlier version left goes at the next start.
+        let former = dir.join(FORMER_SECRET_FILE);
+        std::fs::write(&former, "Rk-old").unwrap();
+        assert_eq!(read(&init_file).unwrap(), None);
+        install(&init_file, "Rk-1234").unwrap();
+        assert!(!former.exists());
+        let mode = std::fs::metadata(&init_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "one file");
+        let creds = read(&init_file).unwrap().unwrap();
         assert_eq!(
             (creds.user.as_str(), creds.password.as_str()),
             (LOCAL_USER, "Rk-1234")
         );
-        install(&files, "Rk-5678").unwrap();
-        assert_eq!(read(&files).unwrap().unwrap().password, "Rk-5678");
-        remove(&files);
-        assert_eq!(read(&files).unwrap(), None);
-        assert!(!files.init_file.exists());
-        remove(&files);
+        install(&init_file, "Rk-5678").unwrap();
+        assert_eq!(read(&init_file).unwrap().unwrap().password, "Rk-5678");
+        remove(&init_file);
+        assert_eq!(read(&init_file).unwrap(), None);
+        assert!(!init_file.exists());
+        remove(&init_file);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_password_is_read_back_from_every_init_file_written() {
+        for _ in 0..200 {
+            let password = new_password().unwrap();
+            assert_eq!(password_in(&init_sql(&password)), Some(password.as_str()));
+        }
+    }
+
+    #[test]
+    fn an_init_file_without_a_plain_password_yields_none() {
+        let line =
+            |p: &str| format!("ALTER USER 'replikit_local'@'localhost' IDENTIFIED BY '{p}';\n");
+        assert_eq!(password_in(&line("Rk-ab12")), Some("Rk-ab12"));
+        for text in [
+            String::new(),
+            "SELECT 1;\n".to_string(),
+            line(""),
+            line("it''s"),
+            line("a b"),
+            line(&"x".repeat(65)),
+            line("Rk-ab12").replace("';", "'"),
+            format!(" {}", line("Rk-ab12")),
+            line("Rk-ab12").replace("replikit_local", "root"),
+        ] {
+            assert_eq!(password_in(&text), None, "{text:?}");
+        }
     }
 
     #[test]
@@ -303,26 +359,43 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_anyone_could_have_written_is_refused() {
-        let (dir, files) = scratch("planted");
-        std::fs::write(&files.secret, "Rk-planted").unwrap();
-        std::fs::set_permissions(&files.secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = format!("{:#}", read(&files).unwrap_err());
+    fn an_init_file_anyone_could_have_written_is_refused() {
+        let (dir, init_file) = scratch("planted");
+        std::fs::write(&init_file, init_sql("Rk-planted")).unwrap();
+        std::fs::set_permissions(&init_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = format!("{:#}", read(&init_file).unwrap_err());
         assert!(
             e.contains("not replikit's") && e.contains("mode 0600"),
             "{e}"
         );
-        std::fs::set_permissions(&files.secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read(&files).unwrap().unwrap().password, "Rk-planted");
-        std::fs::write(&files.secret, "x".repeat(300)).unwrap();
-        assert!(read(&files).is_err());
+        std::fs::set_permissions(&init_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read(&init_file).unwrap().unwrap().password, "Rk-planted");
+        // Too large to be ours: refused before it is read.
+        std::fs::write(&init_file, "x".repeat(MAX_INIT_FILE as usize + 1)).unwrap();
+        assert!(format!("{:#}", read(&init_file).unwrap_err()).contains("not replikit's"));
+        // Ours in size and mode, but with no password in it.
+        std::fs::write(&init_file, "SELECT 1;\n").unwrap();
+        let e = format!("{:#}", read(&init_file).unwrap_err());
+        assert!(e.contains("holds no password"), "{e}");
+        // A link or a FIFO is not followed or waited on.
+        std::fs::remove_file(&init_file).unwrap();
+        let target = dir.join("elsewhere.sql");
+        std::fs::write(&target, init_sql("Rk-linked")).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&target, &init_file).unwrap();
+        assert!(read(&init_file).is_err());
+        std::fs::remove_file(&init_file).unwrap();
+        let fifo = std::ffi::CString::new(init_file.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(format!("{:#}", read(&init_file).unwrap_err()).contains("not replikit's"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_missing_folder_is_named() {
-        let files = Files::beside(Path::new("/nonexistent-replikit/mysqld.sock"));
-        let e = format!("{:#}", install(&files, "x").unwrap_err());
+        let init_file = init_file_beside(Path::new("/nonexistent-replikit/mysqld.sock"));
+        let e = format!("{:#}", install(&init_file, "x").unwrap_err());
         assert!(
             e.contains("REPLIKIT_SOCKET") && e.contains("/nonexistent-replikit"),
             "{e}"

@@ -4,13 +4,14 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::accounts;
-use crate::accounts::local_access::{self, Files};
+use crate::accounts::local_access;
 use crate::config::role::Role;
 use crate::config::settings::{ServerIdVia, Settings};
 use crate::db::local::LocalServer;
@@ -53,14 +54,14 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
         log::info!("starting as {as_what}; no MySQL setting and no server to run: no MySQL work");
     }
     let local_access = set_up_local_access(settings);
-    let result = prepare_and_run(settings, local_access.as_ref(), &mut supervisor);
+    let result = prepare_and_run(settings, local_access.as_deref(), &mut supervisor);
     // The command has ended for good: replication's set-up winds down
     // (its helpers end with the rest below), and PID 1 waits for it.
     stopping::begin();
     supervisor.finish(settings.grace);
     background::wait_for_awaited(WIND_DOWN);
-    if let Some(files) = &local_access {
-        local_access::remove(files);
+    if let Some(init_file) = &local_access {
+        local_access::remove(init_file);
     }
     result
 }
@@ -68,17 +69,18 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
 /// replikit's own local account (`accounts::local_access`), when replikit
 /// hands the server its options. Without it (the socket's folder is not
 /// writable, say), replikit logs in as root as before.
-fn set_up_local_access(settings: &Settings) -> Option<Files> {
+fn set_up_local_access(settings: &Settings) -> Option<PathBuf> {
     if settings.via == ServerIdVia::Off {
         return None;
     }
-    let files = Files::beside(&settings.replication.socket);
-    let installed = local_access::new_password().and_then(|p| local_access::install(&files, &p));
+    let init_file = local_access::init_file_beside(&settings.replication.socket);
+    let installed =
+        local_access::new_password().and_then(|p| local_access::install(&init_file, &p));
     match installed {
-        Ok(()) => Some(files),
+        Ok(()) => Some(init_file),
         Err(e) => {
             log::warn!("replikit's local account: {e:#}; logging in as root instead");
-            local_access::remove(&files);
+            local_access::remove(&init_file);
             None
         }
     }
@@ -88,7 +90,7 @@ fn set_up_local_access(settings: &Settings) -> Option<Files> {
 /// background work, then the command for as long as it runs.
 fn prepare_and_run(
     settings: &Settings,
-    local_access: Option<&Files>,
+    local_access: Option<&Path>,
     supervisor: &mut Supervisor,
 ) -> Result<i32, Fatal> {
     if !settings.mysql {
@@ -101,7 +103,7 @@ fn prepare_and_run(
     log::info!("role: {role}");
     clean_up_physical_seed(settings);
     let mut command = settings.command.clone();
-    let init_file = local_access.map(|f| f.init_file.as_path());
+    let init_file = local_access;
     let address = hand_over_options(settings, init_file, &mut command)?;
     if let Some(code) = run_steps(settings, supervisor)? {
         return Ok(code);
@@ -126,7 +128,7 @@ fn prepare_and_run(
 /// appended to `command`. The address the server-id came from, if any.
 fn hand_over_options(
     settings: &Settings,
-    init_file: Option<&std::path::Path>,
+    init_file: Option<&Path>,
     command: &mut Vec<OsString>,
 ) -> Result<Option<IpAddr>, Fatal> {
     if settings.via == ServerIdVia::Off {
@@ -179,7 +181,7 @@ fn hand_over_options(
 /// (pure).
 pub fn runs_the_server(command: &[OsString]) -> bool {
     let name = |arg: &OsString| {
-        std::path::Path::new(arg)
+        Path::new(arg)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()

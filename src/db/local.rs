@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::accounts::local_access::{self, Files};
+use crate::accounts::local_access;
 use crate::config::role::Credentials;
 use crate::db::wire::Conn;
 
@@ -24,10 +24,13 @@ impl LocalServer {
     /// The log-in PID 1 set up beside `socket`, else root with
     /// `root_password` (empty when none is set).
     pub fn find(socket: &Path, root_password: Option<&str>) -> Result<LocalServer> {
-        let login = local_access::read(&Files::beside(socket))?.unwrap_or_else(|| Credentials {
-            user: "root".into(),
-            password: root_password.unwrap_or_default().into(),
-        });
+        let login =
+            local_access::read(&local_access::init_file_beside(socket))?.unwrap_or_else(|| {
+                Credentials {
+                    user: "root".into(),
+                    password: root_password.unwrap_or_default().into(),
+                }
+            });
         Ok(LocalServer {
             socket: socket.to_path_buf(),
             login,

@@ -188,18 +188,21 @@ fn stop_during_a_seed(cluster: &Cluster) {
     let (root, repl) = (root.trim(), repl.trim());
     let donor = derived(repl, "replikit", "replikit donor account");
     // The monitor's password comes from replikit's local account, whose
-    // password PID 1 keeps beside the socket while it runs.
+    // password PID 1 keeps beside the socket while it runs, in the
+    // server's init-file.
     let local_secret = |container: &str| {
         let out = Command::new("docker")
-            .args([
-                "exec",
-                container,
-                "cat",
-                "/run/mysqld/replikit-local.secret",
-            ])
+            .args(["exec", container, "cat", "/run/mysqld/replikit-init.sql"])
             .bounded();
         assert!(out.status.success(), "{base}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let sql = String::from_utf8_lossy(&out.stdout);
+        let password = sql
+            .lines()
+            .find_map(|l| l.strip_prefix("ALTER USER 'replikit_local'@'localhost' IDENTIFIED BY '"))
+            .and_then(|rest| rest.strip_suffix("';"));
+        password
+            .unwrap_or_else(|| panic!("{base}: no local password in the init-file"))
+            .to_string()
     };
     let monitor = derived(
         &local_secret(&cluster.container("primary")),
