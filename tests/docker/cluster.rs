@@ -41,19 +41,33 @@ pub fn root_query(query: &str, flags: &str) -> String {
     )
 }
 
-/// The first three octets of a /24 per flavor, test process and cluster
-/// (`nth` of this process's clusters), so that both flavors' clusters,
-/// the chaos soak's beside the Compose test's, run side by side, and
-/// beside another run's.
+/// The first three octets of a /24 per flavor, test process and cluster,
+/// so that both flavors' clusters, the chaos soak's beside the Compose
+/// test's, run side by side, and beside another run's. `nth` counts this
+/// process's clusters of the flavor: a test process makes four of each
+/// (Compose, HA, chaos and partition soaks), so none of its subnets repeat
+/// while another of its clusters may still hold it.
 fn subnet(base: &str, nth: u32) -> String {
     let first = if base.contains("mariadb") { 100 } else { 150 };
     format!("10.253.{}", first + std::process::id() % 12 * 4 + nth % 4)
 }
 
-/// A number of its own for each cluster of this test process.
-fn next_cluster() -> u32 {
-    static CLUSTERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+/// A number of its own for each cluster of this test process, and one
+/// for each of its flavor (for `subnet`).
+fn next_cluster(base: &str) -> (u32, u32) {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    static CLUSTERS: AtomicU32 = AtomicU32::new(0);
+    static MARIADB: AtomicU32 = AtomicU32::new(0);
+    static MYSQL: AtomicU32 = AtomicU32::new(0);
+    let of_flavor = if base.contains("mariadb") {
+        &MARIADB
+    } else {
+        &MYSQL
+    };
+    (
+        CLUSTERS.fetch_add(1, SeqCst),
+        of_flavor.fetch_add(1, SeqCst),
+    )
 }
 
 impl Cluster {
@@ -69,12 +83,12 @@ impl Cluster {
         // Two clusters of one flavor (the chaos soak's, the Compose
         // test's) may run at once: each has its own project, network and
         // image tag.
-        let nth = next_cluster();
+        let (nth, nth_of_flavor) = next_cluster(base);
         let id = format!("{}-{nth}", std::process::id());
         let cluster = Cluster {
             base,
             project: format!("replikit-e2e-{base}-{id}"),
-            net: subnet(base, nth),
+            net: subnet(base, nth_of_flavor),
             image: format!("replikit-e2e-{base}:{id}"),
             etcd,
         };
