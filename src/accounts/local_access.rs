@@ -126,7 +126,7 @@ pub fn install(init_file: &Path, password: &str) -> Result<()> {
     })?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let owner = if root { servers_user(&folder) } else { None };
+    let owner = if root { server_user_of(&folder) } else { None };
     let _ = std::fs::remove_file(dir.join(FORMER_SECRET_FILE));
     atomic_file::write_private(init_file, init_sql(password).as_bytes(), owner).with_context(|| {
         format!(
@@ -136,9 +136,9 @@ pub fn install(init_file: &Path, password: &str) -> Result<()> {
     })
 }
 
-/// Who the server runs as, for a folder of the socket's with metadata
-/// `folder`: see `server_user`.
-fn servers_user(folder: &std::fs::Metadata) -> Option<(u32, u32)> {
+/// Who the server runs as, for the socket's folder with metadata `folder`
+/// (`server_user`, with /etc/passwd read only where it is needed).
+fn server_user_of(folder: &std::fs::Metadata) -> Option<(u32, u32)> {
     let owner = (folder.uid(), folder.gid());
     if owner.0 != 0 {
         return Some(owner);
@@ -177,6 +177,10 @@ pub fn read(init_file: &Path) -> Result<Option<Credentials>> {
     let file = match file {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+            "{}: not replikit's (a symbolic link); remove it and restart the container",
+            init_file.display()
+        ),
         Err(e) => return Err(e).with_context(|| format!("{}: {fix}", init_file.display())),
     };
     let sql = trusted(init_file, file)?;
@@ -217,7 +221,7 @@ fn trusted(path: &Path, mut file: File) -> Result<String> {
         .metadata()
         .with_context(|| format!("{}", path.display()))?;
     let folder = path.parent().and_then(|dir| std::fs::metadata(dir).ok());
-    let server = folder.as_ref().and_then(servers_user).map_or(0, |u| u.0);
+    let server = folder.as_ref().and_then(server_user_of).map_or(0, |u| u.0);
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if !m.file_type().is_file()
@@ -383,7 +387,7 @@ mod tests {
         std::fs::write(&target, init_sql("Rk-linked")).unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::symlink(&target, &init_file).unwrap();
-        assert!(read(&init_file).is_err());
+        assert!(format!("{:#}", read(&init_file).unwrap_err()).contains("symbolic link"));
         std::fs::remove_file(&init_file).unwrap();
         let fifo = std::ffi::CString::new(init_file.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid C string.
