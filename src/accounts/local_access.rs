@@ -183,7 +183,7 @@ pub fn read(init_file: &Path) -> Result<Option<Credentials>> {
         ),
         Err(e) => return Err(e).with_context(|| format!("{}: {fix}", init_file.display())),
     };
-    let sql = trusted(init_file, file)?;
+    let sql = read_trusted(init_file, file)?;
     let password = password_in(&sql).with_context(|| {
         format!(
             "{}: holds no password for {LOCAL_USER}; remove it and restart the container",
@@ -216,7 +216,7 @@ fn password_in(sql: &str) -> Option<&str> {
 /// written: owned by root, by us, or by the server's user, readable by its
 /// owner alone, and of an init-file's size. The folder is often open to
 /// every user (mode 1777), so anyone else could have put one there.
-fn trusted(path: &Path, mut file: File) -> Result<String> {
+fn read_trusted(path: &Path, mut file: File) -> Result<String> {
     let m = file
         .metadata()
         .with_context(|| format!("{}", path.display()))?;

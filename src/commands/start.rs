@@ -53,22 +53,23 @@ pub fn run(settings: &Settings) -> Result<i32, Fatal> {
     } else {
         log::info!("starting as {as_what}; no MySQL setting and no server to run: no MySQL work");
     }
-    let local_access = set_up_local_access(settings);
-    let result = prepare_and_run(settings, local_access.as_deref(), &mut supervisor);
+    let init_file = set_up_local_access(settings);
+    let result = prepare_and_run(settings, init_file.as_deref(), &mut supervisor);
     // The command has ended for good: replication's set-up winds down
     // (its helpers end with the rest below), and PID 1 waits for it.
     stopping::begin();
     supervisor.finish(settings.grace);
     background::wait_for_awaited(WIND_DOWN);
-    if let Some(init_file) = &local_access {
+    if let Some(init_file) = &init_file {
         local_access::remove(init_file);
     }
     result
 }
 
 /// replikit's own local account (`accounts::local_access`), when replikit
-/// hands the server its options. Without it (the socket's folder is not
-/// writable, say), replikit logs in as root as before.
+/// hands the server its options: the init-file that sets it up. Without
+/// it (the socket's folder is not writable, say), replikit logs in as root
+/// as before.
 fn set_up_local_access(settings: &Settings) -> Option<PathBuf> {
     if settings.via == ServerIdVia::Off {
         return None;
@@ -90,7 +91,7 @@ fn set_up_local_access(settings: &Settings) -> Option<PathBuf> {
 /// background work, then the command for as long as it runs.
 fn prepare_and_run(
     settings: &Settings,
-    local_access: Option<&Path>,
+    init_file: Option<&Path>,
     supervisor: &mut Supervisor,
 ) -> Result<i32, Fatal> {
     if !settings.mysql {
@@ -103,7 +104,6 @@ fn prepare_and_run(
     log::info!("role: {role}");
     clean_up_physical_seed(settings);
     let mut command = settings.command.clone();
-    let init_file = local_access;
     let address = hand_over_options(settings, init_file, &mut command)?;
     if let Some(code) = run_steps(settings, supervisor)? {
         return Ok(code);

@@ -24,13 +24,11 @@ impl LocalServer {
     /// The log-in PID 1 set up beside `socket`, else root with
     /// `root_password` (empty when none is set).
     pub fn find(socket: &Path, root_password: Option<&str>) -> Result<LocalServer> {
-        let login =
-            local_access::read(&local_access::init_file_beside(socket))?.unwrap_or_else(|| {
-                Credentials {
-                    user: "root".into(),
-                    password: root_password.unwrap_or_default().into(),
-                }
-            });
+        let init_file = local_access::init_file_beside(socket);
+        let login = local_access::read(&init_file)?.unwrap_or_else(|| Credentials {
+            user: "root".into(),
+            password: root_password.unwrap_or_default().into(),
+        });
         Ok(LocalServer {
             socket: socket.to_path_buf(),
             login,
