@@ -160,10 +160,6 @@ impl Supervisor {
                 if sig == libc::SIGCHLD {
                     continue;
                 }
-                if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig) {
-                    self.told_to_stop = true;
-                    stopping::begin();
-                }
                 for child in &pids {
                     // Each command leads a process group of its own (see spawn).
                     let target = match self.signal_to {
@@ -173,6 +169,12 @@ impl Supervisor {
                     log::debug!("forwarding signal {sig} to {target} (a negative pid: a group)");
                     // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
                     unsafe { libc::kill(target, sig) };
+                }
+                // After the forwarding, so that the log says what came first:
+                // the background work's wind-down lines follow it.
+                if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig) {
+                    self.told_to_stop = true;
+                    stopping::begin();
                 }
             }
             // Reap after every wake-up: SIGCHLDs coalesce, so one may stand for many.
