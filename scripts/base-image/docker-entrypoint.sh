@@ -17,6 +17,12 @@
 #     (MYSQL_RANDOM_ROOT_PASSWORD, printed once), for root@localhost and
 #     root@MYSQL_ROOT_HOST (default %); create MYSQL_DATABASE and
 #     MYSQL_USER/MYSQL_PASSWORD(_FILE);
+#   - MariaDB images only: the health-check account healthcheck@localhost,
+#     @127.0.0.1 and @::1 with a random password and USAGE plus
+#     MARIADB_HEALTHCHECK_GRANTS, and that password in the data
+#     directory's .my-healthcheck.cnf ([mariadb-client], protocol=tcp),
+#     which healthcheck.sh reads; a later start without that file logs
+#     that an upgrade is needed but skipped;
 #   - MariaDB images only: MARIADB_REPLICATION_USER with
 #     MARIADB_REPLICATION_PASSWORD(_HASH) creates that replication account
 #     when MARIADB_MASTER_HOST is unset; with it set, the node is made a
@@ -128,6 +134,7 @@ if [ ! -d "$datadir/mysql" ]; then
             mariadb-tzinfo-to-sql --skip-write-binlog /usr/share/zoneinfo 2>/dev/null
         fi | sed 's/Local time zone must be set--see zic manual page/FCTY/' | sql --database=mysql
     fi
+    healthcheck_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
     root_host=$(setting ROOT_HOST)
     root_host=${root_host:-%}
     database=$(setting DATABASE)
@@ -149,6 +156,14 @@ if [ ! -d "$datadir/mysql" ]; then
             if [ -n "$database" ]; then
                 echo "GRANT ALL ON \`$database\`.* TO '$user'@'%';"
             fi
+        fi
+        if [ "$flavor" = mariadb ]; then
+            # mariadb-docker's health-check account, on each local address,
+            # with a random password that only .my-healthcheck.cnf holds.
+            for host in localhost 127.0.0.1 ::1; do
+                echo "CREATE USER 'healthcheck'@'$host' IDENTIFIED BY $(sql_string "$healthcheck_password");"
+                echo "GRANT ${MARIADB_HEALTHCHECK_GRANTS:-USAGE} ON *.* TO 'healthcheck'@'$host';"
+            done
         fi
         if [ "$flavor" = mariadb ] && [ -n "${MARIADB_REPLICATION_USER:-}" ]; then
             repl_password=$(setting REPLICATION_PASSWORD)
@@ -186,8 +201,21 @@ if [ ! -d "$datadir/mysql" ]; then
         } | sql
     fi
     unset MYSQL_PWD
+    if [ "$flavor" = mariadb ]; then
+        # The health check's own option file, in the data directory, as
+        # mariadb-docker writes it (its healthcheck.sh reads it).
+        (
+            umask 077
+            printf '[mariadb-client]\nport=%s\nsocket=%s\nuser=healthcheck\npassword=%s\nprotocol=tcp\n' \
+                3306 "$socket" "$healthcheck_password" > "$datadir/.my-healthcheck.cnf"
+        )
+    fi
     kill -TERM "$pid"
     wait "$pid"
     log "initialised; starting the server"
+fi
+if [ "$flavor" = mariadb ] && [ ! -f "$datadir/.my-healthcheck.cnf" ]; then
+    # As mariadb-docker says when its health-check file is missing.
+    log "MariaDB upgrade (mariadb-upgrade or creating healthcheck users) required, but skipped due to \$MARIADB_AUTO_UPGRADE setting"
 fi
 exec "$server" --datadir="$datadir" "$@"

@@ -128,7 +128,13 @@ pub fn install(init_file: &Path, password: &str) -> Result<()> {
     let root = unsafe { libc::geteuid() } == 0;
     let owner = if root { server_user_of(&folder) } else { None };
     let _ = std::fs::remove_file(dir.join(FORMER_SECRET_FILE));
-    atomic_file::write_private(init_file, init_sql(password).as_bytes(), owner).with_context(|| {
+    atomic_file::write_private(
+        init_file,
+        init_sql(password).as_bytes(),
+        owner,
+        atomic_file::Durability::Rewritten,
+    )
+    .with_context(|| {
         format!(
             "cannot write {}; make the socket's folder writable for replikit's user",
             init_file.display()

@@ -72,15 +72,20 @@ pub fn write_if_changed(
     })
 }
 
-/// Writes a secret of this boot to `path` atomically, readable by its
-/// owner alone from the first byte on: `owner` (uid, gid) when given, else
-/// us. Not synced to disk: the next start writes it afresh, and syncing
-/// cost every start about 3 ms.
-pub fn write_private(path: &Path, content: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
+/// Writes a secret to `path` atomically, readable by its owner alone from
+/// the first byte on: `owner` (uid, gid) when given, else us. A secret of
+/// this boot is `Rewritten` (the next start writes it afresh, and syncing
+/// cost every start about 3 ms).
+pub fn write_private(
+    path: &Path,
+    content: &[u8],
+    owner: Option<(u32, u32)>,
+    durability: Durability,
+) -> Result<()> {
     let access = Access {
         mode: 0o600,
         owner,
-        durable: false,
+        durable: durability == Durability::Synced,
     };
     replace(path, content, &access)
 }

@@ -12,6 +12,7 @@ pub mod clone;
 pub mod decide;
 pub mod dump;
 pub mod events;
+pub mod image_own;
 pub mod physical;
 pub mod progress;
 pub mod record;

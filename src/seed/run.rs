@@ -18,7 +18,7 @@ use crate::replication::source::{log_in_to_source, Source};
 use crate::replication::{wait_for_local_server, Job};
 use crate::seed::decide::{self, CloneAbility, CopyBy, Decision, Facts, Method};
 use crate::seed::source::{self as facts, EmptySnapshot, SourceFacts};
-use crate::seed::{clone, dump, events, physical, record, tool_options, user_schemas};
+use crate::seed::{clone, dump, events, image_own, physical, record, tool_options, user_schemas};
 
 /// A seed: where replication starts, how it was done (for the record),
 /// and whether the event scheduler was paused for it.
@@ -32,8 +32,25 @@ pub struct Seeded {
 }
 
 /// Seeds this replica when `decide` says so; the snapshot's coordinates,
-/// or None when it replicates directly.
+/// or None when it replicates directly. After a copy of the source's
+/// data, what the image made for this node alone is put back.
 pub fn seed_if_needed(
+    conn: &mut Conn,
+    d: &Dialect,
+    r: &Replica,
+    source: &Source,
+    interrupted: bool,
+    job: &Job,
+) -> Result<Option<Seeded>> {
+    let seeded = seed_as_decided(conn, d, r, source, interrupted, job)?;
+    if seeded.is_some() {
+        let datadir = local_datadir(conn)?;
+        image_own::put_back(conn, d, &datadir)?;
+    }
+    Ok(seeded)
+}
+
+fn seed_as_decided(
     conn: &mut Conn,
     d: &Dialect,
     r: &Replica,
@@ -103,12 +120,14 @@ pub fn seed_if_needed(
     match decide::copy_by(job.seed, &ability).map_err(permanent)? {
         CopyBy::Clone => {
             announce("clone", r, &theirs, bytes, &why);
+            image_own::save(conn, d, &datadir)?;
             if let Some(seeded) = seed_by_clone(conn, d, r, source, &reader, job)? {
                 return Ok(Some(seeded));
             }
         }
         CopyBy::Physical => {
             announce("a physical copy", r, &theirs, bytes, &why);
+            image_own::save(conn, d, &datadir)?;
             if let Some(seeded) = seed_physically(conn, r, source, &datadir, bytes, job)? {
                 return Ok(Some(seeded));
             }

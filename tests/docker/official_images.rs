@@ -82,7 +82,7 @@ fn mariadb_images_own_variables_make_a_primary_and_a_seeded_replica() {
     side_by_side(
         "own-variables",
         247,
-        2,
+        3,
         vec!["mariadb-docker", "bitnami"],
         own_variables,
     );
@@ -106,6 +106,9 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
         format!("MARIADB_ROOT_PASSWORD={ROOT_PASSWORD}"),
         "MARIADB_REPLICATION_USER=repl".to_string(),
         format!("MARIADB_REPLICATION_PASSWORD={REPL_PASSWORD}"),
+        // As mariadb-docker's documentation has it for healthcheck.sh
+        // --replication.
+        "MARIADB_HEALTHCHECK_GRANTS=REPLICA MONITOR".to_string(),
     ];
     let (primary_env, replica_env): (Vec<String>, Vec<String>) = match tag {
         "mariadb-docker" => (vec![], vec![format!("MARIADB_MASTER_HOST={}", ips[0])]),
@@ -142,7 +145,7 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
         ctx.sql(&primary, "SHOW BINARY LOGS").lines().count() == 1
     });
 
-    let replica = ctx.start_with(1, &ips[1], &env(replica_env), None);
+    let replica = ctx.start_with(1, &ips[1], &env(replica_env.clone()), None);
     ctx.wait(&replica, "every row", || {
         ctx.sql(&replica, "SELECT COUNT(*) FROM tododb.todo") == "2"
     });
@@ -168,6 +171,100 @@ fn own_variables(tag: &'static str, bin: &std::path::Path, network: &str, ips: &
     );
     let out = ctx.replikit(&replica, "verify");
     assert!(out.status.success(), "{tag}: {}", stderr(&out));
+    if tag != "mariadb-docker" {
+        return;
+    }
+    // The default seed was a physical copy, which replaces the data
+    // directory with the source's: the image's own health check still
+    // works, with this node's password, across a restart, and the repair
+    // left nothing in the binary log.
+    assert!(
+        logs.contains("with a physical copy"),
+        "{tag}: the replica was not seeded by a physical copy: {logs}"
+    );
+    image_health_check_works(&ctx, &replica, &primary);
+    docker(&["restart", "-t", "60", &replica.name]);
+    ctx.wait(&replica, "the replica after its restart", || {
+        ctx.replikit(&replica, "health").status.success()
+    });
+    image_health_check_works(&ctx, &replica, &primary);
+
+    // The same for a replica seeded by a dump.
+    let mut dumped_env = env(replica_env);
+    dumped_env.push("REPLIKIT_SEED=dump".to_string());
+    let dumped = ctx.start_with(2, &ips[2], &dumped_env, None);
+    ctx.wait(&dumped, "every row", || {
+        ctx.sql(&dumped, "SELECT COUNT(*) FROM tododb.todo") == "3"
+    });
+    ctx.wait_healthy(&dumped);
+    assert!(
+        ctx.logs(&dumped).contains("with a dump"),
+        "{tag}: the third replica was not seeded by a dump"
+    );
+    image_health_check_works(&ctx, &dumped, &primary);
+}
+
+/// What mariadb-docker's `healthcheck.sh --connect --innodb_initialized
+/// --replication_io --replication_sql` does, with nothing but the
+/// image's `.my-healthcheck.cnf`: log in over TCP, read InnoDB's state and
+/// the replica threads'. The file holds this node's own password, never
+/// the source's, and `replikit health --errant` passes (the accounts
+/// put back after a copy are not in the binary log).
+fn image_health_check_works(ctx: &Ctx, node: &Node, source: &Node) {
+    const FILE: &str = "/var/lib/mysql/.my-healthcheck.cnf";
+    let client = |query: &str| {
+        let defaults = format!("--defaults-extra-file={FILE}");
+        let out = docker(&[
+            "exec",
+            &node.name,
+            ctx.flavor.client(),
+            &defaults,
+            "-e",
+            query,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}: the health check's own account cannot {query:?}: {}",
+            node.name,
+            stderr(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let innodb = client(
+        "SELECT 'innodb ok' FROM information_schema.ENGINES \
+         WHERE engine = 'InnoDB' AND support IN ('YES', 'DEFAULT', 'ENABLED')",
+    );
+    assert!(innodb.contains("innodb ok"), "{}: {innodb}", node.name);
+    let threads = client("SHOW REPLICA STATUS\\G");
+    for thread in ["Slave_IO_Running: Yes", "Slave_SQL_Running: Yes"] {
+        assert!(
+            threads.lines().any(|l| l.trim() == thread),
+            "{}: no {thread:?} for the health check's account: {threads}",
+            node.name
+        );
+    }
+    let password = |n: &Node| {
+        let out = docker(&["exec", &n.name, "cat", FILE]);
+        assert!(out.status.success(), "{}: no {FILE}", n.name);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("password="))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{}: {FILE} names no password", n.name))
+    };
+    assert_ne!(
+        password(node),
+        password(source),
+        "{}: its health check holds the source's password",
+        node.name
+    );
+    let out = docker(&["exec", &node.name, "replikit", "health", "--errant"]);
+    assert!(
+        out.status.success(),
+        "{}: replikit health --errant: {}",
+        node.name,
+        stderr(&out)
+    );
 }
 
 /// Root's password expired at initialisation (MYSQL_ONETIME_PASSWORD), and

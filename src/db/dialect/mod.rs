@@ -378,6 +378,14 @@ impl Dialect {
         self.mysql()
     }
 
+    /// Makes `SHOW CREATE USER` print password hashes as hex, so that the
+    /// statement survives a text file and runs again (MySQL 8.0.17+; a
+    /// caching_sha2 hash is binary). MariaDB's hashes are text: None.
+    pub fn printable_account_hashes(&self) -> Option<&'static str> {
+        (self.mysql() && self.version.at_least(8, 0, 17))
+            .then_some("SET SESSION print_identified_with_as_hex = ON")
+    }
+
     /// Whether the server is super_read_only now (MySQL only).
     pub fn super_read_only_query(&self) -> Option<&'static str> {
         self.mysql()

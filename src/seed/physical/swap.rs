@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{POSITION_FILE, STAGING};
+use crate::seed::image_own;
 
 /// Present in the data directory while a move is under way.
 pub const MARKER: &str = "replikit-physical-seed-moving";
@@ -62,9 +63,18 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
     Ok(())
 }
 
-/// The move: mark, empty the data directory but for the copy, move the
-/// copy's files up, note the position, hand them to the data directory's
-/// owner, unmark.
+/// Whether this node's file stays through the move: what the image made
+/// for this node alone, and its upgrade marker, which the copy's replaces
+/// only if the copy brings one (`image_own`).
+fn stays(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| {
+        image_own::kept_through_a_copy(n) || image_own::UPGRADE_MARKERS.contains(&n)
+    })
+}
+
+/// The move: mark, empty the data directory but for the copy and this
+/// node's own files, move the copy's files up, note the position, hand
+/// them to the data directory's owner, unmark.
 pub fn run(swap: &Swap) -> Result<()> {
     let datadir = &swap.datadir;
     let staging = datadir.join(STAGING);
@@ -77,13 +87,19 @@ pub fn run(swap: &Swap) -> Result<()> {
     for entry in fs::read_dir(datadir)? {
         let entry = entry?;
         let name = entry.file_name();
-        if name != STAGING && name != MARKER {
+        if name != STAGING && name != MARKER && !stays(&name) {
             remove(&entry.path())?;
         }
     }
     for entry in fs::read_dir(&staging)? {
         let entry = entry?;
-        let to = datadir.join(entry.file_name());
+        let name = entry.file_name();
+        if name.to_str().is_some_and(image_own::kept_through_a_copy) {
+            // The source's own file (its health-check password): never here.
+            remove(&entry.path())?;
+            continue;
+        }
+        let to = datadir.join(&name);
         fs::rename(entry.path(), &to).with_context(|| {
             format!("cannot move {} to {}", entry.path().display(), to.display())
         })?;
@@ -160,6 +176,48 @@ mod tests {
             "0-1-42\n"
         );
         assert_eq!(clean_up_at_start(&dir).unwrap(), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn this_nodes_own_files_stay_and_the_copys_own_never_land() {
+        let dir = scratch("own");
+        let own = ".my-healthcheck.cnf";
+        fs::write(dir.join(own), "password=replica's").unwrap();
+        fs::write(dir.join(STAGING).join(own), "password=source's").unwrap();
+        fs::write(dir.join(image_own::SAVED), "accounts").unwrap();
+        fs::write(dir.join(STAGING).join(image_own::SAVED), "theirs").unwrap();
+        // The replica's marker stays where the copy brings none...
+        fs::write(dir.join("mysql_upgrade_info"), "11.8.2-replica").unwrap();
+        // ...and the copy's wins where it brings one.
+        fs::write(dir.join("mariadb_upgrade_info"), "11.8.2-replica").unwrap();
+        fs::write(
+            dir.join(STAGING).join("mariadb_upgrade_info"),
+            "11.8.3-source",
+        )
+        .unwrap();
+        run(&Swap {
+            datadir: dir.clone(),
+            gtid: "0-1-42".into(),
+        })
+        .unwrap();
+        let read = |n: &str| fs::read_to_string(dir.join(n)).unwrap();
+        assert_eq!(read(own), "password=replica's");
+        assert_eq!(read(image_own::SAVED), "accounts");
+        assert_eq!(read("mysql_upgrade_info"), "11.8.2-replica");
+        assert_eq!(read("mariadb_upgrade_info"), "11.8.3-source");
+        assert_eq!(
+            names(&dir),
+            [
+                own,
+                "app",
+                "ibdata1",
+                "mariadb_upgrade_info",
+                "mysql_upgrade_info",
+                image_own::SAVED,
+                POSITION_FILE
+            ]
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
