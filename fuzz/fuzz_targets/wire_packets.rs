@@ -1,8 +1,9 @@
 //! Every packet replikit's client reads from a server (src/db/wire/): the
 //! greeting, an error packet, a whole result set fed packet by packet, and
 //! a log-in's replies through the authentication state machine. From any
-//! bytes: no panic, no allocation beyond the input's size, and every error
-//! is one line.
+//! bytes: no panic, no allocation beyond the input's size, a result held
+//! within its memory budget at its cost on the heap, and every error is
+//! one line.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +18,22 @@ fn packets(mut data: &[u8]) -> Vec<&[u8]> {
         data = &rest[len..];
     }
     out
+}
+
+/// A result's memory budget here: small, so that inputs reach it.
+const BUDGET: usize = 64 * 1024;
+
+/// What a decoded result holds on the heap, counted as the reader
+/// charges it: every value's slot and bytes, every row's Vec.
+fn heap_cost(rows: &replikit::fuzzing::Rows) -> usize {
+    let slot = std::mem::size_of::<Option<String>>();
+    let row = std::mem::size_of::<Vec<Option<String>>>();
+    rows.columns.iter().map(|c| slot + c.len()).sum::<usize>()
+        + rows
+            .rows
+            .iter()
+            .map(|r| row + r.iter().map(|v| slot + v.as_ref().map_or(0, String::len)).sum::<usize>())
+            .sum::<usize>()
 }
 
 fn one_line(e: impl std::fmt::Display) {
@@ -45,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
             let Some((head, rest)) = packets.split_first() else {
                 return;
             };
-            let mut reader = match ResultSet::new(head, pick & 4 != 0) {
+            let mut reader = match ResultSet::new(head, pick & 4 != 0, BUDGET) {
                 Ok(r) => r,
                 Err(e) => return one_line(e),
             };
@@ -55,6 +72,8 @@ fuzz_target!(|data: &[u8]| {
                         for row in &rows.rows {
                             assert_eq!(row.len(), rows.columns.len());
                         }
+                        // Held at its cost in memory, within the budget.
+                        assert!(heap_cost(&rows) <= BUDGET, "{}", heap_cost(&rows));
                         return;
                     }
                     Ok(None) => {}

@@ -324,34 +324,28 @@ impl Conn {
         let mut packet = vec![0x03];
         packet.extend_from_slice(sql.as_bytes());
         self.write_packet(&packet)?;
-        let mut budget = MAX_RESULT_BYTES;
-        let first = self.read_counted(&mut budget)?;
+        let first = self.read_packet(MAX_RESULT_BYTES)?;
         let rows = match first.first() {
             Some(0x00) => Rows::default(),
             Some(0xff) => return Err(parse_error(&first).into()),
-            Some(_) => self.read_result_set(&first, &mut budget)?,
+            Some(_) => self.read_result_set(&first)?,
             None => bail!("empty reply from the server"),
         };
         Ok(rows)
     }
 
-    fn read_result_set(&mut self, head: &[u8], budget: &mut usize) -> Result<Rows> {
+    /// The rows, at most MAX_RESULT_BYTES of memory in all (`ResultSet`
+    /// charges each value at its cost there), no packet longer than what
+    /// is left of that.
+    fn read_result_set(&mut self, head: &[u8]) -> Result<Rows> {
         let eof_after_columns = self.capabilities & CLIENT_DEPRECATE_EOF == 0;
-        let mut reader = ResultSet::new(head, eof_after_columns)?;
+        let mut reader = ResultSet::new(head, eof_after_columns, MAX_RESULT_BYTES)?;
         loop {
-            let packet = self.read_counted(budget)?;
+            let packet = self.read_packet(reader.left())?;
             if let Some(rows) = reader.feed(&packet)? {
                 return Ok(rows);
             }
         }
-    }
-
-    /// One packet of a result, counted against what is left of `budget`.
-    fn read_counted(&mut self, budget: &mut usize) -> Result<Vec<u8>> {
-        let packet = self.read_packet(*budget)?;
-        // Each row also costs its Vec and Strings: count them too.
-        *budget = budget.saturating_sub(packet.len() + 64);
-        Ok(packet)
     }
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<()> {

@@ -8,19 +8,34 @@ use super::{Rows, ServerError, MAX_PACKET};
 /// MySQL's and MariaDB's own limit on a table's columns.
 const MAX_COLUMNS: u64 = 4096;
 
+/// The most values (rows × columns) a result may hold: replikit's largest
+/// results are table lists, a few columns for each of thousands of tables.
+pub const MAX_VALUES: usize = 1 << 20;
+
+/// What one value costs on the heap beside its bytes: its `Option<String>`
+/// in the row (a NULL costs this and nothing more; on the wire it is one
+/// byte), and a row's own `Vec`.
+const VALUE_COST: usize = std::mem::size_of::<Option<String>>();
+const ROW_COST: usize = std::mem::size_of::<Vec<Option<String>>>();
+
 /// A text result set, decoded from its packets one at a time (pure): the
 /// column count, the column definitions, maybe an EOF, the rows, and the
-/// end (EOF/OK) or an error.
+/// end (EOF/OK) or an error. What it holds is charged at its cost in
+/// memory, not on the wire, against the budget it was given.
 #[derive(Debug)]
 pub struct ResultSet {
     columns: usize,
     eof_after_columns: bool,
     rows: Rows,
+    /// What is left of the budget, in bytes of memory.
+    left: usize,
+    values: usize,
 }
 
 impl ResultSet {
-    /// From the result's first packet, the column count.
-    pub fn new(head: &[u8], eof_after_columns: bool) -> Result<ResultSet> {
+    /// From the result's first packet, the column count; at most `budget`
+    /// bytes of memory for the whole result.
+    pub fn new(head: &[u8], eof_after_columns: bool, budget: usize) -> Result<ResultSet> {
         let mut at = 0;
         let count = get_lenenc_int(head, &mut at)?.ok_or_else(|| anyhow!("bad column count"))?;
         if count > MAX_COLUMNS {
@@ -30,7 +45,21 @@ impl ResultSet {
             columns: count as usize,
             eof_after_columns,
             rows: Rows::default(),
+            left: budget,
+            values: 0,
         })
+    }
+
+    /// What is left of the budget: no packet may be longer.
+    pub fn left(&self) -> usize {
+        self.left
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.left = self.left.checked_sub(bytes).ok_or_else(|| {
+            anyhow!("the server's answer is larger than replikit reads for one query")
+        })?;
+        Ok(())
     }
 
     /// Takes the next packet; the rows once the result has ended.
@@ -42,9 +71,9 @@ impl ResultSet {
             for _ in 0..5 {
                 name = get_lenenc_bytes(packet, &mut at)?;
             }
-            self.rows
-                .columns
-                .push(String::from_utf8_lossy(&name.unwrap_or_default()).into_owned());
+            let name = String::from_utf8_lossy(&name.unwrap_or_default()).into_owned();
+            self.charge(VALUE_COST + name.len())?;
+            self.rows.columns.push(name);
             return Ok(None);
         }
         if self.eof_after_columns {
@@ -55,13 +84,20 @@ impl ResultSet {
             Some(0xfe) if packet.len() < MAX_PACKET => Ok(Some(std::mem::take(&mut self.rows))),
             Some(0xff) => Err(parse_error(packet).into()),
             _ => {
+                self.values += self.columns.max(1);
+                if self.values > MAX_VALUES {
+                    bail!("the server's answer holds more than {MAX_VALUES} values, more than replikit reads for one query");
+                }
+                // Charged before the row is made: a row of NULLs is one
+                // byte a value on the wire, 24 in memory.
+                self.charge(ROW_COST + self.columns * VALUE_COST)?;
                 let mut at = 0;
                 let mut row = Vec::with_capacity(self.columns);
                 for _ in 0..self.columns {
-                    row.push(
-                        get_lenenc_bytes(packet, &mut at)?
-                            .map(|v| String::from_utf8_lossy(&v).into_owned()),
-                    );
+                    let value = get_lenenc_bytes(packet, &mut at)?
+                        .map(|v| String::from_utf8_lossy(&v).into_owned());
+                    self.charge(value.as_ref().map_or(0, String::len))?;
+                    row.push(value);
                 }
                 self.rows.rows.push(row);
                 Ok(None)
@@ -211,6 +247,52 @@ mod tests {
             }
         );
         assert_eq!(parse_error(&[0xff, 1, 0, b'x']).message, "x");
+    }
+
+    /// A result of `columns` columns named "c", then `rows` rows of NULLs.
+    fn feed_nulls(columns: usize, rows: usize, budget: usize) -> Result<Rows> {
+        // The count as a length-encoded integer: the prefix of a string
+        // that long, without the string.
+        let mut head = Vec::new();
+        put_lenenc_bytes(&mut head, &vec![0; columns]);
+        head.truncate(head.len() - columns);
+        let mut set = ResultSet::new(&head, false, budget)?;
+        let mut column = Vec::new();
+        for part in ["def", "", "", "", "c"] {
+            put_lenenc_bytes(&mut column, part.as_bytes());
+        }
+        for _ in 0..columns {
+            assert!(set.feed(&column)?.is_none());
+        }
+        let nulls = vec![0xfb; columns];
+        for _ in 0..rows {
+            assert!(set.feed(&nulls)?.is_none());
+        }
+        Ok(set.feed(&[0xfe, 0, 0, 2, 0])?.expect("the end"))
+    }
+
+    #[test]
+    fn a_result_is_charged_at_its_cost_in_memory_not_on_the_wire() {
+        // 4,096 NULLs: 4 KiB on the wire, about 96 KiB in memory.
+        let wire = 4096 * 20;
+        let e = feed_nulls(4096, 20, wire * 4).unwrap_err().to_string();
+        assert!(e.contains("larger than replikit reads"), "{e}");
+        let cost = 4096 * (VALUE_COST + 1) + 20 * (ROW_COST + 4096 * VALUE_COST);
+        let rows = feed_nulls(4096, 20, cost).unwrap();
+        assert_eq!(rows.rows.len(), 20);
+        assert!(feed_nulls(4096, 20, cost - 1).is_err());
+    }
+
+    #[test]
+    fn a_result_of_more_values_than_any_query_of_replikits_reads_is_refused() {
+        let rows = MAX_VALUES / 4096;
+        assert!(feed_nulls(4096, rows, usize::MAX).is_ok());
+        let e = feed_nulls(4096, rows + 1, usize::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 1048576 values"), "{e}");
+        // A result without columns still counts its rows.
+        assert!(feed_nulls(0, MAX_VALUES + 1, usize::MAX).is_err());
     }
 
     proptest! {
