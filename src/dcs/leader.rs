@@ -428,7 +428,6 @@ impl Keeper {
         let me = crate::replication::follow::server_id(conn)?;
         let record = crate::replication::topology::read(conn)?;
         let now = Instant::now();
-        let past_fence_time = self.fence_by.is_none_or(|t| now >= t);
         // Every call to etcd ends by the fence time: the fence must not
         // wait for an answer.
         let deadline = match self.fence_by {
@@ -445,6 +444,9 @@ impl Keeper {
         if matches!(key, KeyHolder::Me | KeyHolder::Other) {
             self.leader_seen = true;
         }
+        // After etcd's answer, which may have been waited for until the
+        // fence time: a look that straddles it fences in this look.
+        let past_fence_time = self.fence_by.is_none_or(|t| Instant::now() >= t);
         let recorded_primary = record.is_some_and(|r| r.server_id == me);
         let paused = self.busy.load(Ordering::SeqCst)
             || now < self.next_failover
@@ -545,6 +547,12 @@ impl Keeper {
             _ => self.lose(),
         }
         let holds = self.holds && self.fence_by.is_some_and(|t| Instant::now() < t);
+        if self.holds && !holds && !writable {
+            // Past the fence time and read-only: nothing left to guard
+            // until a renewal or take succeeds again (and no look at once
+            // again and again while etcd is silent: `lease::pause`).
+            self.lose();
+        }
         self.holding.store(holds, Ordering::SeqCst);
         if holds && writable && key == KeyHolder::Me && outcome.is_ok() {
             if let Err(e) = self.guard_semi_sync(conn, &d, me, deadline) {
@@ -637,13 +645,14 @@ impl Keeper {
     /// time; a proof that no replica acknowledges is released by the
     /// next fallback.
     fn prove(&mut self, timeout: Duration) {
-        if self.proving.swap(true, Ordering::SeqCst) {
+        let Some(claim) = Claim::take(&self.proving) else {
             return;
-        }
-        let (local, proving) = (self.local.clone(), self.proving.clone());
+        };
+        let local = self.local.clone();
         let started = std::thread::Builder::new()
             .name("proof".into())
             .spawn(move || {
+                let _claim = claim;
                 let done = (|| -> Result<()> {
                     let mut conn = local.log_in(Duration::from_secs(10))?;
                     conn.set_timeout(timeout + Duration::from_secs(60))?;
@@ -655,11 +664,10 @@ impl Keeper {
                 if let Err(e) = done {
                     log::debug!("leader: the proof commit: {e:#}");
                 }
-                proving.store(false, Ordering::SeqCst);
             });
+        // A thread that did not start dropped its claim with its closure.
         if let Err(e) = started {
             log::warn!("leader: cannot start the proof commit: {e}");
-            self.proving.store(false, Ordering::SeqCst);
         }
     }
 
@@ -768,6 +776,32 @@ impl Keeper {
             .is_some_and(|source| value_for(source) != value))
     }
 
+    /// After a look that panicked: a holder fences its server with a
+    /// connection of its own, and kills it if that fails, as when its
+    /// lease is in doubt. The fence is the keeper's own, so a renewal that
+    /// succeeds later may lift it.
+    fn after_a_panic(&mut self) {
+        if !self.holds {
+            return;
+        }
+        log::error!("leader: a look panicked while this node held the leader key; fencing it before anything else");
+        let fenced = self
+            .local
+            .log_in(lease::server_timeout(self.leader.ttl))
+            .and_then(|mut conn| {
+                let d = Dialect::of(&conn.server_version)?;
+                self.fence(&mut conn, &d, "the keeper's look panicked", true)
+            });
+        if let Err(e) = fenced {
+            // `fence` kills a holder's server whose fence failed; a server
+            // that could not even be reached is killed here.
+            if self.holds {
+                self.kill_server(&format!("the server cannot be made read-only ({e:#})"));
+            }
+        }
+        self.holding.store(false, Ordering::SeqCst);
+    }
+
     /// Not the holder any more: no fence time to keep.
     fn lose(&mut self) {
         self.holds = false;
@@ -828,23 +862,24 @@ impl Keeper {
     /// A remedy in a thread of its own, so that looks (and, on a node a
     /// failover promotes, renewals) go on meanwhile; one at a time.
     fn start(&mut self, name: &str, remedy: Remedy) {
-        if self.busy.swap(true, Ordering::SeqCst) {
+        let Some(claim) = Claim::take(&self.busy) else {
             return;
-        }
-        let running = self.busy.clone();
+        };
         let label = name.to_string();
         let started = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                // Released however the remedy ends, a panic included: a
+                // flag left set would stop this node's failovers and
+                // rejoins for good, silently.
+                let _claim = claim;
                 match remedy() {
                     Ok(line) => log::info!("leader: {line}"),
                     Err(e) => log::error!("leader: automatic {label}: {e:#}"),
                 }
-                running.store(false, Ordering::SeqCst);
             });
         if let Err(e) = started {
             log::error!("leader: cannot start the {name}: {e}");
-            self.busy.store(false, Ordering::SeqCst);
         }
     }
 
@@ -860,17 +895,33 @@ impl Keeper {
         } else {
             every
         };
-        match self.fence_by {
-            Some(t) if self.holds && t > Instant::now() => every.min(t - Instant::now()),
-            _ if self.holds => every,
-            _ => every.min(NON_HOLDER_LOOKS_EVERY),
-        }
+        let fence_in = self
+            .fence_by
+            .map(|t| t.saturating_duration_since(Instant::now()));
+        lease::pause(every, self.holds, fence_in, NON_HOLDER_LOOKS_EVERY)
     }
 
     fn lift(&mut self, conn: &mut Conn, d: &Dialect) -> Result<()> {
         crate::replication::primary::take_writes(conn, d)?;
         self.fenced_by_keeper = false;
         Ok(())
+    }
+}
+
+/// A busy flag held for as long as this lives, and released when it is
+/// dropped, by a panic's unwinding too.
+struct Claim(Arc<AtomicBool>);
+
+impl Claim {
+    /// The flag, unless somebody holds it already.
+    fn take(flag: &Arc<AtomicBool>) -> Option<Claim> {
+        (!flag.swap(true, Ordering::SeqCst)).then(|| Claim(flag.clone()))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -913,7 +964,19 @@ pub fn keep(
             };
             keeper.step(conn)
         };
-        match attempt(&mut conn, &mut keeper) {
+        // A look that panics (a bug) must not leave a writable holder
+        // unguarded until the background task's restart, a second or up
+        // to a minute later: the keeper fences at once, with its memory
+        // kept, and looks again at its usual pace.
+        let looked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            attempt(&mut conn, &mut keeper)
+        }))
+        .unwrap_or_else(|_| {
+            conn = None;
+            keeper.after_a_panic();
+            Err(anyhow::anyhow!("a look panicked (the bug is logged above)"))
+        });
+        match looked {
             Ok(()) => {
                 if !last_error.is_empty() {
                     log::info!("leader: etcd and the server answer again");
@@ -965,6 +1028,25 @@ mod tests {
     use super::*;
     use crate::dcs::json::{self, Json};
     use crate::status::node::ReplicaState;
+
+    #[test]
+    fn a_busy_flag_is_released_however_its_task_ends() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let claim = Claim::take(&flag).unwrap();
+        assert!(Claim::take(&flag).is_none(), "one task at a time");
+        drop(claim);
+        assert!(!flag.load(Ordering::SeqCst));
+        // A task that panics, as a remedy thread may.
+        let claim = Claim::take(&flag).unwrap();
+        let ended = std::thread::spawn(move || {
+            let _claim = claim;
+            panic!("a remedy's bug");
+        })
+        .join();
+        assert!(ended.is_err());
+        assert!(!flag.load(Ordering::SeqCst), "the panic left the flag set");
+        assert!(Claim::take(&flag).is_some());
+    }
 
     #[test]
     fn a_members_entry_is_json_that_reads_back() {

@@ -34,9 +34,30 @@ pub fn server_timeout(ttl: Duration) -> Duration {
 }
 
 /// The moment a primary must be read-only by, after etcd confirmed a
-/// renewal sent at `sent` that left the lease `left` to live.
+/// renewal sent at `sent` that left the lease `left` to live. `left` comes
+/// from the network (a plain-HTTP etcd answers anyone who can reach it):
+/// it counts for no more than the configured time-to-live, so that no
+/// answer buys more time than the lease replikit asked for, nor overflows
+/// the clock.
 pub fn fence_by(sent: Instant, left: Duration, ttl: Duration) -> Instant {
-    sent + left.saturating_sub(margin(ttl))
+    sent + left.min(ttl).saturating_sub(margin(ttl))
+}
+
+/// How long the keeper waits before its next look: `every`, but for a
+/// holder never past its fence time. A holder whose fence time has come
+/// looks at once, so that a look that ended just after it (etcd's answer
+/// waited for until then) fences now, not a pause later.
+pub fn pause(
+    every: Duration,
+    holds: bool,
+    fence_in: Option<Duration>,
+    others_every: Duration,
+) -> Duration {
+    match fence_in {
+        Some(left) if holds => every.min(left),
+        _ if holds => every,
+        _ => every.min(others_every),
+    }
 }
 
 /// Who holds the leader key, as far as this look could tell.
@@ -143,6 +164,49 @@ mod tests {
             assert!(renew_every(ttl) * 2 < ttl - margin(ttl));
         }
         assert_eq!(margin(Duration::from_secs(10)), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn no_answer_from_etcd_buys_more_than_the_configured_lease() {
+        let sent = Instant::now();
+        let ttl = Duration::from_secs(10);
+        // A hostile or broken etcd: a day, i64::MAX seconds, u64::MAX.
+        for left in [
+            Duration::from_secs(86_400),
+            Duration::from_secs(1_000_000_000),
+            Duration::from_secs(i64::MAX as u64),
+            Duration::MAX,
+        ] {
+            assert_eq!(
+                fence_by(sent, left, ttl),
+                sent + ttl - margin(ttl),
+                "{left:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_holder_past_its_fence_time_looks_again_at_once() {
+        let every = Duration::from_millis(2500);
+        let second = Duration::from_secs(1);
+        // Past the fence time (no time left): no pause at all.
+        assert_eq!(
+            pause(every, true, Some(Duration::ZERO), second),
+            Duration::ZERO
+        );
+        assert_eq!(
+            pause(every, true, Some(Duration::from_millis(300)), second),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            pause(every, true, Some(Duration::from_secs(7)), second),
+            every
+        );
+        // A holder with no fence time yet (taking the key) renews on time.
+        assert_eq!(pause(every, true, None, second), every);
+        // The others look every second, fence time or not.
+        assert_eq!(pause(every, false, None, second), second);
+        assert_eq!(pause(every, false, Some(Duration::ZERO), second), second);
     }
 
     #[test]
