@@ -43,10 +43,14 @@ pub fn fence_by(sent: Instant, left: Duration, ttl: Duration) -> Instant {
     sent + left.min(ttl).saturating_sub(margin(ttl))
 }
 
+/// The shortest pause between looks: a holder whose looks keep failing
+/// before they reach a decision does not spin.
+const SHORTEST_PAUSE: Duration = Duration::from_millis(50);
+
 /// How long the keeper waits before its next look: `every`, but for a
 /// holder never past its fence time. A holder whose fence time has come
-/// looks at once, so that a look that ended just after it (etcd's answer
-/// waited for until then) fences now, not a pause later.
+/// looks again almost at once, so that a look that ended just after it
+/// (etcd's answer waited for until then) fences now, not a pause later.
 pub fn pause(
     every: Duration,
     holds: bool,
@@ -54,7 +58,7 @@ pub fn pause(
     others_every: Duration,
 ) -> Duration {
     match fence_in {
-        Some(left) if holds => every.min(left),
+        Some(left) if holds => every.min(left.max(SHORTEST_PAUSE)),
         _ if holds => every,
         _ => every.min(others_every),
     }
@@ -189,11 +193,12 @@ mod tests {
     fn a_holder_past_its_fence_time_looks_again_at_once() {
         let every = Duration::from_millis(2500);
         let second = Duration::from_secs(1);
-        // Past the fence time (no time left): no pause at all.
+        // Past the fence time (no time left): the shortest pause.
         assert_eq!(
             pause(every, true, Some(Duration::ZERO), second),
-            Duration::ZERO
+            SHORTEST_PAUSE
         );
+        assert!(SHORTEST_PAUSE * 10 < margin(Duration::from_secs(3)));
         assert_eq!(
             pause(every, true, Some(Duration::from_millis(300)), second),
             Duration::from_millis(300)
