@@ -104,6 +104,9 @@ impl Member {
 pub struct Cluster {
     pub members: Vec<Member>,
     pub unreachable: Vec<String>,
+    /// The addresses a peer's name gave that did not answer (a name that
+    /// gives none is only in `unreachable`).
+    pub silent: Vec<SocketAddr>,
 }
 
 impl Cluster {
@@ -146,6 +149,7 @@ pub fn discover(ha: &HaSettings, tls: &Tls, timeout: Duration) -> Cluster {
     let mut cluster = Cluster {
         members: Vec::new(),
         unreachable: Vec::new(),
+        silent: Vec::new(),
     };
     for peer in &ha.peers {
         let ips = match crate::db::resolve::lookup(&peer.host, Duration::from_secs(2)) {
@@ -160,7 +164,10 @@ pub fn discover(ha: &HaSettings, tls: &Tls, timeout: Duration) -> Cluster {
             match reach(peer, addr, ha, tls, timeout) {
                 Ok(m) if cluster.members.iter().any(|o| o.server_id == m.server_id) => {}
                 Ok(m) => cluster.members.push(m),
-                Err(e) => cluster.unreachable.push(format!("{peer} ({addr}): {e:#}")),
+                Err(e) => {
+                    cluster.unreachable.push(format!("{peer} ({addr}): {e:#}"));
+                    cluster.silent.push(addr);
+                }
             }
         }
     }

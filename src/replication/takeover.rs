@@ -206,18 +206,38 @@ impl Takeover<'_> {
                 cluster.members[live].name()
             );
         }
+        // Every member stops receiving first, so that what each holds
+        // (executed, and received but not yet applied) stands still while
+        // they are compared. A member whose received set cannot be read
+        // is left out, as one that did not answer.
+        let mut received = Vec::new();
+        let mut left_out = Vec::new();
+        for (i, m) in cluster.members.iter_mut().enumerate() {
+            match stop_receiving(m) {
+                Ok(set) => received.push(set),
+                Err(e) => {
+                    log::warn!("failover: {} is left out: {e:#}", m.name());
+                    left_out.push(i);
+                }
+            }
+        }
+        for &i in left_out.iter().rev() {
+            cluster.unreachable.push(cluster.members.remove(i).name());
+        }
+        self.enough_answered(&cluster)?;
         // A member that cannot apply what it received in time (its SQL
-        // thread stopped on an error) is no candidate; it still follows.
+        // thread stopped on an error, or held by a lock) is no candidate;
+        // what it received still counts against every other candidate.
         let mut able = Vec::new();
-        for m in cluster.members.iter_mut() {
-            let applied = apply_what_was_received(m, self.wait);
+        for (m, received) in cluster.members.iter_mut().zip(&received) {
+            let applied = apply(m, received, self.wait);
             if let Err(e) = &applied {
                 log::warn!("failover: {} is no candidate: {e:#}", m.name());
             }
             able.push(applied.is_ok());
         }
         let chosen = self
-            .choose_candidate(&mut cluster, to, &able, allow_errant)
+            .choose_candidate(&mut cluster, to, &able, &received, allow_errant)
             .and_then(|winner| self.take_the_key(&cluster, winner).map(|()| winner));
         if chosen.is_err() {
             // Nothing was promoted: every replica receives again, as before.
@@ -267,17 +287,68 @@ impl Takeover<'_> {
         Ok(())
     }
 
+    /// An automatic failover only where every write the old primary
+    /// acknowledged must be among the members that answered: with
+    /// semi-sync (AFTER_SYNC), such a write is on `w` of the `r` replicas,
+    /// so at least `r - w + 1` of them must answer (`enough_answered`).
+    /// `r` counts the members that answered and the addresses that did
+    /// not, but for the old primary's. A person's failover goes on with
+    /// fewer, and says what it may lose.
+    fn enough_answered(&self, cluster: &Cluster) -> Result<()> {
+        if self.semi_sync.is_none() {
+            return Ok(());
+        }
+        let sources: Vec<(String, u16)> = cluster
+            .members
+            .iter()
+            .filter_map(|m| m.replica.as_ref())
+            .map(|r| (r.source_host.clone(), r.source_port))
+            .chain(cluster.records().into_iter().map(|r| (r.host, r.port)))
+            .collect();
+        let silent_replicas = cluster
+            .silent
+            .iter()
+            .filter(|&&addr| {
+                !sources
+                    .iter()
+                    .any(|(host, port)| cluster::is_at(host, *port, addr))
+            })
+            .count();
+        let answered = cluster.members.len();
+        let verdict = enough_answered(
+            answered + silent_replicas,
+            answered,
+            crate::db::dialect::SEMI_SYNC_WAIT_COUNT,
+        );
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(why) if self.automatic => Err(anyhow!(
+                "{why}; not failing over automatically, since a write the old primary acknowledged may be only on a replica that did not answer (not reached: {}); bring it back, or run replikit failover knowingly",
+                cluster.unreachable.join("; ")
+            )),
+            Err(why) => {
+                log::warn!("failover: {why}: writes the old primary acknowledged may be only on the replicas not reached ({}), and are lost to this failover if so", cluster.unreachable.join("; "));
+                Ok(())
+            }
+        }
+    }
+
     /// The most advanced candidate, its errant transactions checked.
+    /// Members are compared on what they hold: executed, and `received`
+    /// but not applied (a member repointed elsewhere purges its relay
+    /// log, so a winner must lack nothing any member received).
     fn choose_candidate(
         &self,
         cluster: &mut Cluster,
         to: Option<&Peer>,
         able: &[bool],
+        received: &[String],
         allow_errant: bool,
     ) -> Result<usize> {
         let mut histories = Vec::new();
-        for m in cluster.members.iter_mut() {
-            histories.push(m.gtids(m.d.gtid_progress_query())?);
+        for (m, received) in cluster.members.iter_mut().zip(received) {
+            let executed = m.gtids(m.d.gtid_progress_query())?;
+            histories.push(held(&executed, received));
         }
         let lacks = self.lacks(cluster, &histories)?;
         let names: Vec<String> = cluster.members.iter().map(Member::name).collect();
@@ -509,23 +580,59 @@ fn wait_for(m: &mut Member, position: &str, wait: Duration) -> Result<()> {
     }
 }
 
-/// A replica of a primary that is gone: stop receiving, then apply all
-/// that was received.
-fn apply_what_was_received(m: &mut Member, wait: Duration) -> Result<()> {
+/// A replica of a primary that is gone stops receiving: what it received
+/// (applied or not), or nothing for a member that is no replica.
+fn stop_receiving(m: &mut Member) -> Result<String> {
     if m.replica.is_none() {
-        return Ok(());
+        return Ok(String::new());
     }
     let d = m.d;
     m.run(d.stop_replica_io())?;
-    // A replica stopped by hand has received what it has not applied.
-    m.run(d.start_replica_sql())?;
     let rows = m.conn.query(d.replica_status())?;
-    let received = m.gtid_value(rows.get(0, d.received_gtids_column()))?;
+    m.gtid_value(rows.get(0, d.received_gtids_column()))
+}
+
+/// Applies all that `m` received.
+fn apply(m: &mut Member, received: &str, wait: Duration) -> Result<()> {
+    if m.replica.is_none() {
+        return Ok(());
+    }
+    // A replica stopped by hand has received what it has not applied.
+    m.run(m.d.start_replica_sql())?;
     if !received.is_empty() {
-        wait_for(m, &received, wait)?;
+        wait_for(m, received, wait)?;
     }
     log::info!("{} applied everything it received", m.name());
     Ok(())
+}
+
+/// What a member holds (pure): its executed GTIDs and those it received,
+/// as one value both products compare as the union (MySQL's GTID
+/// functions merge a set written twice; MariaDB's positions are compared
+/// per domain at their highest, `errant::mariadb_behind`).
+pub fn held(executed: &str, received: &str) -> String {
+    match (executed.is_empty(), received.is_empty()) {
+        (_, true) => executed.to_string(),
+        (true, false) => received.to_string(),
+        (false, false) => format!("{executed},{received}"),
+    }
+}
+
+/// Whether `answered` of `replicas` replicas is enough to find every
+/// write a semi-synchronous primary acknowledged, when `wait_count`
+/// replicas acknowledged each (pure): at least one holder answers exactly
+/// when fewer than `wait_count` replicas are silent, `replicas -
+/// wait_count + 1` answering (with one acknowledgement: every replica).
+/// The reason when not.
+pub fn enough_answered(replicas: usize, answered: usize, wait_count: usize) -> Result<(), String> {
+    let needed = (replicas + 1).saturating_sub(wait_count).max(1);
+    if answered >= needed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{answered} of {replicas} replicas answered, and {needed} must (each acknowledged write is on {wait_count} of them)"
+        ))
+    }
 }
 
 /// Which member to promote (pure): a candidate (`able`: it applied all it
@@ -612,6 +719,55 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("db{i}")).collect()
+    }
+
+    #[test]
+    fn a_member_holds_what_it_executed_and_what_it_received() {
+        assert_eq!(held("u:1-5", ""), "u:1-5");
+        assert_eq!(held("", "u:1-7"), "u:1-7");
+        assert_eq!(held("u:1-5", "u:1-7"), "u:1-5,u:1-7");
+        // MariaDB: the received position counts, per domain at its highest.
+        let (executed, received) = ("0-11-55", "0-11-57");
+        assert!(errant::mariadb_behind(executed, &held("0-11-56", "")));
+        assert!(!errant::mariadb_behind(
+            &held(executed, received),
+            "0-11-56"
+        ));
+        // A member that applied less but received more is ahead.
+        assert!(errant::mariadb_behind("0-11-56", &held(executed, received)));
+    }
+
+    #[test]
+    fn an_automatic_failover_needs_all_but_fewer_than_the_acknowledgers() {
+        // (replicas, answered, wait count) -> enough
+        let cases = [
+            ((2, 2, 1), true),
+            ((2, 1, 1), false),
+            ((1, 1, 1), true),
+            ((4, 4, 1), true),
+            ((4, 3, 1), false),
+            ((4, 3, 2), true),
+            ((4, 2, 2), false),
+            ((0, 0, 1), false),
+        ];
+        for ((replicas, answered, wait), want) in cases {
+            let got = enough_answered(replicas, answered, wait);
+            assert_eq!(got.is_ok(), want, "{replicas} {answered} {wait}: {got:?}");
+        }
+        // Exhaustive: enough answered exactly when no choice of `wait`
+        // acknowledging replicas can lie wholly among the silent ones.
+        for replicas in 1..8usize {
+            for wait in 1..=replicas {
+                for answered in 0..=replicas {
+                    let silent = replicas - answered;
+                    assert_eq!(
+                        enough_answered(replicas, answered, wait).is_ok(),
+                        silent < wait,
+                        "{replicas} {answered} {wait}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

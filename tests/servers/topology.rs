@@ -387,3 +387,122 @@ fn ha(flavor: Flavor) {
 }
 
 crate::mariadb_and_mysql!(ha);
+
+/// A failover keeps what a replica received but could not apply: node 2
+/// received every write while its SQL thread waited on a lock, node 1
+/// received none of them (its I/O thread stopped), and the primary is
+/// killed. Compared on executed transactions alone, node 1 would win and
+/// node 2's relay log would be purged by the repointing, the writes lost
+/// everywhere. Compared on what each holds, nobody can win while node 2
+/// cannot apply; once the lock is gone, node 2 wins with every write and
+/// node 1 gets them from it.
+fn relay_log(flavor: Flavor) {
+    let ports = [free_port(), free_port(), free_port()];
+    let write_agents = [free_port(), free_port(), free_port()];
+    let mut c = Ha {
+        flavor,
+        ports,
+        write_agents,
+        nodes: Vec::new(),
+    };
+    c.start(0);
+    c.wait_epoch(0, 1, 0);
+    wait_for(
+        Duration::from_secs(30),
+        "the primary to take writes",
+        || !c.read_only(0),
+    );
+    c.nodes[0].sql("CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY)");
+    c.start(1);
+    c.start(2);
+    for i in [1, 2] {
+        c.wait_epoch(i, 1, 0);
+    }
+    // Replicated to both (not seeded): each logs it, so either can serve
+    // the other from there.
+    c.insert(0, 1);
+    for i in [1, 2] {
+        c.wait_rows(i, 1);
+    }
+    let (stop_io, status) = if flavor == Flavor::MySql97 {
+        ("STOP REPLICA IO_THREAD", "Retrieved_Gtid_Set")
+    } else {
+        ("STOP SLAVE IO_THREAD", "Gtid_IO_Pos")
+    };
+    c.nodes[1].sql(stop_io);
+    // Node 2's SQL thread waits behind a lock that a session of the
+    // test's holds.
+    let mut lock = c.nodes[2]
+        .shell("exec $CLIENT --socket=$SOCK -uroot -e 'LOCK TABLES ha.t READ; SELECT SLEEP(600)'")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(30), "the lock to be held", || {
+        c.nodes[2]
+            .sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(600)%'")
+            == "1"
+    });
+    for id in 2..=5 {
+        c.insert(0, id);
+    }
+    let primary_has = if flavor == Flavor::MySql97 {
+        c.nodes[0]
+            .sql("SELECT @@GLOBAL.gtid_executed")
+            .replace('\n', "")
+    } else {
+        c.nodes[0].sql("SELECT @@GLOBAL.gtid_binlog_pos")
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "node 2 to receive every write",
+        || {
+            let Some(received) = c.nodes[2]
+                .replica_status()
+                .and_then(|s| s.get(status).map(|v| v.replace('\n', "")))
+            else {
+                return false;
+            };
+            if flavor == Flavor::MySql97 {
+                c.nodes[2].sql(&format!(
+                    "SELECT GTID_SUBSET('{primary_has}', CONCAT(@@GLOBAL.gtid_executed, ',', '{received}'))"
+                )) == "1"
+            } else {
+                received == primary_has
+            }
+        },
+    );
+    // (Node 2's table cannot be read meanwhile: the lock holds it.)
+    c.nodes[0].kill();
+
+    let (code, out) = c.replikit(1, &["failover", "--timeout", "3s"]);
+    assert_ne!(
+        code, 0,
+        "a member without the received writes was promoted: {out}"
+    );
+    assert!(
+        out.contains("no candidate holds everything the others hold")
+            && out.contains(&format!("127.0.0.1:{} could not apply", ports[2])),
+        "{out}"
+    );
+    for i in [1, 2] {
+        assert!(c.read_only(i), "node {i} was opened: {out}");
+    }
+
+    let _ = lock.kill();
+    let _ = lock.wait();
+    let (code, out) = c.replikit(1, &["failover", "--timeout", "30s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{} is the primary of epoch 2", ports[2])),
+        "{out}"
+    );
+    c.wait_rows(2, 5);
+    c.assert_follows(1, 2);
+    c.wait_rows(1, 5);
+}
+
+mod a_failover_keeps_what_a_replica_received {
+    use super::*;
+    crate::mariadb_and_mysql!(relay_log);
+}

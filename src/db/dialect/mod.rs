@@ -107,6 +107,11 @@ pub enum RoutineAccess {
     GlobalSelect,
 }
 
+/// How many replicas must acknowledge a commit before the primary
+/// acknowledges it to its client, with semi-synchronous replication on.
+/// Failover counts on it (`replication::takeover::enough_answered`).
+pub const SEMI_SYNC_WAIT_COUNT: usize = 1;
+
 /// The statements one server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
@@ -246,17 +251,30 @@ impl Dialect {
 
     /// Makes this server semi-synchronous on one side and not the other:
     /// the source side waits after the commit is synced to the binary log
-    /// and before it is acknowledged (AFTER_SYNC, lossless), for at most
-    /// `timeout`, then goes on without a replica's acknowledgement.
+    /// and before it is acknowledged (AFTER_SYNC, lossless), for
+    /// `SEMI_SYNC_WAIT_COUNT` replicas (set explicitly on MySQL; MariaDB
+    /// always waits for one), for at most `timeout`, then goes on without
+    /// a replica's acknowledgement.
     pub fn semi_sync(&self, source: bool, timeout: std::time::Duration) -> Vec<String> {
         let (src, rep) = self.semi_sync_prefixes();
         if source {
-            vec![
+            let mut statements = vec![
                 format!("SET GLOBAL {src}_timeout = {}", timeout.as_millis()),
                 format!("SET GLOBAL {src}_wait_point = AFTER_SYNC"),
+            ];
+            if self.mysql() {
+                let count = if src == "rpl_semi_sync_source" {
+                    "wait_for_replica_count"
+                } else {
+                    "wait_for_slave_count"
+                };
+                statements.push(format!("SET GLOBAL {src}_{count} = {SEMI_SYNC_WAIT_COUNT}"));
+            }
+            statements.extend([
                 format!("SET GLOBAL {src}_enabled = ON"),
                 format!("SET GLOBAL {rep}_enabled = OFF"),
-            ]
+            ]);
+            statements
         } else {
             vec![
                 format!("SET GLOBAL {src}_enabled = OFF"),

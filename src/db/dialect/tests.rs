@@ -526,6 +526,19 @@ fn semi_sync_per_product_and_version() {
                 .any(|s| s.ends_with("_wait_point = AFTER_SYNC")),
             "{version}"
         );
+        // One replica's acknowledgement, said explicitly where the server
+        // has the setting (MariaDB always waits for one).
+        assert_eq!(
+            source.iter().filter(|s| s.contains("_wait_for_")).count(),
+            usize::from(plugins > 0),
+            "{version}"
+        );
+        if plugins > 0 {
+            assert!(
+                source.iter().any(|s| s.ends_with("_count = 1")),
+                "{version}"
+            );
+        }
         // The source side on, the replica side off, and the other way round.
         assert!(
             source.last().unwrap().ends_with("_enabled = OFF"),
