@@ -47,7 +47,8 @@ pub enum Take {
     /// Not taken: the condition failed on a key that does not exist.
     Free,
     /// Not taken: the key is free, but the key that bars taking it
-    /// (`take_unless`) exists, holding this.
+    /// (`take_unless`) exists, holding this; or (`take_recorded`) the
+    /// record names another taker, this one.
     Barred(Held),
 }
 
@@ -107,16 +108,19 @@ impl Etcd {
     /// `take`, unless `bar` exists too: the two looked at in one
     /// transaction, so that nothing written under `bar` before the take
     /// goes unseen.
+    /// `value` is recorded under `record` too, as by `take_and_record`.
     pub fn take_unless(
         &self,
         key: &str,
         value: &str,
         lease: i64,
         bar: &str,
+        record: &str,
         deadline: Instant,
     ) -> Result<Take> {
         let compares = [absent(key), absent(bar)];
-        let found = self.put_if(&compares, key, value, Some(lease), &[key, bar], deadline)?;
+        let puts = [(key, value, Some(lease)), (record, value, None)];
+        let found = self.puts_if(&compares, &puts, &[key, bar], deadline)?;
         Ok(match found {
             None => Take::Taken,
             Some(mut read) => match (read.remove(0), read.remove(0)) {
@@ -128,17 +132,20 @@ impl Etcd {
     }
 
     /// Puts `value` under `key`, bound to `lease`, if the key holds
-    /// `expected` now; else says who holds it.
+    /// `expected` now, and records `value` under `record`; else says who
+    /// holds it.
     pub fn swap(
         &self,
         key: &str,
         expected: &str,
         value: &str,
         lease: i64,
+        record: &str,
         deadline: Instant,
     ) -> Result<Take> {
         let compare = holds(key, expected);
-        let found = self.put_if(&[compare], key, value, Some(lease), &[key], deadline)?;
+        let puts = [(key, value, Some(lease)), (record, value, None)];
+        let found = self.puts_if(&[compare], &puts, &[key], deadline)?;
         Ok(found.map_or(Take::Taken, |mut read| taken_or_held(read.remove(0))))
     }
 
@@ -169,7 +176,72 @@ impl Etcd {
         read: &[&str],
         deadline: Instant,
     ) -> Result<Option<Vec<Option<Held>>>> {
-        let lease = lease.map_or(String::new(), |l| format!(",\"lease\":\"{l}\""));
+        self.puts_if(compares, &[(key, value, lease)], read, deadline)
+    }
+
+    /// `take`, writing `value` under `record` too (no lease) in the same
+    /// transaction, and only while `record` names `value` already or does
+    /// not exist: the take of a node that was the last to take the key.
+    /// `Take::Barred` when another node has taken it since.
+    pub fn take_recorded(
+        &self,
+        key: &str,
+        value: &str,
+        lease: i64,
+        record: &str,
+        deadline: Instant,
+    ) -> Result<Take> {
+        let puts = [(key, value, Some(lease)), (record, value, None)];
+        for guard in [holds(record, value), absent(record)] {
+            let compares = [absent(key), guard];
+            let Some(mut read) = self.puts_if(&compares, &puts, &[key, record], deadline)? else {
+                return Ok(Take::Taken);
+            };
+            match (read.remove(0), read.remove(0)) {
+                (Some(h), _) => return Ok(Take::HeldBy(h)),
+                (None, Some(r)) if r.value != value => return Ok(Take::Barred(r)),
+                // The record was made or changed between the two tries.
+                _ => {}
+            }
+        }
+        Ok(Take::Free)
+    }
+
+    /// `take`, recording `value` under `record` in the same transaction,
+    /// whoever took the key before.
+    pub fn take_and_record(
+        &self,
+        key: &str,
+        value: &str,
+        lease: i64,
+        record: &str,
+        deadline: Instant,
+    ) -> Result<Take> {
+        let puts = [(key, value, Some(lease)), (record, value, None)];
+        let found = self.puts_if(&[absent(key)], &puts, &[key], deadline)?;
+        Ok(found.map_or(Take::Taken, |mut read| taken_or_held(read.remove(0))))
+    }
+
+    /// One transaction: every put (key, value, lease) if every comparison
+    /// holds (None), else a read of each key of `read`, in order.
+    fn puts_if(
+        &self,
+        compares: &[String],
+        puts: &[(&str, &str, Option<i64>)],
+        read: &[&str],
+        deadline: Instant,
+    ) -> Result<Option<Vec<Option<Held>>>> {
+        let puts: Vec<String> = puts
+            .iter()
+            .map(|(key, value, lease)| {
+                let lease = lease.map_or(String::new(), |l| format!(",\"lease\":\"{l}\""));
+                format!(
+                    "{{\"requestPut\":{{\"key\":\"{}\",\"value\":\"{}\"{lease}}}}}",
+                    base64::encode(key.as_bytes()),
+                    base64::encode(value.as_bytes())
+                )
+            })
+            .collect();
         let reads: Vec<String> = read
             .iter()
             .map(|k| {
@@ -180,12 +252,9 @@ impl Etcd {
             })
             .collect();
         let body = format!(
-            "{{\"compare\":[{}],\
-             \"success\":[{{\"requestPut\":{{\"key\":\"{}\",\"value\":\"{}\"{lease}}}}}],\
-             \"failure\":[{}]}}",
+            "{{\"compare\":[{}],\"success\":[{}],\"failure\":[{}]}}",
             compares.join(","),
-            base64::encode(key.as_bytes()),
-            base64::encode(value.as_bytes()),
+            puts.join(","),
             reads.join(",")
         );
         txn_outcome(&self.call("/v3/kv/txn", &body, deadline)?, read.len())

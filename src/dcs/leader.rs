@@ -200,26 +200,68 @@ impl Leader {
         self.etcd.get(&self.key, deadline)
     }
 
+    /// `/replikit/CLUSTER/taken`: who took the leader key last, written in
+    /// the same transaction as every take (no lease: it outlives the
+    /// key). A node that lost the key may take it back on its own only
+    /// while this still names it: else another node led since, and this
+    /// one's data may lack what was written there.
+    pub fn taken_key(&self) -> String {
+        format!("{}taken", self.prefix)
+    }
+
     /// Takes the free key for `server_id` with a new lease, which that
-    /// node's keeper keeps alive from then on.
+    /// node's keeper keeps alive from then on; recorded as the last take.
     pub fn take_for(&self, server_id: u32, deadline: Instant) -> Result<Take> {
         let lease = self.etcd.grant(self.ttl, deadline)?;
-        self.etcd
-            .take(&self.key, &value_for(server_id), lease, deadline)
+        self.etcd.take_and_record(
+            &self.key,
+            &value_for(server_id),
+            lease,
+            &self.taken_key(),
+            deadline,
+        )
+    }
+
+    /// A node's own take of the free key, by its own record (the first
+    /// primary of a new cluster, a primary whose lease lapsed): only while
+    /// it was the last to take it, or nobody ever did. `Take::Barred`
+    /// names who took it since.
+    pub fn take_back(&self, server_id: u32, deadline: Instant) -> Result<Take> {
+        let lease = self.etcd.grant(self.ttl, deadline)?;
+        let taken = self.etcd.take_recorded(
+            &self.key,
+            &value_for(server_id),
+            lease,
+            &self.taken_key(),
+            deadline,
+        );
+        if !matches!(taken, Ok(Take::Taken)) {
+            let _ = self.etcd.revoke(lease, deadline);
+        }
+        taken
     }
 
     /// Switchover: moves the key from `from` (fenced already) to `to` in
     /// one transaction; takes it when nobody holds it.
     pub fn hand_over(&self, from: u32, to: u32, deadline: Instant) -> Result<()> {
         let lease = self.etcd.grant(self.ttl, deadline)?;
-        let taken =
-            match self
-                .etcd
-                .swap(&self.key, &value_for(from), &value_for(to), lease, deadline)?
-            {
-                Take::Free => self.etcd.take(&self.key, &value_for(to), lease, deadline)?,
-                other => other,
-            };
+        let taken = match self.etcd.swap(
+            &self.key,
+            &value_for(from),
+            &value_for(to),
+            lease,
+            &self.taken_key(),
+            deadline,
+        )? {
+            Take::Free => self.etcd.take_and_record(
+                &self.key,
+                &value_for(to),
+                lease,
+                &self.taken_key(),
+                deadline,
+            )?,
+            other => other,
+        };
         match taken {
             Take::Taken => {}
             Take::HeldBy(h) if h.value == value_for(to) => {}
@@ -253,8 +295,14 @@ impl Leader {
                 self.etcd.grant(self.ttl, deadline).and_then(|lease| {
                     let value = value_for(to);
                     let bar = self.async_key();
-                    self.etcd
-                        .take_unless(&self.key, &value, lease, &bar, deadline)
+                    self.etcd.take_unless(
+                        &self.key,
+                        &value,
+                        lease,
+                        &bar,
+                        &self.taken_key(),
+                        deadline,
+                    )
                 })
             } else {
                 self.take_for(to, deadline)
@@ -483,7 +531,7 @@ impl Keeper {
             }
             Act::Take => {
                 let sent = Instant::now();
-                match self.leader.take_for(me, deadline)? {
+                match self.leader.take_back(me, deadline)? {
                     Take::Taken => {
                         log::info!("leader: this node holds the leader key now");
                         self.holds = true;
@@ -494,6 +542,22 @@ impl Keeper {
                             self.lift(conn, &d)?;
                         }
                         Ok(())
+                    }
+                    Take::Barred(since) => {
+                        // Its own record is stale: another node led, and
+                        // wrote what this one may lack. It stays fenced
+                        // and never takes the key on its record again.
+                        log::error!(
+                            "leader: this node's record names it the primary, but {} took the leader key since ({} says so): it stays read-only, and rejoins the cluster or waits for a person (replikit rejoin)",
+                            since.value,
+                            self.leader.taken_key()
+                        );
+                        self.fenced_by_keeper = false;
+                        if writable {
+                            self.fence(conn, &d, "the leader key is gone, and another node led since this node took it", false)
+                        } else {
+                            Ok(())
+                        }
                     }
                     _ => Ok(()),
                 }

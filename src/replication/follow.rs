@@ -158,14 +158,18 @@ fn take_the_leader_key(
     me: u32,
 ) -> Result<()> {
     let leader = crate::dcs::leader::Leader::new(dcs, cluster);
-    match leader.take_for(me, Instant::now() + Duration::from_secs(5))? {
+    match leader.take_back(me, Instant::now() + Duration::from_secs(5))? {
         crate::dcs::etcd::Take::Taken => Ok(()),
         crate::dcs::etcd::Take::HeldBy(h) if h.value == crate::dcs::leader::value_for(me) => Ok(()),
         crate::dcs::etcd::Take::HeldBy(h) => Err(anyhow!(
             "staying read-only: the leader key in etcd is held by {}; this cluster already has a primary",
             h.value
         )),
-        crate::dcs::etcd::Take::Free | crate::dcs::etcd::Take::Barred(_) => {
+        crate::dcs::etcd::Take::Barred(h) => Err(permanent(format!(
+            "staying read-only: {} led this cluster since this node did (the leader key's last take in etcd); it must rejoin as a replica",
+            h.value
+        ))),
+        crate::dcs::etcd::Take::Free => {
             Err(anyhow!("the leader key could not be taken; trying again"))
         }
     }

@@ -563,3 +563,56 @@ mod semi_sync_fallback_with_etcd {
     use super::*;
     mariadb_and_mysql!(fallback);
 }
+
+/// A former primary never opens on its own record alone: node 0 leads and
+/// then loses its lease (revoked in etcd) after another node took the key
+/// and lost it in turn (`taken` names node 1, as a failover to it would
+/// leave it). Its record still names it, and the key is free: its keeper
+/// must not take the key back, nor take writes; on the old rule it did
+/// within a second, without what node 1 had written. With `taken` naming
+/// it again (an etcd outage that nobody failed over in), it takes the
+/// key back on the next look.
+fn stale_primary(flavor: Flavor) {
+    let etcd = Etcd::start(1);
+    let mut c = Nodes::with_primary(flavor, &etcd);
+    // A replica acknowledges the primary's commits (semi-sync), so that
+    // its fence does not wait behind them.
+    c.nodes[0].sql(
+        "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
+    );
+    c.start(1);
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
+    c.wait_replicating(1);
+    let taken = "/replikit/lease-test/taken";
+    assert_eq!(etcd.get(taken), "server_id=11", "{}", c.logs());
+    let out = c.replikit(0, &["maintenance", "on", "--note", "no failover here"]);
+    assert!(out.contains("paused"), "{out}");
+    etcd.ctl(&["put", taken, "server_id=12"]).unwrap();
+    let leases = etcd.ctl(&["lease", "list"]).unwrap();
+    for lease in leases.lines().skip(1) {
+        let _ = etcd.ctl(&["lease", "revoke", lease.trim()]);
+    }
+    wait_for(TTL, "node 0 to fence itself", || !c.writable(0));
+    // Three time-to-lives: every look sees the key free.
+    let until = Instant::now() + TTL * 3;
+    while Instant::now() < until {
+        assert!(
+            !c.writable(0) && etcd.get(KEY).is_empty(),
+            "node 0 took writes again on its own record: {}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        c.nodes[0]
+            .replikit_log()
+            .contains("but server_id=12 took the leader key since"),
+        "{}",
+        c.logs()
+    );
+}
+
+mod a_former_primary_does_not_take_back_a_key_another_took {
+    use super::*;
+    mariadb_and_mysql!(stale_primary);
+}
