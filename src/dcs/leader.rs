@@ -28,6 +28,9 @@ use crate::pid1::stopping;
 
 pub struct Leader {
     etcd: Etcd,
+    /// What made `etcd`: a thread that keeps the failover lock alive makes
+    /// a client of its own from it.
+    dcs: DcsSettings,
     /// `/replikit/CLUSTER/`: the leader key, the failover lock and the
     /// maintenance flag are under it.
     prefix: String,
@@ -39,9 +42,37 @@ pub struct Leader {
 /// (its PID 1 killed) lets the next one in after this.
 const FAILOVER_LOCK_TTL: Duration = Duration::from_secs(120);
 
-/// A held failover lock; `Leader::unlock` gives it back.
+/// A held failover lock; `Leader::unlock` gives it back. While it is
+/// held, a thread keeps its lease alive, so that a failover that takes
+/// longer than the lease's time-to-live still holds it; dropping the lock
+/// (`unlock`, or a panic's unwinding) stops that thread, and a failover
+/// that dies with its process lets the next one in after the lease.
 pub struct FailoverLock {
     lease: i64,
+    held: Arc<AtomicBool>,
+}
+
+impl Drop for FailoverLock {
+    fn drop(&mut self) {
+        self.held.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Keeps `lease` alive every quarter of FAILOVER_LOCK_TTL while `held`.
+fn keep_lock_alive(dcs: DcsSettings, lease: i64, held: Arc<AtomicBool>) {
+    let etcd = Etcd::new(dcs.endpoints, dcs.tls, dcs.login);
+    let every = FAILOVER_LOCK_TTL / 4;
+    let slice = Duration::from_millis(100);
+    let mut next = Instant::now() + every;
+    while held.load(Ordering::SeqCst) {
+        if Instant::now() >= next {
+            if let Err(e) = etcd.keep_alive(lease, Instant::now() + Duration::from_secs(5)) {
+                log::warn!("failover: the failover lock's lease: {e:#}");
+            }
+            next = Instant::now() + every;
+        }
+        std::thread::sleep(slice);
+    }
 }
 
 /// The key's value for the node `server_id`.
@@ -80,6 +111,7 @@ impl Leader {
         let prefix = format!("/replikit/{cluster}/");
         Leader {
             etcd: Etcd::new(dcs.endpoints.clone(), dcs.tls.clone(), dcs.login.clone()),
+            dcs: dcs.clone(),
             key: format!("{prefix}leader"),
             prefix,
             ttl: dcs.ttl,
@@ -98,7 +130,17 @@ impl Leader {
             .etcd
             .take(&format!("{}failover", self.prefix), holder, lease, deadline)?
         {
-            Take::Taken => Ok(Ok(FailoverLock { lease })),
+            Take::Taken => {
+                let held = Arc::new(AtomicBool::new(true));
+                let (dcs, alive) = (self.dcs.clone(), held.clone());
+                if let Err(e) = std::thread::Builder::new()
+                    .name("failover-lock".into())
+                    .spawn(move || keep_lock_alive(dcs, lease, alive))
+                {
+                    log::warn!("failover: the lock is held for at most {FAILOVER_LOCK_TTL:?}: {e}");
+                }
+                Ok(Ok(FailoverLock { lease, held }))
+            }
             Take::HeldBy(h) => {
                 let _ = self.etcd.revoke(lease, deadline);
                 Ok(Err(h.value))
@@ -108,6 +150,7 @@ impl Leader {
     }
 
     pub fn unlock(&self, lock: FailoverLock) {
+        lock.held.store(false, Ordering::SeqCst);
         if let Err(e) = self
             .etcd
             .revoke(lock.lease, Instant::now() + Duration::from_secs(5))
