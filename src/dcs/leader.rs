@@ -946,7 +946,7 @@ impl Keeper {
         let was_holder = self.holds;
         self.lose();
         self.fenced_by_keeper = may_lift_later;
-        let fenced = crate::replication::takeover::fence_session(conn, d, "this node");
+        let fenced = crate::replication::takeover::fence_session(conn, d, "this node", true);
         if let (Err(e), true) = (&fenced, was_holder) {
             self.kill_server(&format!("the fence failed ({e:#})"));
         }

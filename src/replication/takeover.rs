@@ -509,13 +509,65 @@ impl Takeover<'_> {
 /// transaction under way commits after the position is read.
 fn fence(m: &mut Member) -> Result<()> {
     let name = m.name();
-    fence_session(&mut m.conn, &m.d, &name)
+    fence_session(&mut m.conn, &m.d, &name, false)
 }
 
 /// `fence` on a session of the node itself (the leader lease's keeper).
-pub fn fence_session(conn: &mut Conn, d: &Dialect, name: &str) -> Result<()> {
+/// With `release_waiting` (the keeper's fence of a primary that lost its
+/// lease: no replica may acknowledge its commits again), commits that
+/// wait for a replica are released once their clients are gone; a
+/// switchover's fence leaves them to the replicas, which still answer,
+/// and the source side as it is, so that a switchover abandoned opens the
+/// old primary as it was.
+pub fn fence_session(
+    conn: &mut Conn,
+    d: &Dialect,
+    name: &str,
+    release_waiting: bool,
+) -> Result<()> {
+    // Sessions first: a commit that waits for a replica's acknowledgement
+    // (semi-sync) holds the commit lock that SET GLOBAL read_only waits
+    // for, and with no replica to answer the fence would wait until the
+    // server is killed. A session ended there was never told its commit
+    // succeeded. Then the sessions that came in meanwhile.
+    let (ended, kept) = end_client_sessions(conn, d, name)?;
+    if release_waiting && ended > 0 && kept == 0 {
+        // MySQL's wait for an acknowledgement does not end with its
+        // session: with every client gone (their sockets shut, so none
+        // can be told of a commit), the source side is turned off, which
+        // lets those commits finish, never acknowledged. Where semi-sync
+        // is not loaded there is nothing to turn off.
+        match conn.query(&d.semi_sync_source_off()) {
+            Err(e)
+                if Failure::of(&e)
+                    != Failure::Server(crate::db::error::UNKNOWN_SYSTEM_VARIABLE) =>
+            {
+                return Err(e.context(format!(
+                    "releasing commits that wait for a replica on {name}"
+                )))
+            }
+            _ => {}
+        }
+    }
     conn.query(d.set_read_only())
         .with_context(|| format!("making {name} read-only"))?;
+    let (more, kept) = end_client_sessions(conn, d, name)?;
+    let left = if kept > 0 {
+        format!(", {kept} of accounts with SYSTEM_USER left (super_read_only stops them)")
+    } else {
+        String::new()
+    };
+    log::info!(
+        "fenced {name}: read-only, {} client session(s) ended{left}",
+        ended + more
+    );
+    Ok(())
+}
+
+/// Ends every client session but ours and those of KEEP_SESSIONS_OF:
+/// how many it ended, and how many it could not (MySQL's SYSTEM_USER
+/// accounts, which super_read_only stops).
+fn end_client_sessions(conn: &mut Conn, d: &Dialect, name: &str) -> Result<(usize, usize)> {
     let keep: Vec<String> = KEEP_SESSIONS_OF.iter().map(|u| quote(u)).collect();
     let rows = conn.query(&format!(
         "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
@@ -537,16 +589,7 @@ pub fn fence_session(conn: &mut Conn, d: &Dialect, name: &str) -> Result<()> {
             Err(e) => return Err(e.context(format!("ending session {id} on {name}"))),
         }
     }
-    let left = if kept > 0 {
-        format!(", {kept} of accounts with SYSTEM_USER left (super_read_only stops them)")
-    } else {
-        String::new()
-    };
-    log::info!(
-        "fenced {name}: read-only, {} client session(s) ended{left}",
-        ids.len() - kept
-    );
-    Ok(())
+    Ok((ids.len() - kept, kept))
 }
 
 /// The last step of a promotion: writable, and the epoch recorded.

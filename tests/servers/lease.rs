@@ -162,6 +162,20 @@ impl Nodes {
         }
     }
 
+    /// Waits until node `i` is read-only; else a failure with every
+    /// node's log.
+    fn wait_writable_not(&self, i: usize, limit: Duration, what: &str) {
+        let until = Instant::now() + limit;
+        while self.writable(i) {
+            assert!(
+                Instant::now() < until,
+                "gave up after {limit:?} waiting for {what}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn logs(&self) -> String {
         self.nodes
             .iter()
@@ -615,4 +629,65 @@ fn stale_primary(flavor: Flavor) {
 mod a_former_primary_does_not_take_back_a_key_another_took {
     use super::*;
     mariadb_and_mysql!(stale_primary);
+}
+
+/// A fence does not wait behind a commit that waits for a replica's
+/// acknowledgement: with semi-sync on and the replica's I/O thread
+/// stopped, a commit on the primary waits (the keeper's timeout is
+/// infinite); the primary then loses its lease. SET GLOBAL read_only
+/// waits for that commit, so the keeper ends the client sessions first:
+/// the node is read-only within the time-to-live, its server runs on (no
+/// SIGKILL), and the waiting client is never told its commit succeeded.
+fn fence_behind_a_waiting_commit(flavor: Flavor) {
+    let etcd = Etcd::start(1);
+    let mut c = Nodes::with_primary(flavor, &etcd);
+    c.nodes[0].sql(
+        "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
+    );
+    c.start(1);
+    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
+    c.wait_replicating(1);
+    // Semi-sync at work again after the first primary's start, which
+    // waited out the timeout alone.
+    c.assert_semi_sync(0, true, true);
+    wait_for(
+        Duration::from_secs(60),
+        "the async mark to be cleared",
+        || etcd.get(ASYNC).is_empty(),
+    );
+    let out = c.replikit(0, &["maintenance", "on", "--note", "no failover here"]);
+    assert!(out.contains("paused"), "{out}");
+    c.nodes[1].sql(if flavor == Flavor::MySql97 {
+        "STOP REPLICA IO_THREAD"
+    } else {
+        "STOP SLAVE IO_THREAD"
+    });
+    let mut waiting = c.nodes[0]
+        .shell("exec $CLIENT --socket=$SOCK -uroot -e 'INSERT INTO ha.t VALUES (2)'")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(TTL, "the commit to wait for a replica", || {
+        c.nodes[0].sql(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'INSERT INTO ha.t%'",
+        ) == "1"
+    });
+    // Another node's value under the key: the primary must fence now.
+    etcd.ctl(&["put", KEY, "server_id=12"]).unwrap();
+    c.wait_writable_not(0, TTL, "node 0 to fence itself");
+    let log = c.nodes[0].replikit_log();
+    assert!(!log.contains("killing it"), "{log}");
+    let status = waiting.wait().unwrap();
+    assert!(!status.success(), "the waiting commit was acknowledged");
+    assert_eq!(
+        c.nodes[0].sql("SELECT @@GLOBAL.read_only"),
+        "1",
+        "the server did not run on"
+    );
+}
+
+mod a_fence_does_not_wait_behind_a_commit_waiting_for_a_replica {
+    use super::*;
+    mariadb_and_mysql!(fence_behind_a_waiting_commit);
 }
