@@ -102,6 +102,19 @@ pub fn a_replica_is_caught_up(conn: &mut Conn) -> Result<bool> {
     Ok(rows.get(0, "n").is_some_and(|n| n != "0"))
 }
 
+/// Ends the sessions whose commits wait for a replica's acknowledgement
+/// (both products name that state so); one gone already is as good.
+fn end_waiting_commits(conn: &mut Conn) -> Result<()> {
+    let waiting = conn.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST \
+         WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
+    )?;
+    for id in waiting.column("id").filter_map(|v| v.parse::<u64>().ok()) {
+        let _ = conn.query(&format!("KILL CONNECTION {id}"));
+    }
+    Ok(())
+}
+
 /// This node's semi-sync side: the source's (`source`) or the replica's.
 /// On MySQL the plugins are loaded first, once (they stay loaded across
 /// restarts, in mysql.plugin). A replica whose I/O thread runs is
@@ -114,6 +127,14 @@ pub fn take_side(conn: &mut Conn, d: &Dialect, source: bool, timeout: Duration) 
     };
     let replica_was_on = is_on(conn, d.semi_sync_replica_enabled())?;
     let source_was_on = is_on(conn, d.semi_sync_source_enabled())?;
+    if !source && source_was_on {
+        // A commit still waiting for a replica on a node that becomes one
+        // (a fenced former primary: MariaDB lets READ ONLY ADMIN write
+        // through read_only) must never be acknowledged: turning the
+        // source side off would tell its client it committed. Its session
+        // is ended first.
+        end_waiting_commits(conn)?;
+    }
     for sql in d.semi_sync(source, timeout) {
         conn.query(&sql)
             .with_context(|| format!("semi-synchronous replication: {sql}"))?;

@@ -632,7 +632,8 @@ mod a_former_primary_does_not_take_back_a_key_another_took {
 }
 
 /// A fence does not wait behind a commit that waits for a replica's
-/// acknowledgement: with semi-sync on and the replica's I/O thread
+/// acknowledgement, and no privileged writer gets a write acknowledged on
+/// the fenced node: with semi-sync on and the replica's I/O thread
 /// stopped, a commit on the primary waits (the keeper's timeout is
 /// infinite); the primary then loses its lease. SET GLOBAL read_only
 /// waits for that commit, so the keeper ends the client sessions first:
@@ -685,6 +686,28 @@ fn fence_behind_a_waiting_commit(flavor: Flavor) {
         "1",
         "the server did not run on"
     );
+    // root on the fenced node: MySQL's super_read_only refuses it;
+    // MariaDB lets READ ONLY ADMIN through read_only, and the commit then
+    // waits for an acknowledgement that no replica gives (semi-sync's
+    // source side stays on): it is never acknowledged.
+    let mut root = c.nodes[0]
+        .shell("exec $CLIENT --socket=$SOCK -uroot -e 'INSERT INTO ha.t VALUES (3)'")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    match root.try_wait().unwrap() {
+        Some(status) => assert!(
+            !status.success(),
+            "root's write on the fenced node was acknowledged"
+        ),
+        None => {
+            assert_ne!(flavor, Flavor::MySql97, "super_read_only let root wait");
+            let _ = root.kill();
+            let _ = root.wait();
+        }
+    }
 }
 
 mod a_fence_does_not_wait_behind_a_commit_waiting_for_a_replica {

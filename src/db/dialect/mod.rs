@@ -318,6 +318,14 @@ impl Dialect {
         format!("SHOW GLOBAL STATUS LIKE '{p}\\_%'")
     }
 
+    /// Whether a commit waiting for a replica's acknowledgement stops
+    /// waiting when its session is killed: MariaDB's does; MySQL's waits
+    /// on, holding the commit lock, until an acknowledgement, the
+    /// timeout, or the source side turned off.
+    pub fn semi_sync_wait_ends_with_its_session(&self) -> bool {
+        !self.mysql()
+    }
+
     /// Turns the source side off: the commits waiting for a replica go on
     /// without, and the next ones do not wait.
     pub fn semi_sync_source_off(&self) -> String {
