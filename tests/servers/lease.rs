@@ -54,6 +54,19 @@ impl Nodes {
         c
     }
 
+    /// `with_primary`, then node 1 as its replica, replicating a table
+    /// `ha.t` with one row.
+    fn with_replica(flavor: Flavor, etcd: &Etcd) -> Nodes {
+        let mut c = Nodes::with_primary(flavor, etcd);
+        c.nodes[0].sql(
+            "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
+        );
+        c.start(1);
+        c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
+        c.wait_replicating(1);
+        c
+    }
+
     fn env(&self, i: usize) -> Vec<(&'static str, String)> {
         let peers = format!("127.0.0.1:{},127.0.0.1:{}", self.ports[0], self.ports[1]);
         let mut env = vec![
@@ -583,20 +596,14 @@ mod semi_sync_fallback_with_etcd {
 /// and lost it in turn (`taken` names node 1, as a failover to it would
 /// leave it). Its record still names it, and the key is free: its keeper
 /// must not take the key back, nor take writes; on the old rule it did
-/// within a second, without what node 1 had written. With `taken` naming
-/// it again (an etcd outage that nobody failed over in), it takes the
-/// key back on the next look.
+/// within a second, without what node 1 had written. (With `taken`
+/// naming it, as after an etcd outage that nobody failed over in, it
+/// takes the key back: `lease`'s quorum loss under maintenance.)
 fn stale_primary(flavor: Flavor) {
     let etcd = Etcd::start(1);
-    let mut c = Nodes::with_primary(flavor, &etcd);
     // A replica acknowledges the primary's commits (semi-sync), so that
     // its fence does not wait behind them.
-    c.nodes[0].sql(
-        "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
-    );
-    c.start(1);
-    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
-    c.wait_replicating(1);
+    let c = Nodes::with_replica(flavor, &etcd);
     let taken = "/replikit/lease-test/taken";
     assert_eq!(etcd.get(taken), "server_id=11", "{}", c.logs());
     let out = c.replikit(0, &["maintenance", "on", "--note", "no failover here"]);
@@ -635,19 +642,14 @@ mod a_former_primary_does_not_take_back_a_key_another_took {
 /// acknowledgement, and no privileged writer gets a write acknowledged on
 /// the fenced node: with semi-sync on and the replica's I/O thread
 /// stopped, a commit on the primary waits (the keeper's timeout is
-/// infinite); the primary then loses its lease. SET GLOBAL read_only
+/// infinite); then another node's value is put under the leader key, so
+/// the primary must fence itself at once. SET GLOBAL read_only
 /// waits for that commit, so the keeper ends the client sessions first:
 /// the node is read-only within the time-to-live, its server runs on (no
 /// SIGKILL), and the waiting client is never told its commit succeeded.
 fn fence_behind_a_waiting_commit(flavor: Flavor) {
     let etcd = Etcd::start(1);
-    let mut c = Nodes::with_primary(flavor, &etcd);
-    c.nodes[0].sql(
-        "CREATE DATABASE ha; CREATE TABLE ha.t (id INT PRIMARY KEY); INSERT INTO ha.t VALUES (1)",
-    );
-    c.start(1);
-    c.nodes[1].wait_for_rows("SELECT COUNT(*) FROM ha.t", "1");
-    c.wait_replicating(1);
+    let c = Nodes::with_replica(flavor, &etcd);
     // Semi-sync at work again after the first primary's start, which
     // waited out the timeout alone.
     c.assert_semi_sync(0, true, true);
