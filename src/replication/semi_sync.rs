@@ -102,14 +102,25 @@ pub fn a_replica_is_caught_up(conn: &mut Conn) -> Result<bool> {
     Ok(rows.get(0, "n").is_some_and(|n| n != "0"))
 }
 
-/// Ends the sessions whose commits wait for a replica's acknowledgement
-/// (both products name that state so); one gone already is as good.
-fn end_waiting_commits(conn: &mut Conn) -> Result<()> {
-    let waiting = conn.query(
+/// The sessions whose commits wait for a replica's acknowledgement (both
+/// products name that state so), killed or not.
+fn waiting_commits(conn: &mut Conn) -> Result<Vec<u64>> {
+    let rows = conn.query(
         "SELECT ID AS id FROM information_schema.PROCESSLIST \
          WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
     )?;
-    for id in waiting.column("id").filter_map(|v| v.parse::<u64>().ok()) {
+    Ok(rows.column("id").filter_map(|v| v.parse().ok()).collect())
+}
+
+/// Whether a commit waits for a replica's acknowledgement now.
+pub fn a_commit_waits(conn: &mut Conn) -> Result<bool> {
+    Ok(!waiting_commits(conn)?.is_empty())
+}
+
+/// Ends the sessions whose commits wait for a replica's acknowledgement;
+/// one gone already is as good.
+fn end_waiting_commits(conn: &mut Conn) -> Result<()> {
+    for id in waiting_commits(conn)? {
         let _ = conn.query(&format!("KILL CONNECTION {id}"));
     }
     Ok(())

@@ -531,12 +531,19 @@ pub fn fence_session(
     // server is killed. A session ended there was never told its commit
     // succeeded. Then the sessions that came in meanwhile.
     let (ended, kept) = end_client_sessions(conn, d, name)?;
-    if release_waiting && !d.semi_sync_wait_ends_with_its_session() && ended > 0 && kept == 0 {
+    if release_waiting
+        && !d.semi_sync_wait_ends_with_its_session()
+        && ended > 0
+        && kept == 0
+        && crate::replication::semi_sync::a_commit_waits(conn)?
+    {
         // MySQL's wait for an acknowledgement does not end with its
         // session: with every client gone (their sockets shut, so none
         // can be told of a commit), the source side is turned off, which
-        // lets those commits finish, never acknowledged. Where semi-sync
-        // is not loaded there is nothing to turn off. MariaDB's waits end
+        // lets those commits finish, never acknowledged. Only then: until
+        // read-only is set, a client that connects now would commit
+        // without a replica, so a fence with nothing waiting keeps the
+        // source side on. MariaDB's waits end
         // with their sessions, and its source side stays on: a privileged
         // writer's commit on the fenced node (READ ONLY ADMIN passes
         // read_only there) then waits for a replica's acknowledgement,
